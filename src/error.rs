@@ -1,0 +1,57 @@
+//! One error type for the whole tool. Every message says what is wrong, where, and how to fix it.
+
+use std::path::{Path, PathBuf};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+
+    #[error("{path}: {reason}")]
+    InvalidModel { path: PathBuf, reason: String },
+
+    #[error(
+        "{path}: tensor `{tensor}` is missing; the checkpoint does not hold a complete BERT encoder \
+         for its config.json (check num_hidden_layers, or that this is a BERT checkpoint)"
+    )]
+    MissingTensor { path: PathBuf, tensor: String },
+
+    #[error(
+        "{path}: tensor `{tensor}` has shape {found:?} but config.json implies {expected:?}; \
+         the weights and config.json do not belong together"
+    )]
+    ShapeMismatch { path: PathBuf, tensor: String, expected: Vec<usize>, found: Vec<usize> },
+
+    #[error("{path}: {reason}")]
+    Tokenizer { path: PathBuf, reason: String },
+
+    #[error("Hugging Face Hub, repo `{repo}`, file `{file}`: {reason}")]
+    Hub { repo: String, file: String, reason: String },
+
+    #[error("{0}")]
+    Backend(String),
+
+    /// Bad input given on the command line or in an input file.
+    #[error("{0}")]
+    Input(String),
+
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io { path: path.to_path_buf(), source }
+    }
+
+    /// Exit code for this error: 2 for bad configuration or input, 1 for everything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Internal(_) => 1,
+            Error::Io { source, .. } if source.kind() != std::io::ErrorKind::NotFound => 1,
+            _ => 2,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! distill-tui: distill a BERT teacher into students initialized from chosen teacher layers,
+//! and compare the choices.
+
+pub mod backend;
+pub mod cli;
+pub mod error;
+pub mod hub;
+pub mod model;
+pub mod predict;
+pub mod tokenize;
+
+pub use error::{Error, Result};

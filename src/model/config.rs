@@ -1,0 +1,349 @@
+//! `config.json` of a Hugging Face BERT checkpoint: every size the model needs, and its labels.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// The activation named by `hidden_act`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// transformers' "gelu": the exact erf form.
+    Gelu,
+    /// "gelu_new" / "gelu_pytorch_tanh" / "gelu_fast": the tanh approximation.
+    GeluTanh,
+    Relu,
+}
+
+/// The sizes and labels of a BERT sequence classifier, read from `config.json`.
+///
+/// The original JSON is kept so that saving writes back every field we do not interpret.
+#[derive(Debug, Clone)]
+pub struct BertConfig {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    pub hidden_act: Activation,
+    pub hidden_dropout_prob: f64,
+    pub attention_probs_dropout_prob: f64,
+    /// Dropout before the classifier (`classifier_dropout`, else `hidden_dropout_prob`).
+    pub classifier_dropout: f64,
+    pub max_position_embeddings: usize,
+    pub type_vocab_size: usize,
+    pub layer_norm_eps: f64,
+    pub pad_token_id: usize,
+    /// Label names by id; `labels.len()` is `num_labels`.
+    pub labels: Vec<String>,
+    raw: Map<String, Value>,
+}
+
+impl BertConfig {
+    /// Reads and checks `config.json`.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let value: Value = serde_json::from_str(&text).map_err(|e| Error::InvalidModel {
+            path: path.to_path_buf(),
+            reason: format!("config.json is not valid JSON: {e}"),
+        })?;
+        Self::from_json(value).map_err(|reason| Error::InvalidModel { path: path.to_path_buf(), reason })
+    }
+
+    /// Builds the config from parsed JSON; the error says which key is wrong.
+    pub fn from_json(value: Value) -> std::result::Result<Self, String> {
+        let Value::Object(raw) = value else {
+            return Err("config.json must hold a JSON object".into());
+        };
+        if let Some(t) = raw.get("model_type").and_then(Value::as_str)
+            && !matches!(t, "bert")
+        {
+            return Err(format!(
+                "model_type is \"{t}\"; distill-tui reads BERT checkpoints (model_type \"bert\")"
+            ));
+        }
+        if let Some(p) = raw.get("position_embedding_type").and_then(Value::as_str)
+            && p != "absolute"
+        {
+            return Err(format!(
+                "position_embedding_type \"{p}\" is not supported; only \"absolute\" is"
+            ));
+        }
+        let usize_key = |key: &str, default: Option<usize>| -> std::result::Result<usize, String> {
+            match raw.get(key) {
+                None | Some(Value::Null) => {
+                    default.ok_or_else(|| format!("key \"{key}\" is missing; it must be a positive integer"))
+                }
+                Some(v) => v
+                    .as_u64()
+                    .map(|n| n as usize)
+                    .ok_or_else(|| format!("key \"{key}\" is {v}; it must be a non-negative integer")),
+            }
+        };
+        let prob_key = |key: &str, default: f64| -> std::result::Result<f64, String> {
+            match raw.get(key) {
+                None | Some(Value::Null) => Ok(default),
+                Some(v) => match v.as_f64() {
+                    Some(p) if (0.0..1.0).contains(&p) => Ok(p),
+                    _ => Err(format!("key \"{key}\" is {v}; it must be a probability in [0, 1)")),
+                },
+            }
+        };
+        let hidden_act = match raw.get("hidden_act").and_then(Value::as_str).unwrap_or("gelu") {
+            "gelu" => Activation::Gelu,
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Activation::GeluTanh,
+            "relu" => Activation::Relu,
+            other => {
+                return Err(format!(
+                    "hidden_act \"{other}\" is not supported (use gelu, gelu_new, gelu_pytorch_tanh or relu)"
+                ));
+            }
+        };
+        let hidden_dropout_prob = prob_key("hidden_dropout_prob", 0.1)?;
+        let config = BertConfig {
+            vocab_size: usize_key("vocab_size", None)?,
+            hidden_size: usize_key("hidden_size", None)?,
+            num_hidden_layers: usize_key("num_hidden_layers", None)?,
+            num_attention_heads: usize_key("num_attention_heads", None)?,
+            intermediate_size: usize_key("intermediate_size", None)?,
+            hidden_act,
+            hidden_dropout_prob,
+            attention_probs_dropout_prob: prob_key("attention_probs_dropout_prob", 0.1)?,
+            classifier_dropout: prob_key("classifier_dropout", hidden_dropout_prob)?,
+            max_position_embeddings: usize_key("max_position_embeddings", Some(512))?,
+            type_vocab_size: usize_key("type_vocab_size", Some(2))?,
+            layer_norm_eps: match raw.get("layer_norm_eps") {
+                None => 1e-12,
+                Some(v) => v.as_f64().filter(|e| *e > 0.0).ok_or_else(|| {
+                    format!("key \"layer_norm_eps\" is {v}; it must be a positive number")
+                })?,
+            },
+            pad_token_id: usize_key("pad_token_id", Some(0))?,
+            labels: read_labels(&raw)?,
+            raw,
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        for (key, v) in [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("intermediate_size", self.intermediate_size),
+            ("max_position_embeddings", self.max_position_embeddings),
+            ("type_vocab_size", self.type_vocab_size),
+        ] {
+            if v == 0 {
+                return Err(format!("key \"{key}\" is 0; it must be a positive integer"));
+            }
+        }
+        if self.hidden_size % self.num_attention_heads != 0 {
+            return Err(format!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        if self.pad_token_id >= self.vocab_size {
+            return Err(format!(
+                "pad_token_id {} is outside the vocabulary (vocab_size {})",
+                self.pad_token_id, self.vocab_size
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn num_labels(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_attention_heads
+    }
+
+    /// The same config with another depth (a student's).
+    pub fn with_layers(&self, num_hidden_layers: usize) -> Self {
+        Self { num_hidden_layers, ..self.clone() }
+    }
+
+    /// The same config with other labels (a classifier head for a task).
+    pub fn with_labels(&self, labels: Vec<String>) -> Self {
+        Self { labels, ..self.clone() }
+    }
+
+    /// The JSON to save next to the weights: the original keys, with depth, labels and the
+    /// architecture set so that `AutoModelForSequenceClassification` builds this model.
+    pub fn to_json(&self) -> Value {
+        let mut raw = self.raw.clone();
+        raw.insert("model_type".into(), "bert".into());
+        raw.insert("architectures".into(), serde_json::json!(["BertForSequenceClassification"]));
+        for (key, v) in [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("intermediate_size", self.intermediate_size),
+            ("max_position_embeddings", self.max_position_embeddings),
+            ("type_vocab_size", self.type_vocab_size),
+            ("pad_token_id", self.pad_token_id),
+        ] {
+            raw.insert(key.into(), v.into());
+        }
+        raw.insert("layer_norm_eps".into(), self.layer_norm_eps.into());
+        let id2label: Map<String, Value> =
+            self.labels.iter().enumerate().map(|(i, l)| (i.to_string(), l.as_str().into())).collect();
+        let label2id: Map<String, Value> =
+            self.labels.iter().enumerate().map(|(i, l)| (l.clone(), i.into())).collect();
+        raw.insert("id2label".into(), id2label.into());
+        raw.insert("label2id".into(), label2id.into());
+        raw.remove("num_labels");
+        Value::Object(raw)
+    }
+
+    /// A config for tests, demos and benchmarks: BERT's shape with chosen sizes.
+    pub fn synthetic(
+        vocab_size: usize,
+        hidden_size: usize,
+        num_hidden_layers: usize,
+        num_attention_heads: usize,
+        intermediate_size: usize,
+        num_labels: usize,
+    ) -> Self {
+        let json = serde_json::json!({
+            "model_type": "bert",
+            "vocab_size": vocab_size,
+            "hidden_size": hidden_size,
+            "num_hidden_layers": num_hidden_layers,
+            "num_attention_heads": num_attention_heads,
+            "intermediate_size": intermediate_size,
+            "hidden_act": "gelu",
+            "hidden_dropout_prob": 0.1,
+            "attention_probs_dropout_prob": 0.1,
+            "max_position_embeddings": 512,
+            "type_vocab_size": 2,
+            "layer_norm_eps": 1e-12,
+            "pad_token_id": 0,
+            "id2label": (0..num_labels).map(|i| (i.to_string(), format!("LABEL_{i}"))).collect::<BTreeMap<_, _>>(),
+        });
+        Self::from_json(json).expect("synthetic config is valid")
+    }
+}
+
+/// Label names from `id2label` (ids 0..n, all present), else `num_labels` generic names, else 2.
+fn read_labels(raw: &Map<String, Value>) -> std::result::Result<Vec<String>, String> {
+    let num_labels = match raw.get("num_labels") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("key \"num_labels\" is {v}; it must be a positive integer"))?
+                as usize,
+        ),
+    };
+    let Some(Value::Object(map)) = raw.get("id2label") else {
+        return Ok((0..num_labels.unwrap_or(2)).map(|i| format!("LABEL_{i}")).collect());
+    };
+    let mut by_id = BTreeMap::new();
+    for (k, v) in map {
+        let id: usize = k
+            .parse()
+            .map_err(|_| format!("id2label has the key \"{k}\"; its keys must be label ids 0, 1, ..."))?;
+        let name = v.as_str().ok_or_else(|| format!("id2label[\"{k}\"] is {v}; it must be a string"))?;
+        by_id.insert(id, name.to_string());
+    }
+    let labels: Vec<String> = by_id.values().cloned().collect();
+    if by_id.keys().copied().ne(0..labels.len()) {
+        return Err(format!(
+            "id2label has ids {:?}; they must be 0..{} with none missing",
+            by_id.keys().collect::<Vec<_>>(),
+            labels.len()
+        ));
+    }
+    if let Some(n) = num_labels
+        && n != labels.len()
+    {
+        return Err(format!("num_labels is {n} but id2label names {} labels", labels.len()));
+    }
+    if let Some(Value::Object(l2i)) = raw.get("label2id") {
+        for (name, id) in l2i {
+            let ok = id.as_u64().map(|i| labels.get(i as usize) == Some(name)).unwrap_or(false);
+            if !ok {
+                return Err(format!(
+                    "label2id maps \"{name}\" to {id} but id2label disagrees; fix one of them"
+                ));
+            }
+        }
+    }
+    Ok(labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> Value {
+        json!({"model_type": "bert", "vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 4,
+               "num_attention_heads": 4, "intermediate_size": 37, "max_position_embeddings": 64,
+               "layer_norm_eps": 1e-12, "id2label": {"0": "neg", "1": "pos"},
+               "label2id": {"neg": 0, "pos": 1}})
+    }
+
+    #[test]
+    fn reads_sizes_and_labels() {
+        let c = BertConfig::from_json(base()).unwrap();
+        assert_eq!((c.hidden_size, c.num_hidden_layers, c.head_dim()), (32, 4, 8));
+        assert_eq!(c.labels, vec!["neg", "pos"]);
+        assert_eq!(c.hidden_act, Activation::Gelu);
+        assert_eq!(c.classifier_dropout, 0.1);
+    }
+
+    #[test]
+    fn defaults_to_two_generic_labels() {
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("id2label");
+        v.as_object_mut().unwrap().remove("label2id");
+        assert_eq!(BertConfig::from_json(v.clone()).unwrap().labels, vec!["LABEL_0", "LABEL_1"]);
+        v["num_labels"] = json!(3);
+        assert_eq!(BertConfig::from_json(v).unwrap().num_labels(), 3);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let mut v = base();
+        v["num_attention_heads"] = json!(5);
+        assert!(BertConfig::from_json(v).unwrap_err().contains("num_attention_heads 5"));
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("hidden_size");
+        assert!(BertConfig::from_json(v).unwrap_err().contains("\"hidden_size\" is missing"));
+        let mut v = base();
+        v["id2label"] = json!({"0": "a", "2": "b"});
+        v.as_object_mut().unwrap().remove("label2id");
+        assert!(BertConfig::from_json(v).unwrap_err().contains("none missing"));
+        let mut v = base();
+        v["label2id"] = json!({"neg": 1, "pos": 0});
+        assert!(BertConfig::from_json(v).unwrap_err().contains("label2id maps"));
+        let mut v = base();
+        v["model_type"] = json!("roberta");
+        assert!(BertConfig::from_json(v).unwrap_err().contains("roberta"));
+    }
+
+    #[test]
+    fn json_round_trip_keeps_unknown_keys_and_sets_depth() {
+        let mut v = base();
+        v["_name_or_path"] = json!("tiny");
+        let c = BertConfig::from_json(v).unwrap().with_layers(2);
+        let out = c.to_json();
+        assert_eq!(out["num_hidden_layers"], 2);
+        assert_eq!(out["_name_or_path"], "tiny");
+        assert_eq!(out["architectures"][0], "BertForSequenceClassification");
+        assert_eq!(out["id2label"]["1"], "pos");
+        let back = BertConfig::from_json(out).unwrap();
+        assert_eq!(back.labels, c.labels);
+        assert_eq!(back.num_hidden_layers, 2);
+    }
+}

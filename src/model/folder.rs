@@ -1,0 +1,118 @@
+//! A whole model folder: config, weights and tokenizer, loaded together or saved so that
+//! `transformers.AutoModelForSequenceClassification.from_pretrained(folder)` reads it.
+
+use std::path::Path;
+
+use burn::tensor::backend::Backend;
+
+use super::bert::BertClassifier;
+use super::config::BertConfig;
+use super::files::{self, ModelFiles};
+use super::weights::{LoadReport, load_classifier, save_classifier};
+use crate::error::{Error, Result};
+use crate::hub::HubSettings;
+use crate::tokenize::TextTokenizer;
+
+/// A model with everything needed to run it on text.
+#[derive(Debug)]
+pub struct LoadedModel<B: Backend> {
+    pub files: ModelFiles,
+    pub config: BertConfig,
+    pub model: BertClassifier<B>,
+    pub tokenizer: TextTokenizer,
+    pub report: LoadReport,
+}
+
+impl<B: Backend> LoadedModel<B> {
+    /// Loads `spec` (folder or Hub id at `revision`). `max_length` defaults to the model's
+    /// position limit and may not exceed it.
+    pub fn load(
+        spec: &str,
+        revision: &str,
+        hub: &HubSettings,
+        max_length: Option<usize>,
+        seed: u64,
+        device: &B::Device,
+    ) -> Result<Self> {
+        let files = ModelFiles::resolve(spec, revision, hub)?;
+        let config = BertConfig::from_file(&files.config)?;
+        let max_length = check_max_length(max_length, &config)?;
+        let tokenizer = TextTokenizer::load(&files, max_length, config.vocab_size)?;
+        let (model, report) = load_classifier::<B>(&files.weights, &config, seed, device)?;
+        Ok(Self { files, config, model, tokenizer, report })
+    }
+}
+
+/// `--max-length` / `data.max_length` against the model: at least 2 (for [CLS] and [SEP]) and at
+/// most `max_position_embeddings`.
+pub fn check_max_length(max_length: Option<usize>, config: &BertConfig) -> Result<usize> {
+    let limit = config.max_position_embeddings;
+    match max_length {
+        None => Ok(limit),
+        Some(n) if n < 2 => Err(Error::Input(format!("max length {n} is too small: it must be at least 2"))),
+        Some(n) if n > limit => Err(Error::Input(format!(
+            "max length {n} is above the model's max_position_embeddings ({limit}); use at most {limit}"
+        ))),
+        Some(n) => Ok(n),
+    }
+}
+
+/// Writes `dir/config.json`, `dir/model.safetensors` and the tokenizer files. Each file is
+/// written to a temporary name and renamed, so a crash leaves the old file or the new one.
+pub fn save_folder<B: Backend>(
+    dir: &Path,
+    config: &BertConfig,
+    model: &BertClassifier<B>,
+    tokenizer_from: &ModelFiles,
+    tokenizer: &TextTokenizer,
+) -> Result<()> {
+    if config.num_hidden_layers != model.num_layers() {
+        return Err(Error::Internal(format!(
+            "config says {} layers but the model has {}",
+            config.num_hidden_layers,
+            model.num_layers()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let json = serde_json::to_string_pretty(&config.to_json()).expect("JSON values serialize");
+    write_atomic(&dir.join(files::CONFIG), |p| std::fs::write(p, &json).map_err(|e| Error::io(p, e)))?;
+    write_atomic(&dir.join(files::WEIGHTS), |p| save_classifier(model, p))?;
+    for (name, src) in tokenizer_from.tokenizer_files() {
+        let dst = dir.join(name);
+        if same_file(src, &dst) {
+            continue;
+        }
+        write_atomic(&dst, |p| std::fs::copy(src, p).map(|_| ()).map_err(|e| Error::io(p, e)))?;
+    }
+    if tokenizer_from.tokenizer_json.is_none() {
+        write_atomic(&dir.join(files::TOKENIZER_JSON), |p| tokenizer.save(p))?;
+    }
+    if tokenizer_from.tokenizer_config.is_none() {
+        let tc = serde_json::json!({
+            "tokenizer_class": "BertTokenizer",
+            "model_max_length": config.max_position_embeddings,
+        });
+        write_atomic(&dir.join(files::TOKENIZER_CONFIG), |p| {
+            std::fs::write(p, serde_json::to_string_pretty(&tc).expect("JSON")).map_err(|e| Error::io(p, e))
+        })?;
+    }
+    Ok(())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Writes `path` through `write` on a temporary sibling, then renames it into place.
+pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,12 @@
+//! The BERT sequence classifier: config, burn modules, checkpoint loading and saving.
+
+pub mod bert;
+pub mod config;
+pub mod files;
+pub mod folder;
+pub mod weights;
+
+pub use bert::{BertClassifier, BertInput, BertLayer, BertOutput};
+pub use config::BertConfig;
+pub use folder::{LoadedModel, save_folder};
+pub use weights::LoadReport;

@@ -1,0 +1,268 @@
+//! Hugging Face `model.safetensors` <-> [`BertClassifier`], through burn-store.
+//!
+//! Before burn-store applies anything, the file's header is checked against `config.json`: every
+//! encoder tensor must be there with the shape the config implies, so a wrong file gives an error
+//! that names the tensor and both shapes instead of a half-loaded model.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use burn::tensor::backend::Backend;
+use burn_store::{BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use safetensors::{Dtype, SafeTensors};
+
+use super::bert::BertClassifier;
+use super::config::BertConfig;
+use crate::error::{Error, Result};
+
+/// What loading did besides copying tensors.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadReport {
+    /// Parts the checkpoint lacked and that were initialized instead: "pooler", "classifier".
+    pub initialized: Vec<String>,
+    /// Why the classifier was initialized, when the checkpoint had one of another size.
+    pub notes: Vec<String>,
+}
+
+impl LoadReport {
+    /// One line for the log, or `None` when everything came from the checkpoint.
+    pub fn summary(&self, seed: u64) -> Option<String> {
+        if self.initialized.is_empty() {
+            return None;
+        }
+        let mut s = format!(
+            "initialized {} with seed {seed}: the checkpoint has none",
+            self.initialized.join(" and ")
+        );
+        for n in &self.notes {
+            s.push_str("; ");
+            s.push_str(n);
+        }
+        Some(s)
+    }
+}
+
+/// HF key (without the `bert.` prefix) -> shape, in PyTorch layout, for a config.
+fn expected_tensors(c: &BertConfig) -> BTreeMap<String, Vec<usize>> {
+    let (h, i) = (c.hidden_size, c.intermediate_size);
+    let mut m = BTreeMap::new();
+    let mut put = |k: String, s: &[usize]| {
+        m.insert(k, s.to_vec());
+    };
+    put("embeddings.word_embeddings.weight".into(), &[c.vocab_size, h]);
+    put("embeddings.position_embeddings.weight".into(), &[c.max_position_embeddings, h]);
+    put("embeddings.token_type_embeddings.weight".into(), &[c.type_vocab_size, h]);
+    put("embeddings.LayerNorm.weight".into(), &[h]);
+    put("embeddings.LayerNorm.bias".into(), &[h]);
+    for l in 0..c.num_hidden_layers {
+        let p = format!("encoder.layer.{l}");
+        for lin in ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"] {
+            put(format!("{p}.{lin}.weight"), &[h, h]);
+            put(format!("{p}.{lin}.bias"), &[h]);
+        }
+        put(format!("{p}.intermediate.dense.weight"), &[i, h]);
+        put(format!("{p}.intermediate.dense.bias"), &[i]);
+        put(format!("{p}.output.dense.weight"), &[h, i]);
+        put(format!("{p}.output.dense.bias"), &[h]);
+        for ln in ["attention.output.LayerNorm", "output.LayerNorm"] {
+            put(format!("{p}.{ln}.weight"), &[h]);
+            put(format!("{p}.{ln}.bias"), &[h]);
+        }
+    }
+    put("pooler.dense.weight".into(), &[h, h]);
+    put("pooler.dense.bias".into(), &[h]);
+    put("classifier.weight".into(), &[c.num_labels(), h]);
+    put("classifier.bias".into(), &[c.num_labels()]);
+    m
+}
+
+/// The canonical name of a checkpoint key (no `bert.` prefix, LayerNorm as weight/bias), or
+/// `None` for keys that are not part of a sequence classifier (MLM heads, buffers).
+fn canonical_key(key: &str) -> Option<String> {
+    if key.starts_with("cls.") || key.ends_with("position_ids") {
+        return None;
+    }
+    let k = key.strip_prefix("bert.").unwrap_or(key);
+    let k = match k.strip_suffix(".LayerNorm.gamma") {
+        Some(p) => format!("{p}.LayerNorm.weight"),
+        None => match k.strip_suffix(".LayerNorm.beta") {
+            Some(p) => format!("{p}.LayerNorm.bias"),
+            None => k.to_string(),
+        },
+    };
+    Some(k)
+}
+
+/// Part of the model a missing key belongs to, when that part may be initialized instead.
+fn optional_part(key: &str) -> Option<&'static str> {
+    if key.starts_with("pooler.") {
+        Some("pooler")
+    } else if key.starts_with("classifier.") {
+        Some("classifier")
+    } else {
+        None
+    }
+}
+
+/// Checks the file's header against the config; returns the parts to initialize.
+fn check_header(path: &Path, bytes: &[u8], c: &BertConfig) -> Result<LoadReport> {
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| Error::InvalidModel {
+        path: path.to_path_buf(),
+        reason: format!(
+            "not a readable safetensors file ({e}); it may be truncated or corrupt: download it again"
+        ),
+    })?;
+    let mut found: BTreeMap<String, (String, Vec<usize>, Dtype)> = BTreeMap::new();
+    for (key, info) in meta.tensors() {
+        if let Some(k) = canonical_key(&key) {
+            found.insert(k, (key.clone(), info.shape.clone(), info.dtype));
+        }
+    }
+    let mut report = LoadReport::default();
+    for (key, shape) in expected_tensors(c) {
+        match found.get(&key) {
+            None => match optional_part(&key) {
+                Some(part) => {
+                    if !report.initialized.iter().any(|p| p == part) {
+                        report.initialized.push(part.to_string());
+                    }
+                }
+                None => return Err(Error::MissingTensor { path: path.to_path_buf(), tensor: key }),
+            },
+            Some((file_key, file_shape, dtype)) => {
+                if *dtype != Dtype::F32 {
+                    return Err(Error::InvalidModel {
+                        path: path.to_path_buf(),
+                        reason: format!(
+                            "tensor `{file_key}` is stored as {dtype:?}; distill-tui reads float32 checkpoints \
+                             (convert with `model.float().save_pretrained(dir)` in transformers)"
+                        ),
+                    });
+                }
+                if *file_shape != shape {
+                    if key == "classifier.weight" || key == "classifier.bias" {
+                        // A head for another label set: replaced, not an error.
+                        if !report.initialized.iter().any(|p| p == "classifier") {
+                            report.initialized.push("classifier".into());
+                            report.notes.push(format!(
+                                "its classifier has {} labels, this model needs {}",
+                                found["classifier.weight"].1[0],
+                                c.num_labels()
+                            ));
+                        }
+                        continue;
+                    }
+                    return Err(Error::ShapeMismatch {
+                        path: path.to_path_buf(),
+                        tensor: file_key.clone(),
+                        expected: shape,
+                        found: file_shape.clone(),
+                    });
+                }
+            }
+        }
+    }
+    // Model order, for a stable message.
+    report.initialized.sort_by_key(|p| if p == "pooler" { 0 } else { 1 });
+    Ok(report)
+}
+
+/// Checkpoint key -> burn parameter path (the adapter handles LayerNorm weight/bias and
+/// transposes Linear weights).
+fn load_remapper() -> KeyRemapper {
+    KeyRemapper::from_patterns(vec![
+        (r"^(?:bert\.)?(embeddings|encoder|pooler)\.", "bert.$1."),
+        (r"\.attention\.self\.", ".attention.self_attn."),
+        (r"\.LayerNorm\.", ".layer_norm."),
+    ])
+    .expect("static patterns are valid")
+}
+
+/// burn parameter path -> Hugging Face key.
+fn save_remapper() -> KeyRemapper {
+    KeyRemapper::from_patterns(vec![(r"\.self_attn\.", ".self."), (r"\.layer_norm\.", ".LayerNorm.")])
+        .expect("static patterns are valid")
+}
+
+/// Loads `path` into a model of config `c`. Parts the checkpoint lacks (pooler, classifier, or
+/// a classifier of another label count) keep the seeded initialization and are reported.
+pub fn load_classifier<B: Backend>(
+    path: &Path,
+    c: &BertConfig,
+    seed: u64,
+    device: &B::Device,
+) -> Result<(BertClassifier<B>, LoadReport)> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // SAFETY: read-only mapping of a file we only read; a concurrent writer would be a user error
+    // that at worst gives wrong numbers, as with any reader.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    let report = check_header(path, &map, c)?;
+    drop(map);
+
+    B::seed(device, seed);
+    let mut model = BertClassifier::<B>::new(c, device);
+    let mut store = SafetensorsStore::from_file(path)
+        .with_from_adapter(PyTorchToBurnAdapter)
+        .remap(load_remapper())
+        .allow_partial(true)
+        .validate(false);
+    let classifier_replaced = !report.notes.is_empty();
+    if classifier_replaced {
+        // The checkpoint's head has another label count: load everything but it.
+        store = store.with_regex(r"^bert\.");
+    }
+    let result = model.load_from(&mut store).map_err(|e| Error::InvalidModel {
+        path: path.to_path_buf(),
+        reason: format!("could not read the weights: {e}"),
+    })?;
+    if !result.errors.is_empty() {
+        let errors: Vec<String> = result.errors.iter().map(|e| e.to_string()).collect();
+        return Err(Error::InvalidModel { path: path.to_path_buf(), reason: errors.join("; ") });
+    }
+    let unexpected: Vec<&String> = result
+        .missing
+        .iter()
+        .map(|(p, _)| p)
+        .filter(|p| !p.starts_with("bert.pooler.") && !p.starts_with("classifier."))
+        .collect();
+    if let Some(p) = unexpected.first() {
+        return Err(Error::MissingTensor { path: path.to_path_buf(), tensor: (*p).clone() });
+    }
+    Ok((model, report))
+}
+
+/// Writes the model's weights as a Hugging Face `model.safetensors` (keys `bert.*` and
+/// `classifier.*`, Linear weights `[out, in]`, LayerNorm `weight`/`bias`).
+pub fn save_classifier<B: Backend>(model: &BertClassifier<B>, path: &Path) -> Result<()> {
+    let mut store = SafetensorsStore::from_file(path)
+        .with_to_adapter(BurnToPyTorchAdapter)
+        .remap(save_remapper())
+        .clear_metadata()
+        .metadata("format", "pt")
+        .overwrite(true);
+    model.save_into(&mut store).map_err(|e| Error::Internal(format!("writing {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_keys_accept_every_layout() {
+        assert_eq!(canonical_key("bert.embeddings.LayerNorm.gamma").unwrap(), "embeddings.LayerNorm.weight");
+        assert_eq!(canonical_key("embeddings.LayerNorm.beta").unwrap(), "embeddings.LayerNorm.bias");
+        assert_eq!(canonical_key("bert.encoder.layer.3.output.dense.weight").unwrap(), "encoder.layer.3.output.dense.weight");
+        assert_eq!(canonical_key("classifier.bias").unwrap(), "classifier.bias");
+        assert!(canonical_key("cls.predictions.bias").is_none());
+        assert!(canonical_key("embeddings.position_ids").is_none());
+        assert!(canonical_key("bert.embeddings.position_ids").is_none());
+    }
+
+    #[test]
+    fn expected_tensors_count_matches_bert() {
+        let c = BertConfig::synthetic(100, 32, 4, 4, 64, 3);
+        // 5 embedding tensors, 16 per layer, 2 pooler, 2 classifier.
+        assert_eq!(expected_tensors(&c).len(), 5 + 16 * 4 + 2 + 2);
+        assert_eq!(expected_tensors(&c)["encoder.layer.1.intermediate.dense.weight"], vec![64, 32]);
+    }
+}

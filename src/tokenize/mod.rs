@@ -1,0 +1,238 @@
+//! Text -> token ids, the way transformers' BERT tokenizers do it: `tokenizer.json` through the
+//! `tokenizers` crate, or a WordPiece tokenizer built from `vocab.txt`. Pairs are encoded as
+//! `[CLS] a [SEP] b [SEP]` with token type ids 0/1 and truncated longest-first; padding is done
+//! per batch by [`collate`].
+
+use std::path::Path;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+use tokenizers::decoders::wordpiece::WordPiece as WordPieceDecoder;
+use tokenizers::models::wordpiece::WordPiece;
+use tokenizers::normalizers::BertNormalizer;
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::processors::bert::BertProcessing;
+use tokenizers::{EncodeInput, Tokenizer, TruncationParams, TruncationStrategy};
+
+use crate::error::{Error, Result};
+use crate::model::BertInput;
+use crate::model::files::ModelFiles;
+
+/// One encoded example, truncated, not padded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    pub ids: Vec<u32>,
+    pub type_ids: Vec<u32>,
+}
+
+/// A padded batch in row-major `[batch, seq]` layout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenBatch {
+    pub batch: usize,
+    pub seq: usize,
+    pub ids: Vec<i64>,
+    pub type_ids: Vec<i64>,
+    pub mask: Vec<i64>,
+}
+
+impl TokenBatch {
+    pub fn to_input<B: Backend>(&self, device: &B::Device) -> BertInput<B> {
+        let t = |v: &Vec<i64>| Tensor::<B, 2, Int>::from_data(TensorData::new(v.clone(), [self.batch, self.seq]), device);
+        BertInput { input_ids: t(&self.ids), token_type_ids: t(&self.type_ids), attention_mask: t(&self.mask) }
+    }
+
+    /// Real (non-padding) tokens in the batch.
+    pub fn real_tokens(&self) -> usize {
+        self.mask.iter().filter(|m| **m == 1).count()
+    }
+}
+
+/// Pads `items` to the longest of them with `pad_id` (type id 0, mask 0).
+pub fn collate(items: &[&Encoded], pad_id: u32) -> TokenBatch {
+    let seq = items.iter().map(|e| e.ids.len()).max().unwrap_or(0);
+    let n = items.len() * seq;
+    let (mut ids, mut type_ids, mut mask) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for e in items {
+        let pad = seq - e.ids.len();
+        ids.extend(e.ids.iter().map(|&i| i as i64).chain(std::iter::repeat_n(pad_id as i64, pad)));
+        type_ids.extend(e.type_ids.iter().map(|&i| i as i64).chain(std::iter::repeat_n(0, pad)));
+        mask.extend(std::iter::repeat_n(1, e.ids.len()).chain(std::iter::repeat_n(0, pad)));
+    }
+    TokenBatch { batch: items.len(), seq, ids, type_ids, mask }
+}
+
+/// A BERT tokenizer with its own truncation and no padding.
+#[derive(Clone)]
+pub struct TextTokenizer {
+    inner: Tokenizer,
+    pub max_length: usize,
+}
+
+impl std::fmt::Debug for TextTokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TextTokenizer(vocab {}, max_length {})", self.vocab_size(), self.max_length)
+    }
+}
+
+impl TextTokenizer {
+    /// Loads `tokenizer.json`, or builds the tokenizer from `vocab.txt`. `max_length` counts the
+    /// special tokens; `vocab_size` is the model's, and a tokenizer with more ids is refused.
+    pub fn load(files: &ModelFiles, max_length: usize, vocab_size: usize) -> Result<Self> {
+        let (inner, path) = match (&files.tokenizer_json, &files.vocab) {
+            (Some(json), _) => {
+                let t = Tokenizer::from_file(json).map_err(|e| Error::Tokenizer {
+                    path: json.clone(),
+                    reason: format!("cannot read tokenizer.json: {e}"),
+                })?;
+                (t, json.clone())
+            }
+            (None, Some(vocab)) => (wordpiece_from_vocab(vocab, lowercase(files.tokenizer_config.as_deref())?)?, vocab.clone()),
+            (None, None) => {
+                return Err(Error::InvalidModel {
+                    path: files.config.clone(),
+                    reason: "the model has neither tokenizer.json nor vocab.txt".into(),
+                });
+            }
+        };
+        let tokenizer = Self::from_tokenizer(inner, max_length).map_err(|reason| Error::Tokenizer { path: path.clone(), reason })?;
+        if tokenizer.vocab_size() > vocab_size {
+            return Err(Error::Tokenizer {
+                path,
+                reason: format!(
+                    "the tokenizer has {} tokens but the model's vocab_size is {vocab_size}; \
+                     use the tokenizer that was saved with this model",
+                    tokenizer.vocab_size()
+                ),
+            });
+        }
+        Ok(tokenizer)
+    }
+
+    /// Wraps a tokenizer, switching off its own padding and setting longest-first truncation.
+    pub fn from_tokenizer(mut inner: Tokenizer, max_length: usize) -> std::result::Result<Self, String> {
+        inner.with_padding(None);
+        inner
+            .with_truncation(Some(TruncationParams {
+                max_length,
+                strategy: TruncationStrategy::LongestFirst,
+                ..Default::default()
+            }))
+            .map_err(|e| format!("cannot truncate to {max_length} tokens: {e}"))?;
+        Ok(Self { inner, max_length })
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
+    pub fn encode(&self, text: &str, pair: Option<&str>) -> Result<Encoded> {
+        let input: EncodeInput = match pair {
+            Some(b) => (text, b).into(),
+            None => text.into(),
+        };
+        let enc = self.inner.encode(input, true).map_err(|e| Error::Input(format!("cannot tokenize {text:?}: {e}")))?;
+        Ok(Encoded { ids: enc.get_ids().to_vec(), type_ids: enc.get_type_ids().to_vec() })
+    }
+
+    /// Encodes many examples (in parallel where the crate can).
+    pub fn encode_many(&self, items: &[(String, Option<String>)]) -> Result<Vec<Encoded>> {
+        let inputs: Vec<EncodeInput> = items
+            .iter()
+            .map(|(a, b)| match b {
+                Some(b) => (a.as_str(), b.as_str()).into(),
+                None => a.as_str().into(),
+            })
+            .collect();
+        let encs = self.inner.encode_batch(inputs, true).map_err(|e| Error::Input(format!("cannot tokenize: {e}")))?;
+        Ok(encs.into_iter().map(|e| Encoded { ids: e.get_ids().to_vec(), type_ids: e.get_type_ids().to_vec() }).collect())
+    }
+
+    /// Saves the tokenizer as `tokenizer.json` (used when the source had only `vocab.txt`).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut t = self.inner.clone();
+        t.with_truncation(None).map_err(|e| Error::Internal(e.to_string()))?;
+        t.save(path, false).map_err(|e| Error::Internal(format!("writing {}: {e}", path.display())))
+    }
+}
+
+/// `do_lower_case` from tokenizer_config.json (default true, as for uncased BERT).
+fn lowercase(tokenizer_config: Option<&Path>) -> Result<bool> {
+    let Some(path) = tokenizer_config else { return Ok(true) };
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Tokenizer { path: path.to_path_buf(), reason: format!("not valid JSON: {e}") })?;
+    Ok(v.get("do_lower_case").and_then(|b| b.as_bool()).unwrap_or(true))
+}
+
+/// transformers' BertTokenizer pipeline from a `vocab.txt`.
+pub fn wordpiece_from_vocab(vocab: &Path, lowercase: bool) -> Result<Tokenizer> {
+    let err = |reason: String| Error::Tokenizer { path: vocab.to_path_buf(), reason };
+    let model = WordPiece::from_file(&vocab.to_string_lossy())
+        .unk_token("[UNK]".into())
+        .continuing_subword_prefix("##".into())
+        .max_input_chars_per_word(100)
+        .build()
+        .map_err(|e| err(format!("cannot read the vocabulary: {e}")))?;
+    let id = |tok: &str| {
+        use tokenizers::Model;
+        model.token_to_id(tok).ok_or_else(|| err(format!("the vocabulary has no {tok} token")))
+    };
+    let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
+    id("[UNK]")?;
+    let mut t = Tokenizer::new(model);
+    t.with_normalizer(Some(BertNormalizer::new(true, true, None, lowercase)))
+        .map_err(|e| err(format!("cannot build the normalizer: {e}")))?;
+    t.with_pre_tokenizer(Some(BertPreTokenizer));
+    t.with_post_processor(Some(BertProcessing::new(("[SEP]".into(), sep), ("[CLS]".into(), cls))));
+    t.with_decoder(Some(WordPieceDecoder::default()));
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vocab_file(dir: &Path) -> std::path::PathBuf {
+        let words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "##s", "a", "dog", "."];
+        let p = dir.join("vocab.txt");
+        std::fs::write(&p, words.join("\n")).unwrap();
+        p
+    }
+
+    #[test]
+    fn vocab_tokenizer_encodes_pairs_like_bert() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = TextTokenizer::from_tokenizer(wordpiece_from_vocab(&vocab_file(dir.path()), true).unwrap(), 64).unwrap();
+        let e = t.encode("The cats", Some("a DOG.")).unwrap();
+        // [CLS] the cat ##s [SEP] a dog . [SEP]
+        assert_eq!(e.ids, vec![2, 5, 6, 10, 3, 11, 12, 13, 3]);
+        assert_eq!(e.type_ids, vec![0, 0, 0, 0, 0, 1, 1, 1, 1]);
+        assert_eq!(t.encode("zebra", None).unwrap().ids, vec![2, 1, 3]);
+    }
+
+    #[test]
+    fn truncation_is_longest_first_and_counts_special_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = TextTokenizer::from_tokenizer(wordpiece_from_vocab(&vocab_file(dir.path()), true).unwrap(), 8).unwrap();
+        let e = t.encode("the cat sat on the mat", Some("a dog")).unwrap();
+        assert_eq!(e.ids.len(), 8);
+        // 8 - 3 special = 5 tokens: the longer first loses tokens until it is 3 vs the pair's 2.
+        assert_eq!(e.ids, vec![2, 5, 6, 7, 3, 11, 12, 3]);
+    }
+
+    #[test]
+    fn collate_pads_to_the_longest_in_the_batch() {
+        let a = Encoded { ids: vec![2, 5, 3], type_ids: vec![0, 0, 0] };
+        let b = Encoded { ids: vec![2, 5, 6, 3, 7], type_ids: vec![0, 0, 0, 0, 1] };
+        let batch = collate(&[&a, &b], 0);
+        assert_eq!((batch.batch, batch.seq), (2, 5));
+        assert_eq!(batch.ids, vec![2, 5, 3, 0, 0, 2, 5, 6, 3, 7]);
+        assert_eq!(batch.type_ids, vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(batch.mask, vec![1, 1, 1, 0, 0, 1, 1, 1, 1, 1]);
+        assert_eq!(batch.real_tokens(), 8);
+    }
+}

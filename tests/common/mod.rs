@@ -1,0 +1,101 @@
+//! Helpers shared by the integration tests: the committed tiny-bert fixture and rewrites of it.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use distill_tui::backend::CpuBackend;
+use distill_tui::hub::HubSettings;
+use distill_tui::model::LoadedModel;
+use safetensors::SafeTensors;
+use safetensors::tensor::TensorView;
+use serde::Deserialize;
+
+pub type B = CpuBackend;
+
+pub fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-bert")
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Case {
+    pub text: String,
+    pub text_pair: Option<String>,
+    pub max_length: usize,
+    pub input_ids: Vec<u32>,
+    pub token_type_ids: Vec<u32>,
+    pub logits: Vec<f32>,
+    pub cls_hidden: Vec<f32>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Expected {
+    cases: Vec<Case>,
+}
+
+pub fn cases() -> Vec<Case> {
+    let text = std::fs::read_to_string(fixture_dir().join("expected.json")).unwrap();
+    serde_json::from_str::<Expected>(&text).unwrap().cases
+}
+
+/// A copy of the fixture folder in a temporary directory.
+pub fn fixture_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixture_dir()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    dir
+}
+
+/// Rewrites `dir/model.safetensors`: `f` maps each (key, shape, f32 data) to zero or more tensors.
+pub fn rewrite_weights(dir: &Path, f: impl Fn(&str, &[usize], &[f32]) -> Vec<(String, Vec<usize>, Vec<f32>)>) {
+    let path = dir.join("model.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let mut out: BTreeMap<String, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
+    for (name, view) in st.tensors() {
+        let data: Vec<f32> = view.data().chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        for (k, shape, d) in f(&name, view.shape(), &data) {
+            let raw: Vec<u8> = d.iter().flat_map(|x| x.to_le_bytes()).collect();
+            out.insert(k, (shape, raw));
+        }
+    }
+    let views: Vec<(String, TensorView)> = out
+        .iter()
+        .map(|(k, (s, d))| (k.clone(), TensorView::new(safetensors::Dtype::F32, s.clone(), d).unwrap()))
+        .collect();
+    let meta = Some(std::collections::HashMap::from([("format".to_string(), "pt".to_string())]));
+    safetensors::serialize_to_file(views, meta, &path).unwrap();
+}
+
+/// All tensors of a safetensors file as key -> (shape, data).
+pub fn read_weights(path: &Path) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    st.tensors()
+        .into_iter()
+        .map(|(k, v)| {
+            let data = v.data().chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+            (k, (v.shape().to_vec(), data))
+        })
+        .collect()
+}
+
+pub fn load(dir: &Path, max_length: Option<usize>) -> distill_tui::Result<LoadedModel<B>> {
+    LoadedModel::<B>::load(
+        dir.to_str().unwrap(),
+        "main",
+        &HubSettings::offline_cache(dir.join("no-hub-cache")),
+        max_length,
+        7,
+        &Default::default(),
+    )
+}
+
+pub fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= tol, "{what}[{i}]: got {g}, transformers gives {w} (tolerance {tol})");
+    }
+}
