@@ -33,6 +33,10 @@ pub enum Error {
     #[error("{0}")]
     Backend(String),
 
+    /// A bad value in experiments.toml (or a `--set` override of it).
+    #[error("{file}: {key}: {message}")]
+    Config { file: PathBuf, key: String, message: String },
+
     /// Bad input given on the command line or in an input file.
     #[error("{0}")]
     Input(String),

@@ -2,6 +2,10 @@
 //! and compare the choices.
 
 pub mod backend;
+pub mod data;
+pub mod distill;
+pub mod engine;
+pub mod experiment;
 pub mod cli;
 pub mod error;
 pub mod hub;

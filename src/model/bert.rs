@@ -99,6 +99,11 @@ pub struct BertClassifier<B: Backend> {
     pub classifier: Linear<B>,
 }
 
+/// The default mapping reads every parameter, which materializes it.
+struct Materialize;
+
+impl<B: Backend> burn::module::ModuleMapper<B> for Materialize {}
+
 fn linear<B: Backend>(d_in: usize, d_out: usize, device: &B::Device) -> Linear<B> {
     LinearConfig::new(d_in, d_out).init(device)
 }
@@ -198,7 +203,7 @@ impl<B: Backend> BertClassifier<B> {
             dropout: DropoutConfig::new(c.hidden_dropout_prob).init(),
         };
         let layer = (0..c.num_hidden_layers).map(|_| BertLayer::new(c, device)).collect();
-        Self {
+        let model = Self {
             bert: BertModel {
                 embeddings,
                 encoder: BertEncoder { layer },
@@ -206,7 +211,10 @@ impl<B: Backend> BertClassifier<B> {
             },
             dropout: DropoutConfig::new(c.classifier_dropout).init(),
             classifier: linear(h, c.num_labels(), device),
-        }
+        };
+        // burn initializes parameters lazily, on first use; a clone of a lazy parameter would
+        // draw its own values. Materialize now so that clones are copies and the seed decides.
+        model.map(&mut Materialize)
     }
 
     pub fn num_layers(&self) -> usize {

@@ -1,0 +1,40 @@
+//! Validation: mean cross-entropy, accuracy and per-example correctness.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+
+use super::loss::cross_entropy_each;
+use crate::data::Dataset;
+use crate::data::batches::sorted_batches;
+use crate::error::{Error, Result};
+use crate::model::BertClassifier;
+use crate::tokenize::{Encoded, collate};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Mean cross-entropy over the examples.
+    pub loss: f64,
+    pub accuracy: f64,
+    /// Whether each example (in dataset order) was classified right.
+    pub correct: Vec<bool>,
+}
+
+/// Runs `model` (on an inference backend: no dropout) over `data`.
+pub fn evaluate<B: Backend>(model: &BertClassifier<B>, data: &Dataset, batch_size: usize, pad_id: u32, device: &B::Device) -> Result<Evaluation> {
+    let mut correct = vec![false; data.len()];
+    let mut loss_sum = 0.0;
+    for batch in sorted_batches(&data.lengths(), batch_size) {
+        let items: Vec<&Encoded> = batch.iter().map(|&i| &data.encoded[i]).collect();
+        let labels: Vec<i64> = batch.iter().map(|&i| data.examples[i].label as i64).collect();
+        let logits = model.forward(collate(&items, pad_id).to_input::<B>(device)).logits;
+        let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels.clone(), [labels.len()]), device);
+        let ce: Vec<f32> = cross_entropy_each(logits.clone(), y).into_data().to_vec().map_err(|e| Error::Internal(format!("{e:?}")))?;
+        loss_sum += ce.iter().map(|&x| x as f64).sum::<f64>();
+        let pred: Vec<i64> = logits.argmax(1).into_data().iter::<i64>().collect();
+        for ((&i, &p), &y) in batch.iter().zip(&pred).zip(&labels) {
+            correct[i] = p == y;
+        }
+    }
+    let n = data.len().max(1) as f64;
+    Ok(Evaluation { loss: loss_sum / n, accuracy: correct.iter().filter(|c| **c).count() as f64 / n, correct })
+}

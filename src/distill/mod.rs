@@ -1,0 +1,9 @@
+//! Distillation: losses, schedule, students built from teacher layers, teacher outputs,
+//! evaluation and the training loop.
+
+pub mod eval;
+pub mod loss;
+pub mod schedule;
+pub mod student;
+pub mod teacher_outputs;
+pub mod train;

@@ -1,0 +1,186 @@
+//! One training run: the teacher's fine-tune (cross-entropy only) or a student's distillation.
+//! Emits events and checks the controls between steps; knows nothing about screens.
+
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Int, Tensor, TensorData};
+
+use super::eval::{Evaluation, evaluate};
+use super::loss::{LossValues, cross_entropy, distillation_loss};
+use super::schedule::LinearSchedule;
+use super::teacher_outputs::TeacherOutputs;
+use crate::data::Dataset;
+use crate::data::batches::epoch_batches;
+use crate::engine::events::{Control, EpochRecord, Event, Events, RunId, RunStatus, StepEvent};
+use crate::error::Result;
+use crate::experiment::{CosineTarget, LossWeights};
+use crate::model::BertClassifier;
+use crate::tokenize::{Encoded, collate};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainSettings {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub warmup_steps: usize,
+    /// Seeds the batch order (with the epoch) and dropout.
+    pub seed: u64,
+    pub temperature: f64,
+    pub loss_weights: LossWeights,
+    pub cosine_target: CosineTarget,
+    pub pad_id: u32,
+}
+
+/// What the student learns from besides the labels.
+pub enum TeacherSignal<'a, B: Backend> {
+    /// No teacher: cross-entropy only (fine-tuning the teacher itself).
+    None,
+    /// Teacher outputs computed once for the whole training set.
+    Cached(&'a TeacherOutputs),
+    /// A teacher forward pass in every step (the reference behaviour the cache must match).
+    Live(&'a BertClassifier<B>),
+}
+
+pub struct RunOutcome<B: AutodiffBackend> {
+    pub model: BertClassifier<B>,
+    pub epochs: Vec<EpochRecord>,
+    pub status: RunStatus,
+    pub reason: Option<String>,
+    /// The last evaluation (of the final model).
+    pub evaluation: Evaluation,
+    pub seconds: f64,
+}
+
+/// Number of optimizer steps in one epoch.
+pub fn steps_per_epoch(examples: usize, batch_size: usize) -> usize {
+    examples.div_ceil(batch_size)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn train_run<B: AutodiffBackend>(
+    mut model: BertClassifier<B>,
+    train: &Dataset,
+    valid: &Dataset,
+    s: &TrainSettings,
+    teacher: TeacherSignal<'_, B::InnerBackend>,
+    run: RunId,
+    events: &Events,
+    control: &Control,
+    device: &B::Device,
+    on_epoch: &mut dyn FnMut(&[EpochRecord], &Evaluation, &BertClassifier<B>) -> Result<()>,
+) -> Result<RunOutcome<B>> {
+    let started = Instant::now();
+    let mut paused = std::time::Duration::ZERO;
+    B::seed(device, s.seed);
+    let mut optim = AdamConfig::new().with_epsilon(1e-8).init::<B, BertClassifier<B>>();
+    let lengths = train.lengths();
+    let per_epoch = steps_per_epoch(train.len(), s.batch_size);
+    let total = per_epoch * s.epochs;
+    let schedule = LinearSchedule { base: s.learning_rate, warmup: s.warmup_steps, total };
+    let distilling = !matches!(teacher, TeacherSignal::None);
+    events.send(Event::RunStarted { run, epochs: s.epochs, steps_per_epoch: per_epoch, train_examples: train.len() });
+
+    let eval = |m: &BertClassifier<B>| evaluate(&m.valid(), valid, s.batch_size.max(32), s.pad_id, device);
+    let mut evaluation = eval(&model)?;
+    let mut records = vec![EpochRecord {
+        epoch: 0,
+        train_loss: None,
+        train_ce: None,
+        train_kl: None,
+        train_cosine: None,
+        validation_loss: evaluation.loss,
+        validation_accuracy: evaluation.accuracy,
+    }];
+    events.send(Event::Epoch { run, record: records[0].clone() });
+    on_epoch(&records, &evaluation, &model)?;
+
+    let mut step = 0;
+    let end = |model, records, status, reason: Option<String>, evaluation, paused: std::time::Duration| RunOutcome {
+        model,
+        epochs: records,
+        status,
+        reason,
+        evaluation,
+        seconds: (started.elapsed() - paused).as_secs_f64(),
+    };
+    for epoch in 1..=s.epochs {
+        let mut sum = LossValues::default();
+        let mut n_steps = 0usize;
+        for batch in epoch_batches(&lengths, s.batch_size, s.seed, epoch) {
+            paused += control.wait_while_paused();
+            if control.quit_requested() {
+                return Ok(end(model, records, RunStatus::Pending, Some(format!("stopped at step {step} of {total}")), evaluation, paused));
+            }
+            if control.take_skip() {
+                return Ok(end(model, records, RunStatus::Skipped, Some(format!("skipped at step {step} of {total}")), evaluation, paused));
+            }
+            let t0 = Instant::now();
+            let items: Vec<&Encoded> = batch.iter().map(|&i| &train.encoded[i]).collect();
+            let tokens = collate(&items, s.pad_id);
+            let labels: Vec<i64> = batch.iter().map(|&i| train.examples[i].label as i64).collect();
+            let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels, [batch.len()]), device);
+            let out = model.forward(tokens.to_input::<B>(device));
+            let (loss, values) = if distilling {
+                let (t_logits, t_cls) = match &teacher {
+                    TeacherSignal::Cached(c) => (c.logits::<B>(&batch, device), c.cls::<B>(&batch, device)),
+                    TeacherSignal::Live(t) => {
+                        let o = t.forward(tokens.to_input::<B::InnerBackend>(device));
+                        (Tensor::from_inner(o.logits), Some(Tensor::from_inner(o.cls_hidden)))
+                    }
+                    TeacherSignal::None => unreachable!("distilling"),
+                };
+                let pair = match s.cosine_target {
+                    CosineTarget::Logits => (out.logits.clone(), t_logits.clone()),
+                    CosineTarget::ClsHidden => (out.cls_hidden.clone(), t_cls.expect("teacher [CLS] states were computed")),
+                };
+                let terms = distillation_loss(out.logits, t_logits, y, pair, s.temperature, s.loss_weights);
+                let v = terms.values();
+                (terms.total, v)
+            } else {
+                let ce = cross_entropy(out.logits, y);
+                let v = ce.clone().into_data().iter::<f64>().next().unwrap_or(f64::NAN);
+                (ce, LossValues { total: v, ce: v, kl: 0.0, cosine: 0.0 })
+            };
+            if !values.total.is_finite() {
+                let reason = format!("loss became {} at epoch {epoch}, step {} of {total}", values.total, step + 1);
+                return Ok(end(model, records, RunStatus::Failed, Some(reason), evaluation, paused));
+            }
+            let lr = schedule.lr(step);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            step += 1;
+            n_steps += 1;
+            sum.total += values.total;
+            sum.ce += values.ce;
+            sum.kl += values.kl;
+            sum.cosine += values.cosine;
+            events.send(Event::Step(StepEvent {
+                run,
+                epoch,
+                step,
+                steps_total: total,
+                loss: values,
+                lr,
+                examples_per_s: batch.len() as f64 / t0.elapsed().as_secs_f64().max(1e-9),
+            }));
+        }
+        evaluation = eval(&model)?;
+        let mean = |x: f64| Some(x / n_steps.max(1) as f64);
+        let record = EpochRecord {
+            epoch,
+            train_loss: mean(sum.total),
+            train_ce: mean(sum.ce),
+            train_kl: if distilling { mean(sum.kl) } else { None },
+            train_cosine: if distilling { mean(sum.cosine) } else { None },
+            validation_loss: evaluation.loss,
+            validation_accuracy: evaluation.accuracy,
+        };
+        events.send(Event::Epoch { run, record: record.clone() });
+        records.push(record);
+        on_epoch(&records, &evaluation, &model)?;
+    }
+    Ok(end(model, records, RunStatus::Done, None, evaluation, paused))
+}

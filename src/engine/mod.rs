@@ -1,0 +1,3 @@
+//! Runs an experiment: teacher, data, the matrix of students, results.
+
+pub mod events;

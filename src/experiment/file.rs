@@ -1,0 +1,158 @@
+//! `experiments.toml` as written by the user: serde structs that mirror the file. Numbers are
+//! read wide (i64/f64) so that a 0 or a negative value gets a message naming the key rather
+//! than a type error; [`super::spec`] checks them and builds the validated experiment.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentFile {
+    pub experiment: ExperimentSection,
+    pub teacher: TeacherSection,
+    pub student: StudentSection,
+    pub data: DataSection,
+    #[serde(default)]
+    pub training: TrainingSection,
+    #[serde(default)]
+    pub runs: Vec<RunSection>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSection {
+    pub name: String,
+    #[serde(default = "default_output_dir")]
+    pub output_dir: String,
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeacherSection {
+    pub model: String,
+    #[serde(default = "default_revision")]
+    pub revision: String,
+    #[serde(default)]
+    pub finetune_epochs: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudentSection {
+    pub num_layers: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    pub task: String,
+    #[serde(default = "default_hub")]
+    pub train: String,
+    #[serde(default = "default_hub")]
+    pub validation: String,
+    pub validation_split: Option<String>,
+    pub train_examples: Option<i64>,
+    pub validation_examples: Option<i64>,
+    #[serde(default = "default_max_length")]
+    pub max_length: i64,
+    #[serde(default = "default_shuffle_seed")]
+    pub shuffle_seed: i64,
+    pub text_columns: Option<Vec<String>>,
+    pub label_column: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSection {
+    #[serde(default = "default_epochs")]
+    pub epochs: i64,
+    #[serde(default = "default_batch_size")]
+    pub batch_size: i64,
+    #[serde(default = "default_learning_rate")]
+    pub learning_rate: f64,
+    #[serde(default)]
+    pub warmup_steps: i64,
+    #[serde(default = "default_temperature")]
+    pub temperature: f64,
+    #[serde(default)]
+    pub loss_weights: LossWeightsSection,
+    #[serde(default = "default_cosine_target")]
+    pub cosine_target: String,
+}
+
+impl Default for TrainingSection {
+    fn default() -> Self {
+        Self {
+            epochs: default_epochs(),
+            batch_size: default_batch_size(),
+            learning_rate: default_learning_rate(),
+            warmup_steps: 0,
+            temperature: default_temperature(),
+            loss_weights: LossWeightsSection::default(),
+            cosine_target: default_cosine_target(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossWeightsSection {
+    #[serde(default = "one")]
+    pub ce: f64,
+    #[serde(default = "one")]
+    pub kl: f64,
+    #[serde(default = "one")]
+    pub cosine: f64,
+}
+
+impl Default for LossWeightsSection {
+    fn default() -> Self {
+        Self { ce: 1.0, kl: 1.0, cosine: 1.0 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    pub name: String,
+    pub teacher_layers: Option<Vec<i64>>,
+    pub strategy: Option<String>,
+}
+
+fn default_output_dir() -> String {
+    "checkpoints".into()
+}
+fn default_seeds() -> Vec<i64> {
+    vec![42]
+}
+fn default_revision() -> String {
+    "main".into()
+}
+fn default_hub() -> String {
+    "hub".into()
+}
+fn default_max_length() -> i64 {
+    128
+}
+fn default_shuffle_seed() -> i64 {
+    1150
+}
+fn default_epochs() -> i64 {
+    5
+}
+fn default_batch_size() -> i64 {
+    32
+}
+fn default_learning_rate() -> f64 {
+    5e-5
+}
+fn default_temperature() -> f64 {
+    1.0
+}
+fn default_cosine_target() -> String {
+    "logits".into()
+}
+fn one() -> f64 {
+    1.0
+}

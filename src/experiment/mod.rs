@@ -1,0 +1,8 @@
+//! The experiment definition: `experiments.toml`, overrides, validation and the run matrix.
+
+pub mod file;
+pub mod layers;
+pub mod overrides;
+pub mod spec;
+
+pub use spec::{CosineTarget, DataSource, Experiment, LossWeights, PlannedRun, TrainingSpec};
