@@ -8,9 +8,12 @@ pub mod engine;
 pub mod experiment;
 pub mod cli;
 pub mod error;
+pub mod headless;
 pub mod hub;
 pub mod model;
 pub mod predict;
+pub mod report;
+pub mod synthetic;
 pub mod tokenize;
 
 pub use error::{Error, Result};

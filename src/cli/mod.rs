@@ -1,29 +1,65 @@
 //! The command line: arguments (clap) and dispatch to the commands.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use burn::tensor::backend::AutodiffBackend;
 use clap::{Parser, Subcommand};
 
-use crate::backend::{BackendChoice, run_on};
+use crate::backend::{BackendChoice, BackendInfo, BackendTask, run_on};
+use crate::engine::{Control, EngineOptions, Events, run_experiment};
 use crate::error::{Error, Result};
+use crate::experiment::Experiment;
+use crate::headless::HeadlessPrinter;
 use crate::hub::HubSettings;
 use crate::predict::{Input, PredictRequest};
+use crate::report::Results;
+use crate::report::table::{analysis, plain_table};
 
 #[derive(Debug, Parser)]
-#[command(name = "distill-tui", version, about = "Distill BERT into students initialized from chosen teacher layers")]
+#[command(
+    name = "distill-tui",
+    version,
+    about = "Distill BERT into students initialized from chosen teacher layers, and compare the choices",
+    after_help = "Without a command, runs the experiment matrix of --config and prints the results table."
+)]
 pub struct Cli {
     /// Where to run: cpu (burn-ndarray), cuda (needs a build with --features cuda), or auto.
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu, global = true)]
     pub backend: BackendChoice,
 
+    /// The experiment file.
+    #[arg(long, default_value = "experiments.toml", global = true)]
+    pub config: PathBuf,
+
+    /// Override a config value before validation, e.g. --set training.epochs=1 (repeatable;
+    /// dotted keys, TOML values; a bare path is a string).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Print one line per epoch instead of the terminal monitor (the default when stdout is
+    /// not a terminal).
+    #[arg(long)]
+    pub headless: bool,
+
+    /// Run the teacher in every step instead of computing its outputs once (same results,
+    /// slower; for checking).
+    #[arg(long)]
+    pub no_teacher_cache: bool,
+
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Classify text with a model folder or Hub id and print the label and probabilities.
     Predict(PredictArgs),
+    /// Print the results table of an experiment folder (default: the one --config writes to).
+    Report {
+        /// An experiment folder (checkpoints/<name>) or its results.json.
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -53,7 +89,7 @@ pub struct PredictArgs {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Predict(a) => {
+        Some(Command::Predict(a)) => {
             let input = match (a.input, a.text) {
                 (Some(path), _) => Input::JsonLines(path),
                 (None, Some(text)) => Input::Text { text, pair: a.text_pair },
@@ -69,5 +105,62 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             run_on(cli.backend, request)?
         }
+        Some(Command::Report { dir }) => {
+            let dir = match dir {
+                Some(d) => d,
+                None => Experiment::load(&cli.config, &cli.set)?.dir,
+            };
+            let results = Results::read(&dir)?;
+            print!("{}", final_text(&results, &dir));
+            Ok(())
+        }
+        None => run_matrix(&cli),
     }
+}
+
+/// The table, the analysis and where the files are.
+pub fn final_text(results: &Results, dir: &std::path::Path) -> String {
+    let mut s = format!("\n{}\n", plain_table(results));
+    for line in analysis(results) {
+        s.push_str(&format!("- {line}\n"));
+    }
+    let dir = if dir.is_file() { dir.parent().unwrap_or(dir).to_path_buf() } else { dir.to_path_buf() };
+    s.push_str(&format!("\nresults: {}\n", dir.join(crate::report::results::RESULTS_MD).display()));
+    s
+}
+
+/// The experiment run on whichever backend was chosen.
+pub struct MatrixTask {
+    pub experiment: Experiment,
+    pub options: EngineOptions,
+    pub events: Events,
+    pub control: Arc<Control>,
+}
+
+impl BackendTask for MatrixTask {
+    type Output = Result<Results>;
+    fn run<B: AutodiffBackend>(self, device: B::Device, info: BackendInfo) -> Result<Results> {
+        run_experiment::<B>(&self.experiment, &self.options, &info, &device, &self.events, &self.control)
+    }
+}
+
+fn run_matrix(cli: &Cli) -> Result<()> {
+    let experiment = Experiment::load(&cli.config, &cli.set)?;
+    let dir = experiment.dir.clone();
+    let mut options = EngineOptions::new(HubSettings::from_env());
+    options.teacher_cache = !cli.no_teacher_cache;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let task = MatrixTask { experiment, options, events: Events::new(tx), control: Arc::new(Control::default()) };
+    let backend = cli.backend;
+    let engine = std::thread::Builder::new()
+        .name("distill-engine".into())
+        .spawn(move || run_on(backend, task))
+        .map_err(|e| Error::Internal(format!("cannot start the engine thread: {e}")))?;
+    let mut printer = HeadlessPrinter::new(std::io::stdout());
+    for event in rx {
+        printer.handle(&event);
+    }
+    let results = engine.join().map_err(|_| Error::Internal("the engine thread panicked".into()))???;
+    print!("{}", final_text(&results, &dir));
+    Ok(())
 }

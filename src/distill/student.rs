@@ -97,8 +97,7 @@ mod tests {
 
     fn teacher() -> (BertClassifier<B>, BertConfig) {
         let c = BertConfig::synthetic(50, 16, 6, 2, 32, 3);
-        B::seed(&Default::default(), 3);
-        (BertClassifier::new(&c, &Default::default()), c)
+        (BertClassifier::new(&c, 3, &Default::default()), c)
     }
 
     fn first_value<M: ModuleSnapshot<B>>(m: &M, suffix: &str) -> Vec<f32> {

@@ -205,6 +205,22 @@ impl Experiment {
     }
 }
 
+/// `a/b/../c` -> `a/c`, without touching the file system (the folder may not exist yet).
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
+}
+
 fn check(f: ExperimentFile, path: &Path, base: &Path, resolved_toml: String) -> Result<Experiment> {
     let err = |key: &str, message: String| Error::Config { file: path.to_path_buf(), key: key.into(), message };
     let positive = |key: &str, v: i64| -> Result<usize> {
@@ -215,7 +231,7 @@ fn check(f: ExperimentFile, path: &Path, base: &Path, resolved_toml: String) -> 
     };
     let resolve = |p: &str| -> PathBuf {
         let p = Path::new(p);
-        if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+        normalize(&if p.is_absolute() { p.to_path_buf() } else { base.join(p) })
     };
 
     let name = f.experiment.name.trim().to_string();

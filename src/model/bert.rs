@@ -2,11 +2,14 @@
 //! parameter paths are the Hugging Face key names (up to `self` -> `self_attn` and
 //! `LayerNorm` -> `layer_norm`, which Rust field names cannot spell).
 
-use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::module::{Module, Param};
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::activation::{gelu, gelu_approximate, relu, softmax};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Int, Tensor, TensorData};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
 
 use super::config::{Activation, BertConfig};
 
@@ -99,41 +102,63 @@ pub struct BertClassifier<B: Backend> {
     pub classifier: Linear<B>,
 }
 
-/// The default mapping reads every parameter, which materializes it.
-struct Materialize;
-
-impl<B: Backend> burn::module::ModuleMapper<B> for Materialize {}
-
-fn linear<B: Backend>(d_in: usize, d_out: usize, device: &B::Device) -> Linear<B> {
-    LinearConfig::new(d_in, d_out).init(device)
+/// Draws initial weights from its own seeded generator (not burn's process-wide one), so a
+/// model's initialization depends on its seed alone, whatever else runs in the process.
+struct Init<'a, B: Backend> {
+    rng: ChaCha8Rng,
+    std: f64,
+    device: &'a B::Device,
 }
 
-fn layer_norm<B: Backend>(c: &BertConfig, device: &B::Device) -> LayerNorm<B> {
-    LayerNormConfig::new(c.hidden_size).with_epsilon(c.layer_norm_eps).init(device)
+impl<B: Backend> Init<'_, B> {
+    fn normal<const D: usize>(&mut self, shape: [usize; D]) -> Param<Tensor<B, D>> {
+        let normal = Normal::new(0.0f32, self.std as f32).expect("std is positive");
+        let n = shape.iter().product();
+        let data: Vec<f32> = (0..n).map(|_| normal.sample(&mut self.rng)).collect();
+        Param::from_tensor(Tensor::from_data(TensorData::new(data, shape), self.device))
+    }
+
+    fn constant(&self, d: usize, value: f32) -> Param<Tensor<B, 1>> {
+        Param::from_tensor(Tensor::full([d], value, self.device))
+    }
+
+    /// transformers' BERT initialization: weights from N(0, initializer_range), biases 0.
+    fn linear(&mut self, d_in: usize, d_out: usize) -> Linear<B> {
+        Linear { weight: self.normal([d_in, d_out]), bias: Some(self.constant(d_out, 0.0)) }
+    }
+
+    fn embedding(&mut self, n: usize, d: usize) -> Embedding<B> {
+        let mut e = EmbeddingConfig::new(n, d).with_initializer(Initializer::Zeros).init(self.device);
+        e.weight = self.normal([n, d]);
+        e
+    }
+
+    fn layer_norm(&self, c: &BertConfig) -> LayerNorm<B> {
+        let mut ln = LayerNormConfig::new(c.hidden_size).with_epsilon(c.layer_norm_eps).init(self.device);
+        ln.gamma = self.constant(c.hidden_size, 1.0);
+        ln.beta = Some(self.constant(c.hidden_size, 0.0));
+        ln
+    }
 }
 
 impl<B: Backend> BertLayer<B> {
-    pub fn new(c: &BertConfig, device: &B::Device) -> Self {
+    fn new(c: &BertConfig, init: &mut Init<'_, B>) -> Self {
         let h = c.hidden_size;
-        let residual = |d_in| BertResidual {
-            dense: linear(d_in, h, device),
-            layer_norm: layer_norm(c, device),
+        let residual = |init: &mut Init<'_, B>, d_in| BertResidual {
+            dense: init.linear(d_in, h),
+            layer_norm: init.layer_norm(c),
             dropout: DropoutConfig::new(c.hidden_dropout_prob).init(),
         };
-        Self {
-            attention: BertAttention {
-                self_attn: BertSelfAttention {
-                    query: linear(h, h, device),
-                    key: linear(h, h, device),
-                    value: linear(h, h, device),
-                    dropout: DropoutConfig::new(c.attention_probs_dropout_prob).init(),
-                    num_heads: c.num_attention_heads,
-                },
-                output: residual(h),
-            },
-            intermediate: BertIntermediate { dense: linear(h, c.intermediate_size, device), act: c.hidden_act },
-            output: residual(c.intermediate_size),
-        }
+        let self_attn = BertSelfAttention {
+            query: init.linear(h, h),
+            key: init.linear(h, h),
+            value: init.linear(h, h),
+            dropout: DropoutConfig::new(c.attention_probs_dropout_prob).init(),
+            num_heads: c.num_attention_heads,
+        };
+        let attention = BertAttention { self_attn, output: residual(init, h) };
+        let intermediate = BertIntermediate { dense: init.linear(h, c.intermediate_size), act: c.hidden_act };
+        Self { attention, intermediate, output: residual(init, c.intermediate_size) }
     }
 
     /// `x`: `[batch, seq, hidden]`; `mask_bias`: `[batch, 1, 1, seq]`, 0 for tokens and a large
@@ -191,30 +216,25 @@ impl<B: Backend> BertEmbeddings<B> {
 }
 
 impl<B: Backend> BertClassifier<B> {
-    /// A freshly initialized model of the config's shape (burn's default initializers; call
-    /// `B::seed` first for a reproducible one).
-    pub fn new(c: &BertConfig, device: &B::Device) -> Self {
+    /// A model of the config's shape, initialized as transformers does (N(0,
+    /// initializer_range) weights, zero biases, unit LayerNorms) from `seed` alone.
+    pub fn new(c: &BertConfig, seed: u64, device: &B::Device) -> Self {
         let h = c.hidden_size;
+        let mut init = Init { rng: ChaCha8Rng::seed_from_u64(seed), std: c.initializer_range, device };
         let embeddings = BertEmbeddings {
-            word_embeddings: EmbeddingConfig::new(c.vocab_size, h).init(device),
-            position_embeddings: EmbeddingConfig::new(c.max_position_embeddings, h).init(device),
-            token_type_embeddings: EmbeddingConfig::new(c.type_vocab_size, h).init(device),
-            layer_norm: layer_norm(c, device),
+            word_embeddings: init.embedding(c.vocab_size, h),
+            position_embeddings: init.embedding(c.max_position_embeddings, h),
+            token_type_embeddings: init.embedding(c.type_vocab_size, h),
+            layer_norm: init.layer_norm(c),
             dropout: DropoutConfig::new(c.hidden_dropout_prob).init(),
         };
-        let layer = (0..c.num_hidden_layers).map(|_| BertLayer::new(c, device)).collect();
-        let model = Self {
-            bert: BertModel {
-                embeddings,
-                encoder: BertEncoder { layer },
-                pooler: BertPooler { dense: linear(h, h, device) },
-            },
+        let layer = (0..c.num_hidden_layers).map(|_| BertLayer::new(c, &mut init)).collect();
+        let pooler = BertPooler { dense: init.linear(h, h) };
+        Self {
+            bert: BertModel { embeddings, encoder: BertEncoder { layer }, pooler },
             dropout: DropoutConfig::new(c.classifier_dropout).init(),
-            classifier: linear(h, c.num_labels(), device),
-        };
-        // burn initializes parameters lazily, on first use; a clone of a lazy parameter would
-        // draw its own values. Materialize now so that clones are copies and the seed decides.
-        model.map(&mut Materialize)
+            classifier: init.linear(h, c.num_labels()),
+        }
     }
 
     pub fn num_layers(&self) -> usize {
@@ -231,6 +251,20 @@ impl<B: Backend> BertClassifier<B> {
         Self { bert: BertModel { encoder: BertEncoder { layer }, ..self.bert }, ..self }
     }
 
+    /// Reorders the classifier's outputs: new label `j` is old label `order[j]`.
+    pub fn permute_labels(self, order: &[usize]) -> Self {
+        let device = self.classifier.weight.device();
+        let idx = Tensor::<B, 1, Int>::from_data(
+            burn::tensor::TensorData::new(order.iter().map(|&i| i as i64).collect::<Vec<_>>(), [order.len()]),
+            &device,
+        );
+        let classifier = Linear {
+            weight: self.classifier.weight.clone().map(|w| w.select(1, idx.clone())),
+            bias: self.classifier.bias.clone().map(|b| b.map(|b| b.select(0, idx.clone()))),
+        };
+        Self { classifier, ..self }
+    }
+
     pub fn forward(&self, input: BertInput<B>) -> BertOutput<B> {
         let [batch, seq] = input.input_ids.dims();
         // transformers' extended attention mask: (1 - mask) * finfo(float32).min, added to scores.
@@ -244,5 +278,31 @@ impl<B: Backend> BertClassifier<B> {
         let pooled = self.bert.pooler.dense.forward(cls_hidden.clone()).tanh();
         let logits = self.classifier.forward(self.dropout.forward(pooled));
         BertOutput { logits, last_hidden: x, cls_hidden }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::CpuBackend as B;
+
+    fn first_weights(m: &BertClassifier<B>) -> Vec<f32> {
+        m.layer(1).intermediate.dense.weight.val().into_data().to_vec().unwrap()
+    }
+
+    #[test]
+    fn initialization_depends_on_the_seed_alone() {
+        let c = BertConfig::synthetic(30, 16, 2, 2, 32, 2);
+        let a = BertClassifier::<B>::new(&c, 1, &Default::default());
+        let b = BertClassifier::<B>::new(&c, 1, &Default::default());
+        let other = BertClassifier::<B>::new(&c, 2, &Default::default());
+        assert_eq!(first_weights(&a), first_weights(&b));
+        assert_ne!(first_weights(&a), first_weights(&other));
+        // transformers' scheme: N(0, 0.02) weights, zero biases.
+        let w = first_weights(&a);
+        let std = (w.iter().map(|x| x * x).sum::<f32>() / w.len() as f32).sqrt();
+        assert!((std - 0.02).abs() < 0.003, "{std}");
+        let bias: Vec<f32> = a.classifier.bias.as_ref().unwrap().val().into_data().to_vec().unwrap();
+        assert!(bias.iter().all(|b| *b == 0.0));
     }
 }

@@ -36,6 +36,8 @@ pub struct BertConfig {
     pub type_vocab_size: usize,
     pub layer_norm_eps: f64,
     pub pad_token_id: usize,
+    /// Standard deviation of the initial weights (`initializer_range`, 0.02 by default).
+    pub initializer_range: f64,
     /// Label names by id; `labels.len()` is `num_labels`.
     pub labels: Vec<String>,
     raw: Map<String, Value>,
@@ -121,6 +123,12 @@ impl BertConfig {
                 })?,
             },
             pad_token_id: usize_key("pad_token_id", Some(0))?,
+            initializer_range: match raw.get("initializer_range") {
+                None | Some(Value::Null) => 0.02,
+                Some(v) => v.as_f64().filter(|x| *x > 0.0).ok_or_else(|| {
+                    format!("key \"initializer_range\" is {v}; it must be a positive number")
+                })?,
+            },
             labels: read_labels(&raw)?,
             raw,
         };

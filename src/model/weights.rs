@@ -199,8 +199,7 @@ pub fn load_classifier<B: Backend>(
     let report = check_header(path, &map, c)?;
     drop(map);
 
-    B::seed(device, seed);
-    let mut model = BertClassifier::<B>::new(c, device);
+    let mut model = BertClassifier::<B>::new(c, seed, device);
     let mut store = SafetensorsStore::from_file(path)
         .with_from_adapter(PyTorchToBurnAdapter)
         .remap(load_remapper())

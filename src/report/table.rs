@@ -1,0 +1,341 @@
+//! The results table (markdown, CSV, terminal) and the analysis the assignment asks for,
+//! stated from the numbers.
+
+use std::fmt::Write;
+
+use super::results::{Results, RunResult, parse_correct};
+use super::stats::{ci95, discordant, mcnemar_exact, mean_std};
+use crate::engine::events::RunStatus;
+
+/// One strategy across its seeds.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub name: String,
+    pub teacher_layers: Vec<usize>,
+    pub runs: Vec<RunResult>,
+}
+
+impl Row {
+    fn done(&self) -> Vec<&RunResult> {
+        self.runs.iter().filter(|r| r.status == RunStatus::Done).collect()
+    }
+
+    pub fn stat(&self, f: impl Fn(&RunResult) -> Option<f64>) -> Option<(f64, f64)> {
+        let xs: Vec<f64> = self.done().into_iter().filter_map(f).collect();
+        (!xs.is_empty()).then(|| mean_std(&xs))
+    }
+
+    pub fn accuracy(&self) -> Option<(f64, f64)> {
+        self.stat(|r| r.validation_accuracy)
+    }
+
+    /// Per-example correctness of the done runs, concatenated over the seeds in `seeds`.
+    fn correct(&self, seeds: &[u64]) -> Vec<bool> {
+        seeds
+            .iter()
+            .flat_map(|s| self.runs.iter().find(|r| r.seed == *s && r.status == RunStatus::Done))
+            .flat_map(|r| parse_correct(&r.validation_correct))
+            .collect()
+    }
+
+    fn status(&self) -> String {
+        let done = self.done().len();
+        if done == self.runs.len() {
+            return String::new();
+        }
+        let mut counts: Vec<String> = Vec::new();
+        for s in [RunStatus::Running, RunStatus::Pending, RunStatus::Skipped, RunStatus::Failed] {
+            let n = self.runs.iter().filter(|r| r.status == s).count();
+            if n > 0 {
+                counts.push(if self.runs.len() == 1 { s.as_str().to_string() } else { format!("{n} {}", s.as_str()) });
+            }
+        }
+        counts.join(", ")
+    }
+}
+
+/// Groups runs by name, in plan order.
+pub fn rows(results: &Results) -> Vec<Row> {
+    let mut rows: Vec<Row> = Vec::new();
+    for r in &results.runs {
+        match rows.iter_mut().find(|row| row.name == r.name) {
+            Some(row) => row.runs.push(r.clone()),
+            None => rows.push(Row { name: r.name.clone(), teacher_layers: r.teacher_layers.clone(), runs: vec![r.clone()] }),
+        }
+    }
+    rows
+}
+
+/// A McNemar comparison of a row against the best row, on the seeds both finished.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Comparison {
+    pub p: f64,
+    /// Examples right only in the best row, and only in this row.
+    pub best_only: usize,
+    pub this_only: usize,
+}
+
+pub fn best_row(rows: &[Row]) -> Option<usize> {
+    // The first of equals, so that the table and the ranking agree.
+    rows.iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.accuracy().map(|(m, _)| (i, m)))
+        .fold(None, |best: Option<(usize, f64)>, (i, m)| match best {
+            Some((_, bm)) if bm >= m => best,
+            _ => Some((i, m)),
+        })
+        .map(|(i, _)| i)
+}
+
+pub fn compare(best: &Row, other: &Row) -> Option<Comparison> {
+    let seeds: Vec<u64> = best
+        .done()
+        .iter()
+        .map(|r| r.seed)
+        .filter(|s| other.done().iter().any(|o| o.seed == *s))
+        .collect();
+    let (a, b) = (best.correct(&seeds), other.correct(&seeds));
+    if seeds.is_empty() || a.len() != b.len() || a.is_empty() {
+        return None;
+    }
+    let (best_only, this_only) = discordant(&a, &b);
+    Some(Comparison { p: mcnemar_exact(best_only, this_only), best_only, this_only })
+}
+
+pub fn fmt_layers(layers: &[usize]) -> String {
+    layers.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+pub fn fmt_params(n: usize) -> String {
+    format!("{:.1}M", n as f64 / 1e6)
+}
+
+pub fn fmt_seconds(s: f64) -> String {
+    let s = s.round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn fmt_stat(v: Option<(f64, f64)>, several: bool) -> String {
+    match v {
+        None => "–".into(),
+        Some((m, s)) if several => format!("{m:.4} ± {s:.4}"),
+        Some((m, _)) => format!("{m:.4}"),
+    }
+}
+
+fn teacher_label(r: &Results) -> String {
+    if r.teacher.finetune_epochs > 0 {
+        format!(
+            "Teacher ({} layers, fine-tuned {} epoch{})",
+            r.teacher.num_layers,
+            r.teacher.finetune_epochs,
+            if r.teacher.finetune_epochs == 1 { "" } else { "s" }
+        )
+    } else {
+        format!("Teacher ({} layers, as loaded)", r.teacher.num_layers)
+    }
+}
+
+/// The table as rows of cells (header first); markdown and the terminal both print it.
+pub fn table_cells(results: &Results) -> Vec<Vec<String>> {
+    let rows = rows(results);
+    let several = results.runs.iter().map(|r| r.seed).collect::<std::collections::BTreeSet<_>>().len() > 1;
+    let best = best_row(&rows);
+    let mut out = vec![
+        ["Student Layer", "Teacher layers", "Training Loss", "Validation Loss", "Validation Accuracy", "Params", "Time", "vs best (McNemar)"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    let t = &results.teacher;
+    out.push(vec![
+        teacher_label(results),
+        format!("1-{}", t.num_layers),
+        t.epochs.iter().rev().find_map(|e| e.train_loss).map(|v| format!("{v:.4}")).unwrap_or("–".into()),
+        t.validation_loss.map(|v| format!("{v:.4}")).unwrap_or("–".into()),
+        t.validation_accuracy.map(|v| format!("{v:.4}")).unwrap_or("–".into()),
+        fmt_params(t.params),
+        fmt_seconds(t.seconds),
+        String::new(),
+    ]);
+    for (i, row) in rows.iter().enumerate() {
+        let vs = match (best, Some(i) == best) {
+            (_, true) => "best".to_string(),
+            (Some(b), false) => match compare(&rows[b], row) {
+                Some(c) => format!("p = {:.3}{}", c.p, if c.p < 0.05 { " *" } else { "" }),
+                None => "–".into(),
+            },
+            (None, _) => String::new(),
+        };
+        let status = row.status();
+        let name = if status.is_empty() { row.name.clone() } else { format!("{} ({status})", row.name) };
+        out.push(vec![
+            name,
+            fmt_layers(&row.teacher_layers),
+            fmt_stat(row.stat(|r| r.train_loss), several),
+            fmt_stat(row.stat(|r| r.validation_loss), several),
+            fmt_stat(row.accuracy(), several),
+            row.runs.first().map(|r| fmt_params(r.params)).unwrap_or_default(),
+            fmt_seconds(row.runs.iter().map(|r| r.seconds).sum()),
+            vs,
+        ]);
+    }
+    out
+}
+
+/// A plain-text table with aligned columns (for the terminal).
+pub fn plain_table(results: &Results) -> String {
+    let cells = table_cells(results);
+    let widths: Vec<usize> = (0..cells[0].len()).map(|c| cells.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut s = String::new();
+    for (i, row) in cells.iter().enumerate() {
+        let line: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let _ = writeln!(s, "{}", line.join("  ").trim_end());
+        if i == 0 {
+            let _ = writeln!(s, "{}", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
+        }
+    }
+    s
+}
+
+/// What the assignment's analysis asks, from the numbers.
+pub fn analysis(results: &Results) -> Vec<String> {
+    let rows = rows(results);
+    let mut lines = Vec::new();
+    let Some(b) = best_row(&rows) else {
+        lines.push("No student run has finished yet.".into());
+        return lines;
+    };
+    let n_val = results.data.validation_examples;
+    let mut ranked: Vec<(&Row, f64)> = rows.iter().filter_map(|r| r.accuracy().map(|(m, _)| (r, m))).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    lines.push(format!(
+        "Ranking by validation accuracy: {}.",
+        ranked.iter().map(|(r, m)| format!("{} {{{}}} {m:.4}", r.name, fmt_layers(&r.teacher_layers))).collect::<Vec<_>>().join(" > ")
+    ));
+    let best = &rows[b];
+    let mut sig = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        if i == b {
+            continue;
+        }
+        if let Some(c) = compare(best, row) {
+            sig.push(format!(
+                "{}: p = {:.3} ({} examples right only in {}, {} only in {}) — {}",
+                row.name,
+                c.p,
+                c.best_only,
+                best.name,
+                c.this_only,
+                row.name,
+                if c.p < 0.05 { "significant at 0.05" } else { "not significant: within noise" }
+            ));
+        }
+    }
+    if !sig.is_empty() {
+        let acc = best.accuracy().map(|a| a.0).unwrap_or(0.0);
+        lines.push(format!(
+            "Against the best ({}), McNemar's exact test on paired per-example correctness: {}. For scale, the 95% interval of one accuracy near {acc:.2} on {n_val} examples is ±{:.1} points.",
+            best.name,
+            sig.join("; "),
+            100.0 * ci95(acc, n_val)
+        ));
+    }
+    if let Some(ta) = results.teacher.validation_accuracy {
+        let kept: Vec<String> = ranked.iter().map(|(r, m)| format!("{} {:.1}%", r.name, 100.0 * m / ta)).collect();
+        lines.push(format!("Accuracy retained versus the teacher ({ta:.4}): {}.", kept.join(", ")));
+    }
+    if let Some(p) = rows.first().and_then(|r| r.runs.first()).map(|r| r.params) {
+        lines.push(format!(
+            "Size: each student has {} parameters, {:.1}% of the teacher's {} ({} of {} encoder layers).",
+            fmt_params(p),
+            100.0 * p as f64 / results.teacher.params as f64,
+            fmt_params(results.teacher.params),
+            rows[0].teacher_layers.len(),
+            results.teacher.num_layers
+        ));
+    }
+    let init: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            let xs: Vec<f64> = r.runs.iter().filter_map(|x| x.epochs.first().filter(|e| e.epoch == 0).map(|e| e.validation_accuracy)).collect();
+            (!xs.is_empty()).then(|| format!("{} {:.4}", r.name, mean_std(&xs).0))
+        })
+        .collect();
+    if !init.is_empty() {
+        lines.push(format!("Initialization only (epoch 0, before any update), validation accuracy: {}.", init.join(", ")));
+    }
+    lines
+}
+
+pub fn markdown(results: &Results) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# {}\n", results.experiment);
+    let seeds: std::collections::BTreeSet<u64> = results.runs.iter().map(|r| r.seed).collect();
+    let _ = writeln!(
+        s,
+        "Task {}; training data {} ({} examples); validation {} ({} examples); seeds {}; teacher {}; backend {} ({}).\n",
+        results.data.task,
+        results.data.train,
+        results.data.train_examples,
+        results.data.validation,
+        results.data.validation_examples,
+        seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
+        results.teacher.model,
+        results.backend,
+        results.device
+    );
+    let cells = table_cells(results);
+    let _ = writeln!(s, "| {} |", cells[0].join(" | "));
+    let _ = writeln!(s, "|{}|", cells[0].iter().map(|_| "---").collect::<Vec<_>>().join("|"));
+    for row in &cells[1..] {
+        let _ = writeln!(s, "| {} |", row.join(" | "));
+    }
+    let _ = writeln!(
+        s,
+        "\nTraining Loss is the final epoch's mean training objective: for students the weighted mean of cross-entropy, KL to the teacher and the cosine term; for the teacher, cross-entropy. Validation Loss is cross-entropy only. Values are the final epoch's{}. `*`: different from the best at p < 0.05.\n",
+        if seeds.len() > 1 { ", mean ± standard deviation over seeds" } else { "" }
+    );
+    let _ = writeln!(s, "## Analysis\n");
+    for line in analysis(results) {
+        let _ = writeln!(s, "- {line}");
+    }
+    s
+}
+
+pub fn csv(results: &Results) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(["name", "seed", "teacher_layers", "status", "train_loss", "validation_loss", "validation_accuracy", "params", "seconds", "checkpoint"]);
+    let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
+    let t = &results.teacher;
+    let _ = w.write_record([
+        "teacher".to_string(),
+        String::new(),
+        format!("1-{}", t.num_layers),
+        t.status.as_str().into(),
+        opt(t.epochs.iter().rev().find_map(|e| e.train_loss)),
+        opt(t.validation_loss),
+        opt(t.validation_accuracy),
+        t.params.to_string(),
+        format!("{:.1}", t.seconds),
+        t.checkpoint.clone().unwrap_or_default(),
+    ]);
+    for r in &results.runs {
+        let _ = w.write_record([
+            r.name.clone(),
+            r.seed.to_string(),
+            r.teacher_layers.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(" "),
+            r.status.as_str().into(),
+            opt(r.train_loss),
+            opt(r.validation_loss),
+            opt(r.validation_accuracy),
+            r.params.to_string(),
+            format!("{:.1}", r.seconds),
+            r.checkpoint.clone().unwrap_or_default(),
+        ]);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}

@@ -1,0 +1,182 @@
+//! The whole matrix, headless, on a tiny generated teacher and task: teacher fine-tune, four
+//! students, results.json, student folders, and the mistakes of published attempts made
+//! impossible (shared students or optimizers, dead learning rates, identical rows).
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use burn::backend::Autodiff;
+use distill_tui::backend::{BackendInfo, CpuBackend};
+use distill_tui::engine::events::{Event, RunStatus};
+use distill_tui::engine::{Control, EngineOptions, Events, run_experiment};
+use distill_tui::experiment::Experiment;
+use distill_tui::hub::HubSettings;
+use distill_tui::model::LoadedModel;
+use distill_tui::report::Results;
+
+type B = Autodiff<CpuBackend>;
+
+/// burn-ndarray draws initial weights and dropout masks from one process-wide seeded
+/// generator: tests in parallel threads would interleave their draws. One test at a time here,
+/// as one engine at a time in the program.
+static ENGINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn setup(dir: &Path) -> String {
+    distill_tui::synthetic::write_teacher::<CpuBackend>(&dir.join("teacher"), 4, 32, 2, 5, &Default::default()).unwrap();
+    distill_tui::synthetic::write_task(&dir.join("data"), 480, 64, 9).unwrap();
+    r#"
+[experiment]
+name = "tiny"
+output_dir = "out"
+seeds = [42]
+
+[teacher]
+model = "teacher"
+finetune_epochs = 3
+
+[student]
+num_layers = 2
+
+[data]
+task = "sst2"
+train = "data/train.tsv"
+validation = "data/dev.tsv"
+max_length = 32
+
+[training]
+epochs = 2
+batch_size = 16
+learning_rate = 3e-3
+"#
+    .to_string()
+}
+
+fn run(dir: &Path, toml: &str, overrides: &[String], cache: bool) -> (Results, Vec<Event>) {
+    let path = dir.join("experiments.toml");
+    std::fs::write(&path, toml).unwrap();
+    let exp = Experiment::load(&path, overrides).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let mut opts = EngineOptions::new(HubSettings::offline_cache(dir.join("hub")));
+    opts.teacher_cache = cache;
+    let info = BackendInfo { name: "cpu", device: "test".into() };
+    let results = run_experiment::<B>(&exp, &opts, &info, &Default::default(), &Events::new(tx), &Control::default()).unwrap();
+    (results, rx.try_iter().collect())
+}
+
+#[test]
+fn the_whole_matrix_runs_and_records_sound_results() {
+    let _one_at_a_time = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let toml = setup(tmp.path());
+    let (results, events) = run(tmp.path(), &toml, &[], true);
+    let out = tmp.path().join("out/tiny");
+
+    // The plan: teacher fine-tune, then the four strategies sized for a 4-layer teacher.
+    let Some(Event::Plan { runs, .. }) = events.iter().find(|e| matches!(e, Event::Plan { .. })) else { panic!("no plan") };
+    let layers: Vec<Vec<usize>> = runs.iter().map(|r| r.teacher_layers.clone()).collect();
+    assert_eq!(layers, vec![vec![], vec![1, 2], vec![3, 4], vec![1, 3], vec![2, 4]]);
+
+    // The teacher learned the task, and is the first row.
+    let t = &results.teacher;
+    assert_eq!(t.status, RunStatus::Done);
+    assert_eq!(t.epochs.len(), 4);
+    assert!(t.validation_accuracy.unwrap() >= 0.75, "teacher accuracy {:?}", t.validation_accuracy);
+    assert!(out.join("teacher/model.safetensors").is_file());
+
+    // Every run: done, epoch 0 then 2 epochs, its own folder, loadable with 2 layers.
+    assert_eq!(results.runs.len(), 4);
+    for r in &results.runs {
+        assert_eq!(r.status, RunStatus::Done, "{}", r.name);
+        assert_eq!(r.epochs.iter().map(|e| e.epoch).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert!(r.epochs[0].train_loss.is_none() && r.epochs[1].train_kl.is_some());
+        assert_eq!(r.validation_correct.len(), 64);
+        let folder = out.join(r.checkpoint.as_ref().unwrap());
+        let loaded = LoadedModel::<CpuBackend>::load(folder.to_str().unwrap(), "main", &HubSettings::offline_cache(tmp.path()), None, 0, &Default::default()).unwrap();
+        assert_eq!(loaded.model.num_layers(), 2);
+        assert_eq!(loaded.config.labels, vec!["negative", "positive"]);
+        assert!(loaded.report.initialized.is_empty());
+    }
+    // Not four identical rows.
+    let losses: Vec<f64> = results.runs.iter().map(|r| r.validation_loss.unwrap()).collect();
+    for i in 0..4 {
+        for j in i + 1..4 {
+            assert_ne!(losses[i], losses[j], "runs {i} and {j} gave the same validation loss");
+        }
+    }
+
+    // Each run starts its own schedule at the full learning rate and the weights move.
+    let first_steps: Vec<(usize, f64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Step(s) if s.step == 1 => Some((s.run, s.lr)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(first_steps.len(), 5);
+    assert!(first_steps.iter().all(|(_, lr)| *lr == 3e-3), "{first_steps:?}");
+    let last_lr = events.iter().rev().find_map(|e| match e {
+        Event::Step(s) => Some((s.step, s.steps_total, s.lr)),
+        _ => None,
+    });
+    let (step, total, lr) = last_lr.unwrap();
+    assert_eq!(step, total);
+    assert!(lr > 0.0 && lr < 3e-3 / 2.0, "decayed linearly: {lr}");
+    let teacher_w = read(&out.join("teacher/model.safetensors"), "bert.encoder.layer.2.output.dense.weight");
+    let bottom = results.runs.iter().find(|r| r.teacher_layers == vec![3, 4]).unwrap();
+    let student_w = read(&out.join(bottom.checkpoint.as_ref().unwrap()).join("model.safetensors"), "bert.encoder.layer.0.output.dense.weight");
+    assert_eq!(teacher_w.len(), student_w.len());
+    assert_ne!(teacher_w, student_w, "training moved the copied weights");
+    let diff = teacher_w.iter().zip(&student_w).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(diff < 0.1, "but they started from teacher layer 3: max change {diff}");
+
+    // The files a user reads.
+    let saved = Results::read(&out).unwrap();
+    assert_eq!(saved, results);
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(md.contains("| Student Layer | Teacher layers | Training Loss | Validation Loss | Validation Accuracy |"));
+    assert!(md.contains("Teacher (4 layers, fine-tuned 3 epochs)") && md.contains("Bottom-K Layer | 3, 4 |"));
+    assert!(md.contains("Initialization only (epoch 0"));
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 6);
+    assert!(std::fs::read_to_string(out.join("config.toml")).unwrap().contains("finetune_epochs = 3"));
+
+    // A rerun of the same config reuses the fine-tuned teacher.
+    let (again, events) = run(tmp.path(), &toml, &["training.epochs=0".into()], true);
+    assert!(events.iter().any(|e| matches!(e, Event::Log { text, .. } if text.contains("reusing the fine-tuned teacher"))));
+    assert_eq!(again.teacher.validation_accuracy, results.teacher.validation_accuracy);
+    assert!(again.runs.iter().all(|r| r.epochs.len() == 1 && r.status == RunStatus::Done));
+    // And a changed teacher setting is refused rather than silently mixed.
+    let path = tmp.path().join("experiments.toml");
+    let exp = Experiment::load(&path, &["teacher.finetune_epochs=1".into()]).unwrap();
+    let err = run_experiment::<B>(&exp, &EngineOptions::new(HubSettings::offline_cache(tmp.path())), &BackendInfo { name: "cpu", device: "t".into() }, &Default::default(), &Events::none(), &Control::default()).err().unwrap();
+    assert!(err.to_string().contains("fine-tuned with other settings"), "{err}");
+}
+
+#[test]
+fn the_teacher_cache_changes_no_result() {
+    let _one_at_a_time = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    // The teacher as loaded (no fine-tune): what is compared is the students' training.
+    let toml = setup(tmp.path()).replace("finetune_epochs = 3", "finetune_epochs = 0") + "\n[[runs]]\nname = \"Odd\"\nstrategy = \"odd\"\n";
+    let toml_cls = toml.replace("learning_rate = 3e-3", "learning_rate = 3e-3\ncosine_target = \"cls_hidden\"");
+    for t in [toml, toml_cls] {
+        let (cached, _) = run(tmp.path(), &t, &[], true);
+        std::fs::remove_dir_all(tmp.path().join("out")).unwrap();
+        let (live, _) = run(tmp.path(), &t, &[], false);
+        std::fs::remove_dir_all(tmp.path().join("out")).unwrap();
+        let (a, b) = (&cached.runs[0], &live.runs[0]);
+        assert_eq!(a.validation_correct, b.validation_correct);
+        for (x, y) in a.epochs.iter().zip(&b.epochs) {
+            for (u, v) in [(x.train_loss, y.train_loss), (x.train_kl, y.train_kl), (x.train_cosine, y.train_cosine), (Some(x.validation_loss), Some(y.validation_loss))] {
+                let (u, v) = (u.unwrap_or(0.0), v.unwrap_or(0.0));
+                assert!((u - v).abs() < 1e-5, "epoch {}: cached {u} vs live {v}", x.epoch);
+            }
+        }
+    }
+}
+
+fn read(path: &Path, key: &str) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    st.tensor(key).unwrap().data().chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+}
