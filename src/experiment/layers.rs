@@ -37,9 +37,8 @@ pub fn check_layers(layers: &[i64], teacher: usize, student: usize) -> Result<Ve
     let mut seen = Vec::new();
     for &l in layers {
         if l < 1 || l as usize > teacher {
-            return Err(format!(
-                "layer {l} does not exist: layers are numbered 1 (next to the embeddings) to {teacher} for this teacher"
-            ));
+            let range = if teacher == usize::MAX { "from 1 (next to the embeddings)".to_string() } else { format!("1 (next to the embeddings) to {teacher} for this teacher") };
+            return Err(format!("layer {l} does not exist: layers are numbered {range}"));
         }
         if seen.contains(&(l as usize)) {
             return Err(format!("layer {l} is listed twice; each student layer needs its own teacher layer"));

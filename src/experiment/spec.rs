@@ -358,7 +358,11 @@ fn check(f: ExperimentFile, path: &Path, base: &Path, resolved_toml: String) -> 
         for (i, r) in f.runs.iter().enumerate() {
             let key = |k: &str| format!("runs[{i}].{k}");
             let layers = match (&r.teacher_layers, &r.strategy) {
-                (Some(l), None) => LayerChoice::Explicit(l.clone()),
+                (Some(l), None) => {
+                    // Length, duplicates and 0 need no teacher; the range is checked in `plan`.
+                    check_layers(l, usize::MAX, student_layers).map_err(|m| err(&key("teacher_layers"), format!("(\"{}\") {m}", r.name)))?;
+                    LayerChoice::Explicit(l.clone())
+                }
                 (None, Some(s)) if STRATEGIES.contains(&s.as_str()) => LayerChoice::Strategy(s.clone()),
                 (None, Some(s)) => {
                     return Err(err(&key("strategy"), format!("\"{s}\" is not known; use one of {} or give teacher_layers", STRATEGIES.join(", "))));
