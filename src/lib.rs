@@ -2,7 +2,9 @@
 //! and compare the choices.
 
 pub mod backend;
+pub mod bench;
 pub mod data;
+pub mod demo;
 pub mod distill;
 pub mod engine;
 pub mod experiment;

@@ -55,6 +55,32 @@ pub struct Cli {
 pub enum Command {
     /// Classify text with a model folder or Hub id and print the label and probabilities.
     Predict(PredictArgs),
+    /// Time one distillation step on random weights (teacher forward, student forward and
+    /// backward, Adam) and print examples/s, GFLOP/s and peak memory.
+    Bench {
+        #[arg(long, default_value_t = 384)]
+        hidden: usize,
+        /// Teacher layers; the student has half.
+        #[arg(long, default_value_t = 12)]
+        layers: usize,
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        #[arg(long, default_value_t = 128)]
+        seq: usize,
+        /// Timed steps, after one warm-up step.
+        #[arg(long, default_value_t = 5)]
+        steps: usize,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a small SYNTHETIC experiment (generated 12-layer teacher and task, four 6-layer
+    /// students) that needs no download: for trying the tool and checking a machine or GPU.
+    Demo {
+        /// Where the generated inputs and the results go.
+        #[arg(long, default_value = "checkpoints")]
+        dir: PathBuf,
+    },
     /// Print the results table of an experiment folder (default: the one --config writes to).
     Report {
         /// An experiment folder (checkpoints/<name>) or its results.json.
@@ -105,6 +131,20 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             run_on(cli.backend, request)?
         }
+        Some(Command::Bench { hidden, layers, batch, seq, steps, json }) => {
+            let report = run_on(cli.backend, crate::bench::BenchShape { hidden, layers, batch, seq, steps })??;
+            if json {
+                println!("{}", serde_json::to_string(&report).expect("serializes"));
+            } else {
+                print!("{}", report.human());
+            }
+            Ok(())
+        }
+        Some(Command::Demo { ref dir }) => {
+            eprintln!("distill-tui demo: a synthetic teacher and task (random words), generated in {}; not real data", dir.display());
+            let config = crate::demo::prepare(dir)?;
+            run_matrix(&cli, &config)
+        }
         Some(Command::Report { dir }) => {
             let dir = match dir {
                 Some(d) => d,
@@ -114,7 +154,7 @@ pub fn run(cli: Cli) -> Result<()> {
             print!("{}", final_text(&results, &dir));
             Ok(())
         }
-        None => run_matrix(&cli),
+        None => run_matrix(&cli, &cli.config),
     }
 }
 
@@ -144,8 +184,8 @@ impl BackendTask for MatrixTask {
     }
 }
 
-fn run_matrix(cli: &Cli) -> Result<()> {
-    let experiment = Experiment::load(&cli.config, &cli.set)?;
+fn run_matrix(cli: &Cli, config: &std::path::Path) -> Result<()> {
+    let experiment = Experiment::load(config, &cli.set)?;
     let dir = experiment.dir.clone();
     let mut options = EngineOptions::new(HubSettings::from_env());
     options.teacher_cache = !cli.no_teacher_cache;

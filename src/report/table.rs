@@ -106,6 +106,10 @@ pub fn fmt_layers(layers: &[usize]) -> String {
     layers.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", ")
 }
 
+pub fn fmt_p(p: f64) -> String {
+    if p < 0.001 { "p < 0.001".into() } else { format!("p = {p:.3}") }
+}
+
 pub fn fmt_params(n: usize) -> String {
     format!("{:.1}M", n as f64 / 1e6)
 }
@@ -165,7 +169,7 @@ pub fn table_cells(results: &Results) -> Vec<Vec<String>> {
         let vs = match (best, Some(i) == best) {
             (_, true) => "best".to_string(),
             (Some(b), false) => match compare(&rows[b], row) {
-                Some(c) => format!("p = {:.3}{}", c.p, if c.p < 0.05 { " *" } else { "" }),
+                Some(c) => format!("{}{}", fmt_p(c.p), if c.p < 0.05 { " *" } else { "" }),
                 None => "–".into(),
             },
             (None, _) => String::new(),
@@ -224,9 +228,9 @@ pub fn analysis(results: &Results) -> Vec<String> {
         }
         if let Some(c) = compare(best, row) {
             sig.push(format!(
-                "{}: p = {:.3} ({} examples right only in {}, {} only in {}) — {}",
+                "{}: {} ({} examples right only in {}, {} only in {}) — {}",
                 row.name,
-                c.p,
+                fmt_p(c.p),
                 c.best_only,
                 best.name,
                 c.this_only,

@@ -1,0 +1,168 @@
+//! `distill-tui bench`: the time of one distillation step on random weights and tokens —
+//! teacher forward without gradients, student forward, (CE + KL + cosine) / 3, backward and an
+//! Adam update — with examples per second, achieved matmul GFLOP/s and peak memory.
+
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Int, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::backend::{BackendInfo, BackendTask};
+use crate::distill::loss::distillation_loss;
+use crate::distill::student::build_student;
+use crate::error::{Error, Result};
+use crate::experiment::LossWeights;
+use crate::model::{BertClassifier, BertConfig, BertInput};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BenchShape {
+    pub hidden: usize,
+    pub layers: usize,
+    pub batch: usize,
+    pub seq: usize,
+    pub steps: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BenchReport {
+    pub backend: String,
+    pub device: String,
+    pub hidden: usize,
+    pub teacher_layers: usize,
+    pub student_layers: usize,
+    pub batch: usize,
+    pub seq: usize,
+    pub steps: usize,
+    pub step_s_median: f64,
+    pub step_s_min: f64,
+    pub examples_per_s: f64,
+    pub gflops: f64,
+    pub peak_rss_mb: f64,
+}
+
+/// Matmul FLOPs of one encoder layer's forward pass on `batch` x `seq` tokens.
+pub fn layer_forward_flops(hidden: usize, batch: usize, seq: usize) -> f64 {
+    let (h, t) = (hidden as f64, (batch * seq) as f64);
+    // Q, K, V and output projections: 4 * 2*T*h*h; FFN h->4h->h: 2 * 2*T*h*4h;
+    // scores and weighted values: 2 * 2*batch*seq*seq*h.
+    8.0 * t * h * h + 16.0 * t * h * h + 4.0 * (batch * seq * seq) as f64 * h
+}
+
+/// FLOPs of a step: teacher forward, student forward and backward (twice the forward).
+pub fn step_flops(s: &BenchShape) -> f64 {
+    let f = layer_forward_flops(s.hidden, s.batch, s.seq);
+    s.layers as f64 * f + 3.0 * (s.layers / 2) as f64 * f
+}
+
+/// Peak resident memory of this process (Linux), in MB.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+impl BackendTask for BenchShape {
+    type Output = Result<BenchReport>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device, info: BackendInfo) -> Result<BenchReport> {
+        let s = self;
+        if s.hidden % 64 != 0 || s.layers < 2 || s.batch == 0 || s.seq < 2 || s.steps == 0 {
+            return Err(Error::Input("bench needs --hidden a multiple of 64, --layers >= 2, --batch >= 1, --seq >= 2, --steps >= 1".into()));
+        }
+        if s.seq > 512 {
+            return Err(Error::Input("bench --seq is at most 512 (BERT's positions)".into()));
+        }
+        let config = BertConfig::synthetic(30522, s.hidden, s.layers, s.hidden / 64, 4 * s.hidden, 3);
+        let teacher = BertClassifier::<B>::new(&config, 1, &device);
+        let layers: Vec<usize> = (1..=s.layers / 2).collect();
+        let (mut student, _) = build_student(&teacher, &config, &layers);
+        let teacher = teacher.valid();
+        let mut optim = AdamConfig::new().with_epsilon(1e-8).init::<B, BertClassifier<B>>();
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let ids: Vec<i64> = (0..s.batch * s.seq).map(|_| rng.random_range(1000..30000)).collect();
+        let labels: Vec<i64> = (0..s.batch).map(|_| rng.random_range(0..3)).collect();
+        let int2 = |v: Vec<i64>| TensorData::new(v, [s.batch, s.seq]);
+        let weights = LossWeights { ce: 1.0, kl: 1.0, cosine: 1.0 };
+        let mut times = Vec::with_capacity(s.steps);
+        for step in 0..=s.steps {
+            let t0 = Instant::now();
+            let input = |d: &B::Device| BertInput::<B> {
+                input_ids: Tensor::from_data(int2(ids.clone()), d),
+                token_type_ids: Tensor::zeros([s.batch, s.seq], d),
+                attention_mask: Tensor::ones([s.batch, s.seq], d),
+            };
+            let teacher_input = BertInput::<B::InnerBackend> {
+                input_ids: Tensor::from_data(int2(ids.clone()), &device),
+                token_type_ids: Tensor::zeros([s.batch, s.seq], &device),
+                attention_mask: Tensor::ones([s.batch, s.seq], &device),
+            };
+            let t_logits = Tensor::<B, 2>::from_inner(teacher.forward(teacher_input).logits);
+            let out = student.forward(input(&device));
+            let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels.clone(), [s.batch]), &device);
+            let terms = distillation_loss(out.logits.clone(), t_logits.clone(), y, (out.logits, t_logits), 1.0, weights);
+            let grads = GradientsParams::from_grads(terms.total.backward(), &student);
+            student = optim.step(5e-5, student, grads);
+            B::sync(&device).map_err(|e| Error::Backend(format!("{e:?}")))?;
+            if step > 0 {
+                times.push(t0.elapsed().as_secs_f64());
+            }
+        }
+        let mut sorted = times.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted[sorted.len() / 2];
+        Ok(BenchReport {
+            backend: info.name.into(),
+            device: info.device,
+            hidden: s.hidden,
+            teacher_layers: s.layers,
+            student_layers: s.layers / 2,
+            batch: s.batch,
+            seq: s.seq,
+            steps: s.steps,
+            step_s_median: median,
+            step_s_min: sorted[0],
+            examples_per_s: s.batch as f64 / median,
+            gflops: step_flops(&s) / median / 1e9,
+            peak_rss_mb: peak_rss_mb(),
+        })
+    }
+}
+
+impl BenchReport {
+    pub fn human(&self) -> String {
+        format!(
+            "distillation step, teacher {}x{} -> student {} layers, batch {} x {} tokens, on {}:\n  median {:.3} s/step (min {:.3}, {} steps after 1 warm-up)\n  {:.2} examples/s, {:.1} GFLOP/s (matmuls), peak RSS {:.0} MB\n",
+            self.teacher_layers, self.hidden, self.student_layers, self.batch, self.seq, self.device,
+            self.step_s_median, self.step_s_min, self.steps, self.examples_per_s, self.gflops, self.peak_rss_mb
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flops_by_hand() {
+        // hidden 64, batch 1, seq 2: T = 2; 24*T*h^2 = 196608; attention 4*1*4*64 = 1024.
+        assert_eq!(layer_forward_flops(64, 1, 2), 196_608.0 + 1_024.0);
+        let s = BenchShape { hidden: 64, layers: 4, batch: 1, seq: 2, steps: 1 };
+        assert_eq!(step_flops(&s), (4.0 + 3.0 * 2.0) * 197_632.0);
+    }
+
+    #[test]
+    fn a_tiny_bench_runs_and_reports() {
+        let s = BenchShape { hidden: 64, layers: 2, batch: 2, seq: 8, steps: 2 };
+        let r = crate::backend::run_on(crate::backend::BackendChoice::Cpu, s).unwrap().unwrap();
+        assert_eq!((r.student_layers, r.steps), (1, 2));
+        assert!(r.step_s_median > 0.0 && r.examples_per_s > 0.0 && r.gflops > 0.0);
+        assert!(r.peak_rss_mb > 1.0);
+    }
+}
