@@ -213,6 +213,26 @@ mod tests {
     }
 
     #[test]
+    fn hub_data_comes_from_the_pinned_glue_revision_in_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let parquet = dir.path().join("x.parquet");
+        crate::data::readers::parquet_tests::write_glue_parquet(
+            &parquet,
+            ("sentence1", "sentence2"),
+            &[("a", "b", 0), ("c", "d", 1), ("e", "f", 1)],
+        );
+        let bytes = std::fs::read(&parquet).unwrap();
+        crate::hub::testing::fake_cache(dir.path(), "datasets--nyu-mll--glue", GLUE_REVISION, GLUE_REVISION, &[("rte/validation-00000-of-00001.parquet", &bytes)]);
+        let toml = "[experiment]\nname='t'\n[teacher]\nmodel='m'\n[student]\nnum_layers=1\n[data]\ntask='rte'\nvalidation_examples=2\n";
+        let exp = crate::experiment::Experiment::from_str(toml, Path::new("e.toml"), &[]).unwrap();
+        let hub = HubSettings::offline_cache(dir.path());
+        let (source, ex) = load_examples(&exp.data, &exp.data.validation, "validation", exp.data.validation_examples, &hub).unwrap();
+        assert_eq!(ex.len(), 2);
+        assert!(ex.iter().all(|e| e.pair.is_some()));
+        assert!(source.contains("nyu-mll/glue@bcdcba79 rte/validation-00000-of-00001.parquet (2 of 3 examples)"), "{source}");
+    }
+
+    #[test]
     fn hub_split_verifies_the_pinned_hash() {
         let dir = tempfile::tempdir().unwrap();
         let commit = GLUE_REVISION;

@@ -222,3 +222,58 @@ mod tests {
         assert!(err.to_string().starts_with("x.jsonl:2: not a JSON object"), "{err}");
     }
 }
+
+#[cfg(test)]
+pub(crate) mod parquet_tests {
+    use super::*;
+    use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    use std::sync::Arc;
+
+    /// A parquet file laid out like the Hub's GLUE files (snappy, string columns, int64 label).
+    pub(crate) fn write_glue_parquet(path: &Path, columns: (&str, &str), rows: &[(&str, &str, i64)]) {
+        let (a, b) = columns;
+        let schema = Arc::new(
+            parse_message_type(&format!("message schema {{ required binary {a} (UTF8); required binary {b} (UTF8); required int64 label; required int64 idx; }}"))
+                .unwrap(),
+        );
+        let props = Arc::new(WriterProperties::builder().set_compression(parquet::basic::Compression::SNAPPY).build());
+        let file = std::fs::File::create(path).unwrap();
+        let mut writer = SerializedFileWriter::new(file, schema, props).unwrap();
+        let mut group = writer.next_row_group().unwrap();
+        let premises: Vec<ByteArray> = rows.iter().map(|r| ByteArray::from(r.0)).collect();
+        let hypotheses: Vec<ByteArray> = rows.iter().map(|r| ByteArray::from(r.1)).collect();
+        for col in [premises, hypotheses] {
+            let mut w = group.next_column().unwrap().unwrap();
+            w.typed::<ByteArrayType>().write_batch(&col, None, None).unwrap();
+            w.close().unwrap();
+        }
+        for col in [rows.iter().map(|r| r.2).collect::<Vec<_>>(), (0..rows.len() as i64).collect()] {
+            let mut w = group.next_column().unwrap().unwrap();
+            w.typed::<Int64Type>().write_batch(&col, None, None).unwrap();
+            w.close().unwrap();
+        }
+        group.close().unwrap();
+        writer.close().unwrap();
+    }
+
+    #[test]
+    fn reads_hub_style_parquet() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("validation_matched-00000-of-00001.parquet");
+        write_glue_parquet(&path, ("premise", "hypothesis"), &[("A man plays.", "Someone plays.", 0), ("It rains.", "It is dry.", 2)]);
+        let wanted: ColumnChoices = vec![vec!["premise".into()], vec!["hypothesis".into()], vec!["label".into()]];
+        let rows = read_rows(&path, &wanted).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].cells, vec![Some("It rains.".into()), Some("It is dry.".into()), Some("2".into())]);
+        assert_eq!(rows[1].line, 2);
+        // Missing column and a truncated file are errors, not panics.
+        let err = read_rows(&path, &vec![vec!["sentence".into()]]).unwrap_err().to_string();
+        assert!(err.contains("no column named \"sentence\"") && err.contains("\"premise\""), "{err}");
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(read_rows(&path, &wanted).unwrap_err().to_string().contains("not a readable parquet file"));
+    }
+}

@@ -1,7 +1,7 @@
 //! The experiment: load the teacher and the data, fine-tune the teacher, distill every
 //! student of the matrix, and keep results.json current after every epoch.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
@@ -65,10 +65,6 @@ pub fn prepare(exp: &Experiment, opts: &EngineOptions, events: &Events) -> Resul
     let (train_src, train_ex) = load_examples(&exp.data, &exp.data.train, "train", exp.data.train_examples, &opts.hub)?;
     let (valid_src, valid_ex) =
         load_examples(&exp.data, &exp.data.validation, &exp.data.validation_split, exp.data.validation_examples, &opts.hub)?;
-    let want_pairs = task.text_columns.len() == 2 && exp.data.text_columns.is_none();
-    if want_pairs && train_ex.iter().any(|e| e.pair.is_none()) {
-        return Err(Error::Internal("pair task read without second text".into()));
-    }
     let train = Dataset::tokenize(train_src, train_ex, &tokenizer)?;
     let valid = Dataset::tokenize(valid_src, valid_ex, &tokenizer)?;
     events.info(format!("training data: {}", train.source));
@@ -371,9 +367,4 @@ fn saved_fingerprint(dir: &Path) -> Option<serde_json::Value> {
     let text = std::fs::read_to_string(dir.join(FINGERPRINT)).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     dir.join(crate::model::files::WEIGHTS).is_file().then_some(v)
-}
-
-/// The experiment folder's results, for `report`.
-pub fn results_dir(exp: &Experiment) -> PathBuf {
-    exp.dir.clone()
 }
