@@ -17,5 +17,6 @@ pub mod predict;
 pub mod report;
 pub mod synthetic;
 pub mod tokenize;
+pub mod tui;
 
 pub use error::{Error, Result};

@@ -37,8 +37,8 @@ pub struct Cli {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
 
-    /// Print one line per epoch instead of the terminal monitor (the default when stdout is
-    /// not a terminal).
+    /// Print one line per epoch instead of the terminal monitor (also what happens when stdout
+    /// is not a terminal).
     #[arg(long)]
     pub headless: bool,
 
@@ -190,15 +190,25 @@ fn run_matrix(cli: &Cli, config: &std::path::Path) -> Result<()> {
     let mut options = EngineOptions::new(HubSettings::from_env());
     options.teacher_cache = !cli.no_teacher_cache;
     let (tx, rx) = std::sync::mpsc::channel();
-    let task = MatrixTask { experiment, options, events: Events::new(tx), control: Arc::new(Control::default()) };
+    let control = Arc::new(Control::default());
+    let task = MatrixTask { experiment, options, events: Events::new(tx), control: control.clone() };
     let backend = cli.backend;
     let engine = std::thread::Builder::new()
         .name("distill-engine".into())
         .spawn(move || run_on(backend, task))
         .map_err(|e| Error::Internal(format!("cannot start the engine thread: {e}")))?;
-    let mut printer = HeadlessPrinter::new(std::io::stdout());
-    for event in rx {
-        printer.handle(&event);
+    if cli.headless || !crate::tui::app::terminal_available() {
+        let mut printer = HeadlessPrinter::new(std::io::stdout());
+        for event in rx {
+            printer.handle(&event);
+        }
+    } else {
+        let shown = crate::tui::app::run(rx, control.clone());
+        if shown.is_err() {
+            // Whatever happened to the screen, training goes on to the end.
+            control.set_paused(false);
+        }
+        shown?;
     }
     let results = engine.join().map_err(|_| Error::Internal("the engine thread panicked".into()))???;
     print!("{}", final_text(&results, &dir));

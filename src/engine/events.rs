@@ -89,7 +89,7 @@ pub struct StepEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// The whole matrix, before work starts.
-    Plan { experiment: String, backend: BackendInfo, runs: Vec<RunLabel> },
+    Plan { experiment: String, backend: BackendInfo, teacher_layers: usize, runs: Vec<RunLabel> },
     Log { level: Level, text: String },
     RunStarted { run: RunId, epochs: usize, steps_per_epoch: usize, train_examples: usize },
     Step(StepEvent),

@@ -134,7 +134,7 @@ pub fn run_experiment<B: AutodiffBackend>(
 ) -> Result<Results> {
     let p = prepare(exp, opts, events)?;
     let labels = plan_labels(exp, &p.plan);
-    events.send(Event::Plan { experiment: exp.name.clone(), backend: info.clone(), runs: labels.clone() });
+    events.send(Event::Plan { experiment: exp.name.clone(), backend: info.clone(), teacher_layers: p.config.num_hidden_layers, runs: labels.clone() });
     std::fs::create_dir_all(&exp.dir).map_err(|e| Error::io(&exp.dir, e))?;
     crate::model::folder::write_atomic(&exp.dir.join("config.toml"), |path| {
         std::fs::write(path, &exp.resolved_toml).map_err(|e| Error::io(path, e))

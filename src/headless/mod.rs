@@ -35,7 +35,7 @@ impl<W: Write> HeadlessPrinter<W> {
 
     fn write(&mut self, event: &Event) -> std::io::Result<()> {
         match event {
-            Event::Plan { experiment, backend, runs } => {
+            Event::Plan { experiment, backend, runs, .. } => {
                 self.runs = runs.clone();
                 self.epochs = vec![0; runs.len()];
                 writeln!(self.out, "distill-tui: {experiment} on {} — {} runs", backend.device, runs.len())?;

@@ -106,6 +106,21 @@ pub fn fmt_layers(layers: &[usize]) -> String {
     layers.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", ")
 }
 
+/// Layers in short form: runs of consecutive layers as ranges, `1-6`, `1,3,5,7,9,11`.
+pub fn fmt_layers_compact(layers: &[usize]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < layers.len() {
+        let mut j = i;
+        while j + 1 < layers.len() && layers[j + 1] == layers[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j > i + 1 { format!("{}-{}", layers[i], layers[j]) } else { layers[i..=j].iter().map(|l| l.to_string()).collect::<Vec<_>>().join(",") });
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
 pub fn fmt_p(p: f64) -> String {
     if p < 0.001 { "p < 0.001".into() } else { format!("p = {p:.3}") }
 }
@@ -342,4 +357,18 @@ pub fn csv(results: &Results) -> String {
         ]);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_layers() {
+        assert_eq!(fmt_layers_compact(&[1, 2, 3, 4, 5, 6]), "1-6");
+        assert_eq!(fmt_layers_compact(&[1, 3, 5, 7, 9, 11]), "1,3,5,7,9,11");
+        assert_eq!(fmt_layers_compact(&[1, 2, 5, 6, 7]), "1,2,5-7");
+        assert_eq!(fmt_seconds(59.4), "59s");
+        assert_eq!(fmt_seconds(3725.0), "1h 02m");
+    }
 }
