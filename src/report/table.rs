@@ -296,12 +296,10 @@ pub fn markdown(results: &Results) -> String {
     let seeds: std::collections::BTreeSet<u64> = results.runs.iter().map(|r| r.seed).collect();
     let _ = writeln!(
         s,
-        "Task {}; training data {} ({} examples); validation {} ({} examples); seeds {}; teacher {}; backend {} ({}).\n",
+        "Task {}; training data {}; validation {}; seeds {}; teacher {}; backend {} ({}).\n",
         results.data.task,
         results.data.train,
-        results.data.train_examples,
         results.data.validation,
-        results.data.validation_examples,
         seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
         results.teacher.model,
         results.backend,
