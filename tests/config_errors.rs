@@ -115,36 +115,33 @@ fn a_clashing_run_name_is_refused() {
     has(&err(&toml, &[]), &["runs[1].name", "clashes with \"Odd Layer\""]);
 }
 
+/// Runs the binary headless on `cfg` with an empty offline Hub cache; returns (exit code, stderr).
+fn run_binary(cfg: &Path, hf_home: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_distill-tui"))
+        .args(["--headless", "--config", cfg.to_str().unwrap()])
+        .args(extra)
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HOME", hf_home)
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 #[test]
 fn the_binary_exits_2_with_the_message_and_touches_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("experiments.toml");
+    let (cfg, hf) = (dir.path().join("experiments.toml"), dir.path().join("hf"));
     std::fs::write(&cfg, GOOD.replace("[1, 3, 5, 7, 9, 11]", "[1, 3, 5, 7, 8, 9, 11]")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_distill-tui"))
-        .args(["--headless", "--config", cfg.to_str().unwrap()])
-        .env("HF_HUB_OFFLINE", "1")
-        .env("HF_HOME", dir.path().join("hf"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = run_binary(&cfg, &hf, &[]);
+    assert_eq!(code, Some(2));
     assert!(stderr.contains("lists 7 layers"), "{stderr}");
     // With a valid list, an unreachable Hub and no cache are said clearly.
     std::fs::write(&cfg, GOOD).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_distill-tui"))
-        .args(["--headless", "--config", cfg.to_str().unwrap()])
-        .env("HF_HUB_OFFLINE", "1")
-        .env("HF_HOME", dir.path().join("hf"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = run_binary(&cfg, &hf, &[]);
+    assert_eq!(code, Some(2));
     assert!(stderr.contains("bert-base-uncased@main") && stderr.contains("HF_HUB_OFFLINE"), "{stderr}");
-    let out = Command::new(env!("CARGO_BIN_EXE_distill-tui"))
-        .args(["--headless", "--config", cfg.to_str().unwrap(), "--set", "training.batch_size=0"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("training.batch_size: is 0; it must be at least 1"));
+    let (code, stderr) = run_binary(&cfg, &hf, &["--set", "training.batch_size=0"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("training.batch_size: is 0; it must be at least 1"), "{stderr}");
     assert!(!dir.path().join("checkpoints").exists(), "nothing written");
 }
