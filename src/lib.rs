@@ -15,6 +15,7 @@ pub mod hub;
 pub mod model;
 pub mod predict;
 pub mod report;
+pub mod signals;
 pub mod synthetic;
 pub mod tokenize;
 pub mod tui;

@@ -8,8 +8,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let cli = distill_tui::cli::Cli::parse();
-    if let Err(e) = distill_tui::cli::run(cli) {
-        eprintln!("error: {e}");
-        std::process::exit(e.exit_code());
+    match distill_tui::cli::run(cli) {
+        Ok(0) => {}
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            distill_tui::cli::print_err(&format!("error: {e}"));
+            std::process::exit(e.exit_code());
+        }
     }
 }

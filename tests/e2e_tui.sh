@@ -2,12 +2,19 @@
 # End-to-end check of the terminal monitor, as a user drives it, in tmux: wait for a running
 # run, pause (the step counter stays still, PAUSED shows), resume (it moves), skip (the run
 # shows skipped), quit with confirmation; then the process exited 0, the terminal is back in
-# cooked mode and the final table was printed.  Usage: tests/e2e_tui.sh BINARY
+# cooked mode and the final table was printed. Then SIGTERM (clean stop: exit 143, terminal
+# restored, results written) and SIGHUP (the terminal goes away: training carries on to the end
+# and writes every result).  Usage: tests/e2e_tui.sh BINARY
 set -euo pipefail
 bin=$(realpath "${1:?usage: e2e_tui.sh BINARY}")
 dir=$(mktemp -d)
 sess=distill-e2e-$$
-trap 'tmux kill-session -t $sess 2>/dev/null || true; rm -rf "$dir"' EXIT
+cleanup() {
+  tmux kill-session -t $sess 2>/dev/null || true
+  [ -f "$dir/hup/pid" ] && kill -9 "$(cat "$dir/hup/pid")" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
 fail() { echo "e2e_tui: FAIL: $*"; tmux capture-pane -p -t $sess || true; exit 1; }
 screen() { tmux capture-pane -p -t $sess; }
 wait_for() { # pattern, seconds
@@ -39,4 +46,37 @@ screen | grep -q 'results.md' || fail "no results path"
 tty=$(tmux display -p -t $sess '#{pane_tty}')
 stty -a -F "$tty" | grep -qw -- 'icanon' || fail "terminal left in raw mode"
 grep -q '"status": "skipped"' "$dir/out/demo-synthetic/results.json" || fail "skipped run not in results.json"
-echo "e2e_tui: 1 passed, 0 failed"
+passed=1
+
+# SIGTERM: stop after the current step, restore the terminal, write results, exit 128+15.
+tmux kill-session -t $sess
+mkdir "$dir/term"
+tmux new-session -d -s $sess -x 120 -y 40 "cd '$dir/term' && sh -c 'echo \$\$ > pid; exec \"$bin\" demo --dir out'; echo EXIT=\$? > exit; sleep 300"
+wait_for '▶ Top-K Layer' 240
+wait_for 'step [1-9][0-9]*/' 60
+kill -TERM "$(cat "$dir/term/pid")"
+for _ in $(seq 1 300); do [ -f "$dir/term/exit" ] && break; sleep 0.2; done
+[ -f "$dir/term/exit" ] || fail "the program did not exit after SIGTERM"
+grep -q 'EXIT=143' "$dir/term/exit" || fail "exit status after SIGTERM: $(cat "$dir/term/exit")"
+tty=$(tmux display -p -t $sess '#{pane_tty}')
+stty -a -F "$tty" | grep -qw -- 'icanon' || fail "terminal left in raw mode after SIGTERM"
+screen | grep -q 'Student Layer' || fail "no final table after SIGTERM"
+grep -q '"status": "done"' "$dir/term/out/demo-synthetic/results.json" || fail "teacher result not written after SIGTERM"
+passed=$((passed + 1))
+
+# SIGHUP: the terminal disappears (as when SSH drops); training goes on to the end headless.
+tmux kill-session -t $sess
+mkdir "$dir/hup"
+tmux new-session -d -s $sess -x 120 -y 40 "cd '$dir/hup' && sh -c 'echo \$\$ > pid; exec \"$bin\" demo --dir out'; sleep 300"
+wait_for 'step [1-9][0-9]*/' 240
+pid=$(cat "$dir/hup/pid")
+tmux kill-session -t $sess   # closes the pty: SIGHUP
+sleep 1
+kill -0 "$pid" 2>/dev/null || fail "the program died with its terminal"
+for _ in $(seq 1 1500); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+kill -0 "$pid" 2>/dev/null && fail "the program did not finish after SIGHUP"
+n=$(grep -c '"status": "done"' "$dir/hup/out/demo-synthetic/results.json" || true)
+[ "$n" = 5 ] || { cat "$dir/hup/out/demo-synthetic/results.md"; fail "after SIGHUP, $n of 5 runs done"; }
+[ -f "$dir/hup/out/demo-synthetic/even-layer/model.safetensors" ] || fail "no student checkpoint after SIGHUP"
+passed=$((passed + 1))
+echo "e2e_tui: $passed passed, 0 failed"

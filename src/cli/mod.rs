@@ -15,6 +15,8 @@ use crate::hub::HubSettings;
 use crate::predict::{Input, PredictRequest};
 use crate::report::Results;
 use crate::report::table::{analysis, plain_table};
+use crate::signals::{Signals, StopSignal};
+use crate::tui::app::MonitorExit;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -112,8 +114,22 @@ pub struct PredictArgs {
     pub text_pair: Option<String>,
 }
 
-/// Runs the parsed command line.
-pub fn run(cli: Cli) -> Result<()> {
+/// Writes to stdout, ignoring errors (print! panics when the terminal or pipe has gone).
+pub fn print_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+}
+
+/// Writes a line to stderr, ignoring errors (eprintln! panics when the terminal has gone).
+pub fn print_err(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// Runs the parsed command line; returns the exit status (0, or 128 + a signal that stopped
+/// the experiment).
+pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Some(Command::Predict(a)) => {
             let input = match (a.input, a.text) {
@@ -129,19 +145,20 @@ pub fn run(cli: Cli) -> Result<()> {
                 input,
                 hub: HubSettings::from_env(),
             };
-            run_on(cli.backend, request)?
+            run_on(cli.backend, request)??;
+            Ok(0)
         }
         Some(Command::Bench { hidden, layers, batch, seq, steps, json }) => {
             let report = run_on(cli.backend, crate::bench::BenchShape { hidden, layers, batch, seq, steps })??;
             if json {
-                println!("{}", serde_json::to_string(&report).expect("serializes"));
+                print_out(&format!("{}\n", serde_json::to_string(&report).expect("serializes")));
             } else {
-                print!("{}", report.human());
+                print_out(&report.human());
             }
-            Ok(())
+            Ok(0)
         }
         Some(Command::Demo { ref dir }) => {
-            eprintln!("distill-tui demo: a synthetic teacher and task (random words), generated in {}; not real data", dir.display());
+            print_err(&format!("distill-tui demo: a synthetic teacher and task (random words), generated in {}; not real data", dir.display()));
             let config = crate::demo::prepare(dir)?;
             run_matrix(&cli, &config)
         }
@@ -151,8 +168,8 @@ pub fn run(cli: Cli) -> Result<()> {
                 None => Experiment::load(&cli.config, &cli.set)?.dir,
             };
             let results = Results::read(&dir)?;
-            print!("{}", final_text(&results, &dir));
-            Ok(())
+            print_out(&final_text(&results, &dir));
+            Ok(0)
         }
         None => run_matrix(&cli, &cli.config),
     }
@@ -184,11 +201,13 @@ impl BackendTask for MatrixTask {
     }
 }
 
-fn run_matrix(cli: &Cli, config: &std::path::Path) -> Result<()> {
+fn run_matrix(cli: &Cli, config: &std::path::Path) -> Result<i32> {
     let experiment = Experiment::load(config, &cli.set)?;
     let dir = experiment.dir.clone();
     let mut options = EngineOptions::new(HubSettings::from_env());
     options.teacher_cache = !cli.no_teacher_cache;
+    let headless = cli.headless || !crate::tui::app::terminal_available();
+    let signals = Signals::install(headless)?;
     let (tx, rx) = std::sync::mpsc::channel();
     let control = Arc::new(Control::default());
     let task = MatrixTask { experiment, options, events: Events::new(tx), control: control.clone() };
@@ -197,20 +216,57 @@ fn run_matrix(cli: &Cli, config: &std::path::Path) -> Result<()> {
         .name("distill-engine".into())
         .spawn(move || run_on(backend, task))
         .map_err(|e| Error::Internal(format!("cannot start the engine thread: {e}")))?;
-    if cli.headless || !crate::tui::app::terminal_available() {
-        let mut printer = HeadlessPrinter::new(std::io::stdout());
-        for event in rx {
-            printer.handle(&event);
-        }
+    let mut printer = HeadlessPrinter::new(std::io::stdout());
+    let stopped_by = if headless {
+        follow_headless(&rx, &mut printer, &control, &signals)
     } else {
-        let shown = crate::tui::app::run(rx, control.clone());
-        if shown.is_err() {
-            // Whatever happened to the screen, training goes on to the end.
-            control.set_paused(false);
+        match crate::tui::app::run(&rx, control.clone(), &signals) {
+            Ok(MonitorExit::Closed) => None,
+            Ok(MonitorExit::Signal(sig)) => Some(sig),
+            Ok(MonitorExit::Detached(why)) => {
+                // Whatever happened to the screen, training goes on to the end.
+                control.set_paused(false);
+                printer.note(&format!("distill-tui: {why}; training carries on without the monitor, results go to {}", dir.display()));
+                follow_headless(&rx, &mut printer, &control, &signals)
+            }
+            Err(e) => {
+                control.set_paused(false);
+                printer.note(&format!("distill-tui: {e}; carrying on without the monitor"));
+                follow_headless(&rx, &mut printer, &control, &signals)
+            }
         }
-        shown?;
-    }
+    };
     let results = engine.join().map_err(|_| Error::Internal("the engine thread panicked".into()))???;
-    print!("{}", final_text(&results, &dir));
-    Ok(())
+    print_out(&final_text(&results, &dir));
+    Ok(stopped_by.map_or(0, |s| s.exit_code()))
+}
+
+/// Prints events until the engine is done; a stop signal asks it to stop after the current step.
+fn follow_headless(
+    rx: &std::sync::mpsc::Receiver<crate::engine::Event>,
+    printer: &mut HeadlessPrinter<std::io::Stdout>,
+    control: &Control,
+    signals: &Signals,
+) -> Option<StopSignal> {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut stopped_by = signals.stop();
+    if stopped_by.is_some() {
+        control.quit();
+    }
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(event) => printer.handle(&event),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return stopped_by,
+        }
+        if let (None, Some(sig)) = (stopped_by, signals.stop()) {
+            stopped_by = Some(sig);
+            control.quit();
+            control.set_paused(false);
+            printer.note(&format!("{}: stopping after the current step and writing results (rerun the same command to resume)", sig.name()));
+        }
+        if signals.take_hangup() {
+            printer.note("SIGHUP: the terminal went away; training carries on");
+        }
+    }
 }

@@ -14,11 +14,13 @@ pub struct HeadlessPrinter<W: Write> {
     epochs: Vec<usize>,
     last_progress: Instant,
     progress_every: Duration,
+    /// Set after a write failed (closed terminal or pipe): nothing more is printed.
+    gone: bool,
 }
 
 impl<W: Write> HeadlessPrinter<W> {
     pub fn new(out: W) -> Self {
-        Self { out, runs: vec![], epochs: vec![], last_progress: Instant::now(), progress_every: Duration::from_secs(30) }
+        Self { out, runs: vec![], epochs: vec![], last_progress: Instant::now(), progress_every: Duration::from_secs(30), gone: false }
     }
 
     fn label(&self, run: usize) -> String {
@@ -29,8 +31,19 @@ impl<W: Write> HeadlessPrinter<W> {
         }
     }
 
+    /// Prints one event. Write errors are ignored: a closed terminal or pipe must not stop
+    /// training (results go to files either way).
     pub fn handle(&mut self, event: &Event) {
-        let _ = self.write(event);
+        if !self.gone {
+            self.gone = self.write(event).is_err();
+        }
+    }
+
+    /// A line of the front end's own (signals, a lost terminal).
+    pub fn note(&mut self, text: &str) {
+        if !self.gone {
+            self.gone = writeln!(self.out, "{text}").and_then(|_| self.out.flush()).is_err();
+        }
     }
 
     fn write(&mut self, event: &Event) -> std::io::Result<()> {
@@ -47,7 +60,8 @@ impl<W: Write> HeadlessPrinter<W> {
             Event::Log { level: Level::Info, text } => writeln!(self.out, "  {text}")?,
             Event::Log { level: Level::Warn, text } => {
                 self.out.flush()?;
-                eprintln!("warning: {text}");
+                // Not eprintln!: it panics when the terminal has gone away.
+                let _ = writeln!(std::io::stderr(), "warning: {text}");
             }
             Event::RunStarted { run, epochs, steps_per_epoch, train_examples } => {
                 if let Some(e) = self.epochs.get_mut(*run) {

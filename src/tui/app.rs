@@ -10,8 +10,9 @@ use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 
 use super::state::{AppState, Command};
 use super::view::draw;
-use crate::engine::events::{Control, Event};
+use crate::engine::events::{Control, Event, Level};
 use crate::error::{Error, Result};
+use crate::signals::{Signals, StopSignal};
 
 /// At most this many frames per second.
 const MAX_FPS: u64 = 15;
@@ -21,19 +22,42 @@ pub fn terminal_available() -> bool {
     std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
 }
 
-/// Runs the monitor until the user leaves. Returns when the engine has stopped (finished, quit
-/// or failed) and, if it finished, the user pressed q.
-pub fn run(rx: Receiver<Event>, control: Arc<Control>) -> Result<()> {
-    // ratatui::init switches to raw mode and the alternate screen and installs a panic hook
-    // that restores the terminal before the panic message is printed.
-    let mut terminal = ratatui::try_init().map_err(|e| Error::Internal(format!("cannot set up the terminal: {e}")))?;
-    let result = event_loop(&mut terminal, rx, &control);
-    ratatui::restore();
-    result
+/// How the monitor ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorExit {
+    /// The user left (q once the matrix is over, or a confirmed quit); the engine has stopped.
+    Closed,
+    /// SIGTERM or SIGINT: the engine stopped after its current step and wrote its results.
+    Signal(StopSignal),
+    /// The terminal went away (SIGHUP, or it could no longer be read or drawn): the engine is
+    /// still running and the caller goes on without a screen.
+    Detached(String),
 }
 
-fn event_loop(terminal: &mut ratatui::DefaultTerminal, rx: Receiver<Event>, control: &Control) -> Result<()> {
+/// Runs the monitor until the user leaves, a stop signal has been honoured, or the terminal is
+/// gone. The terminal is restored in every case (a panic hook covers panics).
+pub fn run(rx: &Receiver<Event>, control: Arc<Control>, signals: &Signals) -> Result<MonitorExit> {
+    // try_init switches to raw mode and the alternate screen and installs a panic hook that
+    // restores the terminal before the panic message is printed.
+    let mut terminal = ratatui::try_init().map_err(|e| Error::Internal(format!("cannot set up the terminal: {e}")))?;
+    let exit = event_loop(&mut terminal, rx, &control, signals);
+    if matches!(exit, MonitorExit::Detached(_)) {
+        // The terminal is gone: ratatui's Terminal (on drop) and its panic hook print their
+        // errors with eprintln!, which panics when stderr is the dead terminal. Restore what
+        // can be restored and keep both away.
+        let _ = ratatui::try_restore();
+        std::mem::forget(terminal);
+        let _ = std::panic::take_hook();
+    } else {
+        drop(terminal);
+        let _ = ratatui::try_restore();
+    }
+    Ok(exit)
+}
+
+fn event_loop(terminal: &mut ratatui::DefaultTerminal, rx: &Receiver<Event>, control: &Control, signals: &Signals) -> MonitorExit {
     let mut state = AppState::default();
+    let mut stopped_by: Option<StopSignal> = None;
     let frame_time = Duration::from_millis(1000 / MAX_FPS);
     let mut last_tick = Instant::now();
     let mut last_draw = Instant::now() - frame_time;
@@ -57,16 +81,44 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, rx: Receiver<Event>, cont
         if state.elapsed.as_secs() != before {
             state.dirty = true; // the clock and ETA move once a second
         }
+        if signals.take_hangup() {
+            return MonitorExit::Detached("the terminal hung up (SIGHUP)".into());
+        }
+        if let (None, Some(sig)) = (stopped_by, signals.stop()) {
+            stopped_by = Some(sig);
+            control.quit();
+            control.set_paused(false);
+            state.quitting = true;
+            state.confirm_quit = false;
+            let text = format!("{}: stopping after the current step and writing results", sig.name());
+            state.apply(&Event::Log { level: Level::Warn, text });
+        }
         if engine_done && (state.quitting || !state.finished) {
-            return Ok(());
+            return stopped_by.map_or(MonitorExit::Closed, MonitorExit::Signal);
         }
         if state.dirty && last_draw.elapsed() >= frame_time {
-            terminal.draw(|f| draw(f, &state)).map_err(|e| Error::Internal(format!("drawing: {e}")))?;
+            if let Err(e) = terminal.draw(|f| draw(f, &state)) {
+                return MonitorExit::Detached(format!("cannot draw on the terminal: {e}"));
+            }
             state.dirty = false;
             last_draw = Instant::now();
         }
-        if event::poll(Duration::from_millis(30)).map_err(|e| Error::Internal(format!("reading keys: {e}")))? {
-            match event::read().map_err(|e| Error::Internal(format!("reading keys: {e}")))? {
+        // Wait for input with poll(2) first: crossterm spins forever reading a terminal that
+        // hung up, so it is only asked once the terminal is known to be alive and has input.
+        let ready = match wait_for_input(30) {
+            Ok(false) => false,
+            Ok(true) => match event::poll(Duration::ZERO) {
+                Ok(ready) => ready,
+                Err(e) => return MonitorExit::Detached(format!("cannot read the terminal: {e}")),
+            },
+            Err(why) => return MonitorExit::Detached(why),
+        };
+        if ready {
+            let ev = match event::read() {
+                Ok(ev) => ev,
+                Err(e) => return MonitorExit::Detached(format!("cannot read the terminal: {e}")),
+            };
+            match ev {
                 TermEvent::Key(k) if k.kind == KeyEventKind::Press => match state.key(k) {
                     Some(Command::Pause(p)) => control.set_paused(p),
                     Some(Command::Skip) => control.skip_current(),
@@ -74,7 +126,7 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, rx: Receiver<Event>, cont
                         control.quit();
                         control.set_paused(false);
                         if state.finished {
-                            return Ok(());
+                            return MonitorExit::Closed;
                         }
                     }
                     None => {}
@@ -84,4 +136,20 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, rx: Receiver<Event>, cont
             }
         }
     }
+}
+
+/// Waits up to `ms` milliseconds for input on stdin (the terminal). `Err` when the terminal is
+/// gone: hung up, closed or in error.
+fn wait_for_input(ms: i32) -> std::result::Result<bool, String> {
+    let mut fd = libc::pollfd { fd: libc::STDIN_FILENO, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd, count 1.
+    let n = unsafe { libc::poll(&mut fd, 1, ms) };
+    if n < 0 {
+        let e = std::io::Error::last_os_error();
+        return if e.kind() == std::io::ErrorKind::Interrupted { Ok(false) } else { Err(format!("cannot wait for the terminal: {e}")) };
+    }
+    if fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        return Err("the terminal hung up".into());
+    }
+    Ok(fd.revents & libc::POLLIN != 0)
 }
