@@ -24,7 +24,7 @@ pub enum BackendChoice {
 }
 
 /// The backend that was picked, for headers and results.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BackendInfo {
     /// "cpu" or "cuda".
     pub name: &'static str,

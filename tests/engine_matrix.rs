@@ -140,16 +140,38 @@ fn the_whole_matrix_runs_and_records_sound_results() {
     assert_eq!(csv.lines().count(), 6);
     assert!(std::fs::read_to_string(out.join("config.toml")).unwrap().contains("finetune_epochs = 3"));
 
-    // A rerun of the same config reuses the fine-tuned teacher.
-    let (again, events) = run(tmp.path(), &toml, &["training.epochs=0".into()], true);
+    // A rerun of the same config reuses the fine-tuned teacher and keeps every finished run.
+    let (again, events) = run(tmp.path(), &toml, &[], true);
     assert!(events.iter().any(|e| matches!(e, Event::Log { text, .. } if text.contains("reusing the fine-tuned teacher"))));
     assert_eq!(again.teacher.validation_accuracy, results.teacher.validation_accuracy);
-    assert!(again.runs.iter().all(|r| r.epochs.len() == 1 && r.status == RunStatus::Done));
-    // And a changed teacher setting is refused rather than silently mixed.
+    assert_eq!(again.runs, results.runs, "finished runs are kept as they were");
+    assert!(!events.iter().any(|e| matches!(e, Event::Step(_))), "nothing was trained again");
+    // A changed setting is refused, naming it, rather than silently mixed.
     let path = tmp.path().join("experiments.toml");
     let exp = Experiment::load(&path, &["teacher.finetune_epochs=1".into()]).unwrap();
     let err = run_experiment::<B>(&exp, &EngineOptions::new(HubSettings::offline_cache(tmp.path())), &BackendInfo { name: "cpu", device: "t".into() }, &Default::default(), &Events::none(), &Control::default()).err().unwrap();
-    assert!(err.to_string().contains("fine-tuned with other settings"), "{err}");
+    assert!(err.to_string().contains("teacher.finetune_epochs: 3 -> 1"), "{err}");
+    assert_eq!(Results::read(&out).unwrap(), again, "and the results are untouched");
+}
+
+#[test]
+fn a_diverging_run_is_marked_failed_and_the_matrix_goes_on() {
+    let _one_at_a_time = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let toml = setup(tmp.path()).replace("finetune_epochs = 3", "finetune_epochs = 0").replace("learning_rate = 3e-3", "learning_rate = 1e30");
+    let (results, events) = run(tmp.path(), &toml, &[], true);
+    assert_eq!(results.runs.len(), 4);
+    for r in &results.runs {
+        assert_eq!(r.status, RunStatus::Failed, "{}", r.name);
+        let reason = r.reason.as_deref().unwrap_or("");
+        assert!(reason.starts_with("loss became NaN at epoch 1, step ") || reason.starts_with("loss became inf at epoch 1, step "), "{reason}");
+        assert!(r.checkpoint.is_none(), "no student is saved from a failed run");
+    }
+    // Every run was attempted: the failure of one did not stop the others.
+    let ended = events.iter().filter(|e| matches!(e, Event::RunEnded { status: RunStatus::Failed, .. })).count();
+    assert_eq!(ended, 4);
+    let md = std::fs::read_to_string(tmp.path().join("out/tiny/results.md")).unwrap();
+    assert!(md.contains("failed"), "{md}");
 }
 
 #[test]

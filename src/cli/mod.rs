@@ -49,6 +49,12 @@ pub struct Cli {
     #[arg(long)]
     pub no_teacher_cache: bool,
 
+    /// Start the experiment over: its existing folder is first renamed to <name>.old-N (never
+    /// deleted). Without it, a rerun resumes: finished runs are kept, an interrupted run
+    /// continues from its last finished epoch.
+    #[arg(long)]
+    pub fresh: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -206,6 +212,7 @@ fn run_matrix(cli: &Cli, config: &std::path::Path) -> Result<i32> {
     let dir = experiment.dir.clone();
     let mut options = EngineOptions::new(HubSettings::from_env());
     options.teacher_cache = !cli.no_teacher_cache;
+    options.fresh = cli.fresh;
     let headless = cli.headless || !crate::tui::app::terminal_available();
     let signals = Signals::install(headless)?;
     let (tx, rx) = std::sync::mpsc::channel();

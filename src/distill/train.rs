@@ -8,6 +8,7 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 
+use super::checkpoint::{Progress, RunCheckpoint};
 use super::eval::{Evaluation, evaluate};
 use super::loss::{LossValues, cross_entropy, distillation_loss};
 use super::schedule::LinearSchedule;
@@ -52,6 +53,18 @@ pub struct RunOutcome<B: AutodiffBackend> {
     /// The last evaluation (of the final model).
     pub evaluation: Evaluation,
     pub seconds: f64,
+    /// The epoch a checkpoint let this run continue from, if it did.
+    pub resumed_from: Option<usize>,
+}
+
+/// The dropout seed of one epoch: reseeding per epoch makes a run resumed at an epoch
+/// boundary draw the same masks as one that never stopped.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    // splitmix64 of (seed, epoch)
+    let mut z = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Number of optimizer steps in one epoch.
@@ -70,12 +83,13 @@ pub fn train_run<B: AutodiffBackend>(
     events: &Events,
     control: &Control,
     device: &B::Device,
+    checkpoint: Option<&RunCheckpoint>,
     on_epoch: &mut dyn FnMut(&[EpochRecord], &Evaluation, &BertClassifier<B>) -> Result<()>,
 ) -> Result<RunOutcome<B>> {
     let started = Instant::now();
     let mut paused = std::time::Duration::ZERO;
-    B::seed(device, s.seed);
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init::<B, BertClassifier<B>>();
+    let adam = || AdamConfig::new().with_epsilon(1e-8).init::<B, BertClassifier<B>>();
+    let mut optim = adam();
     let lengths = train.lengths();
     let per_epoch = steps_per_epoch(train.len(), s.batch_size);
     let total = per_epoch * s.epochs;
@@ -84,29 +98,59 @@ pub fn train_run<B: AutodiffBackend>(
     events.send(Event::RunStarted { run, epochs: s.epochs, steps_per_epoch: per_epoch, train_examples: train.len() });
 
     let eval = |m: &BertClassifier<B>| evaluate(&m.valid(), valid, s.batch_size.max(32), s.pad_id, device);
-    let mut evaluation = eval(&model)?;
-    let mut records = vec![EpochRecord {
-        epoch: 0,
-        train_loss: None,
-        train_ce: None,
-        train_kl: None,
-        train_cosine: None,
-        validation_loss: evaluation.loss,
-        validation_accuracy: evaluation.accuracy,
-    }];
-    events.send(Event::Epoch { run, record: records[0].clone() });
+    // Continue from the last finished epoch when a checkpoint of these settings exists.
+    let mut resumed = None;
+    if let Some(ck) = checkpoint {
+        match ck.state() {
+            Ok(Some(state)) if state.epoch <= s.epochs => match ck.restore(&state, model.clone(), adam(), device) {
+                Ok((m, o)) => {
+                    model = m;
+                    optim = o;
+                    resumed = Some(state);
+                }
+                Err(why) => events.warn(format!("cannot resume from {}: {why}; starting this run over", ck.dir.display())),
+            },
+            Ok(_) => {}
+            Err(why) => events.warn(format!("cannot resume: {why}; starting this run over")),
+        }
+    }
+    let (mut evaluation, mut records, first_epoch, mut step, earlier_seconds) = match &resumed {
+        Some(state) => {
+            events.info(format!("resuming from the checkpoint of epoch {} of {} (step {step} of {total})", state.epoch, s.epochs, step = state.step));
+            for record in &state.records {
+                events.send(Event::Epoch { run, record: record.clone() });
+            }
+            (state.evaluation(), state.records.clone(), state.epoch + 1, state.step, state.seconds)
+        }
+        None => {
+            let evaluation = eval(&model)?;
+            let record = EpochRecord {
+                epoch: 0,
+                train_loss: None,
+                train_ce: None,
+                train_kl: None,
+                train_cosine: None,
+                validation_loss: evaluation.loss,
+                validation_accuracy: evaluation.accuracy,
+            };
+            events.send(Event::Epoch { run, record: record.clone() });
+            (evaluation, vec![record], 1, 0, 0.0)
+        }
+    };
     on_epoch(&records, &evaluation, &model)?;
+    let resumed_from = resumed.map(|s| s.epoch);
 
-    let mut step = 0;
     let end = |model, records, status, reason: Option<String>, evaluation, paused: std::time::Duration| RunOutcome {
         model,
         epochs: records,
         status,
         reason,
         evaluation,
-        seconds: (started.elapsed() - paused).as_secs_f64(),
+        seconds: earlier_seconds + (started.elapsed() - paused).as_secs_f64(),
+        resumed_from,
     };
-    for epoch in 1..=s.epochs {
+    for epoch in first_epoch..=s.epochs {
+        B::seed(device, epoch_seed(s.seed, epoch));
         let mut sum = LossValues::default();
         let mut n_steps = 0usize;
         for batch in epoch_batches(&lengths, s.batch_size, s.seed, epoch) {
@@ -181,6 +225,10 @@ pub fn train_run<B: AutodiffBackend>(
         events.send(Event::Epoch { run, record: record.clone() });
         records.push(record);
         on_epoch(&records, &evaluation, &model)?;
+        if let Some(ck) = checkpoint.filter(|_| epoch < s.epochs) {
+            let seconds = earlier_seconds + (started.elapsed() - paused).as_secs_f64();
+            ck.save(&model, &optim, Progress { epoch, step, records: &records, seconds, evaluation: &evaluation })?;
+        }
     }
     Ok(end(model, records, RunStatus::Done, None, evaluation, paused))
 }

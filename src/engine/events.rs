@@ -2,8 +2,10 @@
 //! The engine knows nothing about screens: it sends [`Event`]s and reads [`Control`] between
 //! steps.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -67,13 +69,14 @@ pub struct EpochRecord {
     pub validation_accuracy: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     Info,
     Warn,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepEvent {
     pub run: RunId,
     pub epoch: usize,
@@ -86,7 +89,8 @@ pub struct StepEvent {
     pub examples_per_s: f64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// The whole matrix, before work starts.
     Plan { experiment: String, backend: BackendInfo, teacher_layers: usize, runs: Vec<RunLabel> },
@@ -145,24 +149,48 @@ impl Control {
     }
 }
 
-/// Where events go. Sending never fails the engine: a front end that went away (a closed
-/// terminal) must not stop training.
+/// Where events go: a front end, and the experiment's `events.jsonl`. Sending never fails
+/// the engine: a front end that went away (a closed terminal) or a log that cannot be written
+/// (results are written and checked separately) must not stop training.
 #[derive(Debug, Clone)]
 pub struct Events {
     tx: Option<std::sync::mpsc::Sender<Event>>,
+    log: Option<Arc<Mutex<std::io::LineWriter<std::fs::File>>>>,
 }
 
 impl Events {
     pub fn new(tx: std::sync::mpsc::Sender<Event>) -> Self {
-        Self { tx: Some(tx) }
+        Self { tx: Some(tx), log: None }
     }
 
     /// Events sent nowhere (tests, benchmarks).
     pub fn none() -> Self {
-        Self { tx: None }
+        Self { tx: None, log: None }
+    }
+
+    /// The same events, also appended to `path` as JSON lines (`{"t": unix seconds, "event":
+    /// kind, ...}`). Append-only: after a crash, only its last line can be incomplete.
+    pub fn logging_to(&self, path: &Path) -> crate::error::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| crate::error::Error::io(path, e))?;
+        Ok(Self { tx: self.tx.clone(), log: Some(Arc::new(Mutex::new(std::io::LineWriter::new(file)))) })
     }
 
     pub fn send(&self, e: Event) {
+        if let Some(log) = &self.log {
+            if let Ok(mut v) = serde_json::to_value(&e) {
+                let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert("t".into(), serde_json::json!((t * 1000.0).round() / 1000.0));
+                }
+                if let Ok(mut w) = log.lock() {
+                    let _ = writeln!(w, "{v}");
+                }
+            }
+        }
         if let Some(tx) = &self.tx {
             let _ = tx.send(e);
         }

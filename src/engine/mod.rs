@@ -4,6 +4,7 @@
 pub mod events;
 pub mod labels;
 pub mod runner;
+pub mod workspace;
 
 pub use events::{Control, Event, Events};
 pub use runner::{EngineOptions, run_experiment};

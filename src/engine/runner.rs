@@ -12,6 +12,8 @@ use super::labels::{LabelAlignment, align_labels};
 use crate::backend::BackendInfo;
 use crate::data::Dataset;
 use crate::data::dataset::load_examples;
+use super::workspace::Workspace;
+use crate::distill::checkpoint::RunCheckpoint;
 use crate::distill::eval::{Evaluation, evaluate};
 use crate::distill::student::{build_student, verify_student};
 use crate::distill::teacher_outputs::TeacherOutputs;
@@ -28,17 +30,22 @@ use crate::tokenize::TextTokenizer;
 
 pub const TEACHER_DIR: &str = "teacher";
 const FINGERPRINT: &str = "fingerprint.json";
+/// Per-epoch checkpoints of unfinished runs.
+pub const RESUME_DIR: &str = ".resume";
+pub const EVENTS_LOG: &str = "events.jsonl";
 
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
     pub hub: HubSettings,
     /// Compute the teacher's outputs once instead of in every step (same results, faster).
     pub teacher_cache: bool,
+    /// Move an existing experiment folder aside and start over instead of resuming.
+    pub fresh: bool,
 }
 
 impl EngineOptions {
     pub fn new(hub: HubSettings) -> Self {
-        Self { hub, teacher_cache: true }
+        Self { hub, teacher_cache: true, fresh: false }
     }
 }
 
@@ -62,6 +69,7 @@ pub fn prepare(exp: &Experiment, opts: &EngineOptions, events: &Events) -> Resul
     let task = exp.data.task;
     let alignment = align_labels(&config, task, &files.source)?;
     let tokenizer = TextTokenizer::load(&files, exp.data.max_length, config.vocab_size)?;
+    crate::model::weights::check_weights(&files.weights, &config)?;
     let (train_src, train_ex) = load_examples(&exp.data, &exp.data.train, "train", exp.data.train_examples, &opts.hub)?;
     let (valid_src, valid_ex) =
         load_examples(&exp.data, &exp.data.validation, &exp.data.validation_split, exp.data.validation_examples, &opts.hub)?;
@@ -133,12 +141,23 @@ pub fn run_experiment<B: AutodiffBackend>(
     control: &Control,
 ) -> Result<Results> {
     let p = prepare(exp, opts, events)?;
+    // Only now, with every input checked, is the experiment folder touched.
+    let workspace = Workspace::open(exp, opts.fresh)?;
+    let events = &events.logging_to(&exp.dir.join(EVENTS_LOG))?;
+    if let Some(aside) = &workspace.moved_aside {
+        events.info(format!("--fresh: the earlier results were moved to {}", aside.display()));
+    }
+    // Runs that ended in an earlier invocation of this same configuration are kept as they are.
+    let previous = match Results::read(&exp.dir) {
+        Ok(r) => Some(r),
+        Err(_) if !exp.dir.join(crate::report::results::RESULTS_JSON).exists() => None,
+        Err(e) => {
+            events.warn(format!("{e}; the runs it recorded will be run again"));
+            None
+        }
+    };
     let labels = plan_labels(exp, &p.plan);
     events.send(Event::Plan { experiment: exp.name.clone(), backend: info.clone(), teacher_layers: p.config.num_hidden_layers, runs: labels.clone() });
-    std::fs::create_dir_all(&exp.dir).map_err(|e| Error::io(&exp.dir, e))?;
-    crate::model::folder::write_atomic(&exp.dir.join("config.toml"), |path| {
-        std::fs::write(path, &exp.resolved_toml).map_err(|e| Error::io(path, e))
-    })?;
     let pad_id = p.config.pad_token_id as u32;
     let task_labels: Vec<String> = exp.data.task.label_names.iter().map(|s| s.to_string()).collect();
     let config = p.config.with_labels(task_labels);
@@ -206,6 +225,7 @@ pub fn run_experiment<B: AutodiffBackend>(
                 params: 0,
                 seconds: 0.0,
                 checkpoint: None,
+                resumed_from_epoch: None,
                 epochs: vec![],
                 validation_correct: String::new(),
             });
@@ -239,6 +259,17 @@ pub fn run_experiment<B: AutodiffBackend>(
             let run_id = first_student + k;
             let idx = k;
             k += 1;
+            let folder = student_folder(exp, run, seed);
+            if let Some(kept) = finished_earlier(previous.as_ref(), &exp.dir, run, seed) {
+                for record in &kept.epochs {
+                    events.send(Event::Epoch { run: run_id, record: record.clone() });
+                }
+                let why = format!("{} in an earlier invocation; kept", kept.status.as_str());
+                events.send(Event::RunEnded { run: run_id, status: kept.status, reason: Some(why), seconds: kept.seconds });
+                results.runs[idx] = kept;
+                results.write(&exp.dir)?;
+                continue;
+            }
             let (student, student_config) = build_student(&teacher, &config, &run.teacher_layers);
             for line in verify_student(&teacher, &student, &run.teacher_layers)? {
                 events.info(format!("{} (seed {seed}): {line}", run.name));
@@ -251,9 +282,10 @@ pub fn run_experiment<B: AutodiffBackend>(
                 None => TeacherSignal::Live(&teacher_valid),
             };
             let s = settings(exp, seed, exp.training.epochs, pad_id);
+            let ck = RunCheckpoint::new(exp.dir.join(RESUME_DIR).join(&folder), checkpoint_key(&s, &p, &run.teacher_layers));
             let started = Instant::now();
             let dir = exp.dir.clone();
-            let outcome = train_run::<B>(student, &p.train, &p.valid, &s, signal, run_id, events, control, device, &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
+            let outcome = train_run::<B>(student, &p.train, &p.valid, &s, signal, run_id, events, control, device, Some(&ck), &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
                 let r = &mut results.runs[idx];
                 r.set_epochs(records, &ev.correct);
                 r.seconds = started.elapsed().as_secs_f64();
@@ -263,12 +295,15 @@ pub fn run_experiment<B: AutodiffBackend>(
             r.status = outcome.status;
             r.reason = outcome.reason.clone();
             r.seconds = outcome.seconds;
+            r.resumed_from_epoch = outcome.resumed_from;
             if outcome.status == RunStatus::Done {
-                let folder = student_folder(exp, run, seed);
                 save_folder(&exp.dir.join(&folder), &student_config, &outcome.model, &p.files, &p.tokenizer)?;
                 r.checkpoint = Some(folder);
             }
             results.write(&exp.dir)?;
+            if outcome.status != RunStatus::Pending {
+                ck.clear();
+            }
             events.send(Event::RunEnded { run: run_id, status: outcome.status, reason: outcome.reason, seconds: outcome.seconds });
             if control.quit_requested() {
                 events.send(Event::Finished { results_dir: exp.dir.clone() });
@@ -322,22 +357,28 @@ fn finetune_teacher<B: AutodiffBackend>(
     }
     results.teacher.status = RunStatus::Running;
     let s = settings(exp, exp.seeds[0], exp.teacher.finetune_epochs, pad_id);
+    let ck = RunCheckpoint::new(exp.dir.join(RESUME_DIR).join(TEACHER_DIR), format!("{}|{fingerprint}", checkpoint_key(&s, p, &[])));
     let exp_dir = exp.dir.clone();
-    let outcome = train_run::<B>(teacher, &p.train, &p.valid, &s, TeacherSignal::None, 0, events, control, device, &mut |records, ev, _m| {
+    let outcome = train_run::<B>(teacher, &p.train, &p.valid, &s, TeacherSignal::None, 0, events, control, device, Some(&ck), &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
         results.teacher.epochs = records.to_vec();
         set_teacher(results, ev, RunStatus::Running, started.elapsed().as_secs_f64());
         results.write(&exp_dir)
     })?;
     set_teacher(results, &outcome.evaluation, outcome.status, outcome.seconds);
     results.teacher.epochs = outcome.epochs.clone();
+    let mut model = outcome.model;
     match outcome.status {
         RunStatus::Done => {
-            save_folder(&dir, config, &outcome.model, &p.files, &p.tokenizer)?;
+            save_folder(&dir, config, &model, &p.files, &p.tokenizer)?;
             let record = serde_json::json!({ "fingerprint": fingerprint, "epochs": outcome.epochs, "seconds": outcome.seconds });
             crate::model::folder::write_atomic(&dir.join(FINGERPRINT), |path| {
                 std::fs::write(path, serde_json::to_string_pretty(&record).expect("json")).map_err(|e| Error::io(path, e))
             })?;
             results.teacher.checkpoint = Some(TEACHER_DIR.into());
+            ck.clear();
+            // Students learn from the saved teacher, the one a resumed experiment reloads, so a
+            // resumed matrix and an uninterrupted one see the very same teacher.
+            model = load_classifier::<B>(&dir.join(crate::model::files::WEIGHTS), config, exp.seeds[0], device)?.0;
         }
         RunStatus::Failed => {
             results.write(&exp.dir)?;
@@ -351,7 +392,24 @@ fn finetune_teacher<B: AutodiffBackend>(
     }
     results.write(&exp.dir)?;
     events.send(Event::RunEnded { run: 0, status: outcome.status, reason: outcome.reason, seconds: outcome.seconds });
-    Ok(outcome.model)
+    Ok(model)
+}
+
+/// What a run's checkpoint must match to be resumed: its settings, its layers and its data.
+fn checkpoint_key(s: &TrainSettings, p: &Prepared, layers: &[usize]) -> String {
+    format!("{s:?}|layers {layers:?}|train {} ({} examples)|valid {} ({} examples)", p.train.source, p.train.len(), p.valid.source, p.valid.len())
+}
+
+/// The result of `run` (seed `seed`) from an earlier invocation, if that run ended there (done
+/// with its saved student, skipped or failed); runs that were stopped are run (resumed) again.
+fn finished_earlier(previous: Option<&Results>, dir: &Path, run: &PlannedRun, seed: u64) -> Option<RunResult> {
+    let r = previous?.runs.iter().find(|r| r.slug == run.slug && r.seed == seed && r.teacher_layers == run.teacher_layers)?;
+    let ended = match r.status {
+        RunStatus::Done => r.checkpoint.as_ref().is_some_and(|c| dir.join(c).join(crate::model::files::WEIGHTS).is_file()),
+        RunStatus::Skipped | RunStatus::Failed => true,
+        RunStatus::Pending | RunStatus::Running => false,
+    };
+    ended.then(|| r.clone())
 }
 
 fn set_teacher(results: &mut Results, ev: &Evaluation, status: RunStatus, seconds: f64) {

@@ -184,6 +184,15 @@ fn save_remapper() -> KeyRemapper {
         .expect("static patterns are valid")
 }
 
+/// Checks that `path` holds a float32 BERT encoder of config `c` (header only: fast), so bad
+/// weights are refused before any work starts.
+pub fn check_weights(path: &Path, c: &BertConfig) -> Result<LoadReport> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // SAFETY: read-only mapping of a file we only read.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    check_header(path, &map, c)
+}
+
 /// Loads `path` into a model of config `c`. Parts the checkpoint lacks (pooler, classifier, or
 /// a classifier of another label count) keep the seeded initialization and are reported.
 pub fn load_classifier<B: Backend>(

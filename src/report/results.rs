@@ -77,6 +77,9 @@ pub struct RunResult {
     pub seconds: f64,
     /// The saved student, relative to the experiment folder.
     pub checkpoint: Option<String>,
+    /// Set when the run was interrupted and continued from this epoch's checkpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from_epoch: Option<usize>,
     pub epochs: Vec<EpochRecord>,
     pub validation_correct: String,
 }

@@ -1,0 +1,208 @@
+//! The experiment folder `<output_dir>/<name>/` as a whole: one process at a time (a lock
+//! file with its pid), the config it was started with (a rerun must match it, or say `--fresh`),
+//! and `--fresh`, which moves an old folder aside instead of deleting it.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::experiment::Experiment;
+use crate::model::folder::write_atomic;
+
+pub const LOCK_FILE: &str = ".lock";
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// Held while this process writes into the experiment folder; removed on drop.
+#[derive(Debug)]
+pub struct Workspace {
+    pub dir: PathBuf,
+    /// Set when `--fresh` moved an earlier folder here.
+    pub moved_aside: Option<PathBuf>,
+    lock: PathBuf,
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        if read_pid(&self.lock) == Some(std::process::id()) {
+            let _ = std::fs::remove_file(&self.lock);
+        }
+    }
+}
+
+impl Workspace {
+    /// Takes the folder for `exp`: refuses when another live process holds it or when it was
+    /// started with another configuration; with `fresh`, first moves an existing folder aside.
+    pub fn open(exp: &Experiment, fresh: bool) -> Result<Self> {
+        let dir = exp.dir.clone();
+        let lock = dir.join(LOCK_FILE);
+        refuse_if_locked(&lock)?;
+        let mut moved_aside = None;
+        if fresh && dir.exists() {
+            let aside = free_sibling(&dir);
+            std::fs::rename(&dir, &aside).map_err(|e| Error::io(&dir, e))?;
+            moved_aside = Some(aside);
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        take_lock(&lock)?;
+        let ws = Self { dir, moved_aside, lock };
+        // With the lock held: the folder must belong to this configuration.
+        let saved = ws.dir.join(CONFIG_FILE);
+        match std::fs::read_to_string(&saved) {
+            Ok(old) => {
+                let changes = config_changes(&old, &exp.resolved_toml);
+                if !changes.is_empty() {
+                    return Err(Error::Input(format!(
+                        "{} holds results of another configuration ({} in {}):\n{}\n\
+                         Rerun with the same settings to resume, add --fresh to start over (the old \
+                         folder is moved aside, not deleted), or set experiment.name to keep both \
+                         (to reuse its fine-tuned teacher there: teacher.model = \"{}\", teacher.finetune_epochs = 0)",
+                        ws.dir.display(),
+                        if changes.len() == 1 { "1 change".to_string() } else { format!("{} changes", changes.len()) },
+                        saved.display(),
+                        changes.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n"),
+                        ws.dir.join(crate::engine::runner::TEACHER_DIR).display()
+                    )));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                write_atomic(&saved, |path| std::fs::write(path, &exp.resolved_toml).map_err(|e| Error::io(path, e)))?;
+            }
+            Err(e) => return Err(Error::io(&saved, e)),
+        }
+        Ok(ws)
+    }
+}
+
+fn read_pid(lock: &Path) -> Option<u32> {
+    std::fs::read_to_string(lock).ok()?.split_whitespace().next()?.parse().ok()
+}
+
+/// Whether a process with this pid exists (signal 0 checks without sending anything).
+fn alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    // SAFETY: kill with signal 0 only checks for the process.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+fn refuse_if_locked(lock: &Path) -> Result<()> {
+    match read_pid(lock) {
+        Some(pid) if pid != std::process::id() && alive(pid) => Err(Error::Input(format!(
+            "{} is in use by another distill-tui (process {pid}, see {}); wait for it to end or stop it \
+             (kill {pid}), or give this experiment another experiment.name",
+            lock.parent().unwrap_or(lock).display(),
+            lock.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Creates the lock with this process's pid; a lock left by a dead process is taken over.
+fn take_lock(lock: &Path) -> Result<()> {
+    let me = std::process::id();
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(lock) {
+        Ok(mut f) => writeln!(f, "{me}").map_err(|e| Error::io(lock, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            refuse_if_locked(lock)?;
+            // Stale: its process is gone.
+            write_atomic(lock, |path| std::fs::write(path, format!("{me}\n")).map_err(|e| Error::io(path, e)))?;
+            // Two processes taking over the same stale lock: the last rename wins, the other leaves.
+            match read_pid(lock) {
+                Some(pid) if pid == me => Ok(()),
+                _ => refuse_if_locked(lock),
+            }
+        }
+        Err(e) => Err(Error::io(lock, e)),
+    }
+}
+
+/// `<dir>.old-1`, `<dir>.old-2`, ...: the first that does not exist.
+fn free_sibling(dir: &Path) -> PathBuf {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "experiment".into());
+    (1..).map(|i| dir.with_file_name(format!("{name}.old-{i}"))).find(|p| !p.exists()).expect("some index is free")
+}
+
+/// Dotted keys whose values differ between two TOML texts: `key: old -> new`.
+pub fn config_changes(old: &str, new: &str) -> Vec<String> {
+    let flat = |text: &str| {
+        let mut out = BTreeMap::new();
+        match toml::from_str::<toml::Table>(text) {
+            Ok(t) => flatten("", &toml::Value::Table(t), &mut out),
+            Err(_) => {
+                out.insert("(file)".to_string(), "unreadable TOML".to_string());
+            }
+        }
+        out
+    };
+    let (a, b) = (flat(old), flat(new));
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| {
+            let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(not set)".into());
+            format!("{k}: {} -> {}", show(a.get(k)), show(b.get(k)))
+        })
+        .collect()
+}
+
+fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                flatten(&key, v, out);
+            }
+        }
+        toml::Value::Array(items) if items.iter().any(|i| i.is_table()) => {
+            for (i, item) in items.iter().enumerate() {
+                flatten(&format!("{prefix}[{i}]"), item, out);
+            }
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_name_the_keys_and_both_values() {
+        let old = "[training]\nepochs = 2\nbatch_size = 32\n[[runs]]\nname = \"a\"\n";
+        let new = "[training]\nepochs = 3\nbatch_size = 32\n[[runs]]\nname = \"b\"\n[[runs]]\nname = \"c\"\n";
+        assert_eq!(
+            config_changes(old, new),
+            vec!["runs[0].name: \"a\" -> \"b\"", "runs[1].name: (not set) -> \"c\"", "training.epochs: 2 -> 3"]
+        );
+        assert!(config_changes(old, old).is_empty());
+    }
+
+    #[test]
+    fn a_live_lock_refuses_and_a_dead_one_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(LOCK_FILE);
+        // pid 1 is always alive (and not this process).
+        std::fs::write(&lock, "1\n").unwrap();
+        let e = take_lock(&lock).unwrap_err().to_string();
+        assert!(e.contains("in use by another distill-tui (process 1") && e.contains("kill 1"), "{e}");
+        // A pid far above pid_max belongs to no process.
+        std::fs::write(&lock, "999999999\n").unwrap();
+        take_lock(&lock).unwrap();
+        assert_eq!(read_pid(&lock), Some(std::process::id()));
+        // Our own lock is not a conflict.
+        take_lock(&lock).unwrap();
+    }
+
+    #[test]
+    fn fresh_moves_the_old_folder_to_the_first_free_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let exp = dir.path().join("exp");
+        std::fs::create_dir_all(dir.path().join("exp.old-1")).unwrap();
+        assert_eq!(free_sibling(&exp), dir.path().join("exp.old-2"));
+    }
+}

@@ -1,0 +1,153 @@
+//! Nothing computed is lost: the real binary is killed with SIGKILL in the middle of the
+//! second run and rerun with the same command. The first run's results and student stay byte
+//! for byte, the second continues from its checkpoint, and every number equals that of an
+//! uninterrupted run. Then a changed config is refused (exit 2, saying what changed), --fresh
+//! moves the folder aside, and a live lock holder is refused.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use distill_tui::backend::CpuBackend;
+use serde_json::Value;
+
+const CONFIG: &str = r#"
+[experiment]
+name = "tiny"
+output_dir = "out"
+seeds = [7]
+
+[teacher]
+model = "teacher"
+finetune_epochs = 2
+
+[student]
+num_layers = 2
+
+[data]
+task = "sst2"
+train = "data/train.tsv"
+validation = "data/dev.tsv"
+max_length = 32
+
+[training]
+epochs = 3
+batch_size = 16
+learning_rate = 3e-3
+"#;
+
+/// A generated 4-layer teacher and task, and the config, in `dir`.
+fn setup(dir: &Path) -> PathBuf {
+    distill_tui::synthetic::write_teacher::<CpuBackend>(&dir.join("teacher"), 4, 32, 2, 5, &Default::default()).unwrap();
+    distill_tui::synthetic::write_task(&dir.join("data"), 480, 64, 9).unwrap();
+    let cfg = dir.join("experiments.toml");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    cfg
+}
+
+fn command(cfg: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_distill-tui"));
+    c.args(["--headless", "--config", cfg.to_str().unwrap()]).args(extra).env("HF_HUB_OFFLINE", "1");
+    c
+}
+
+fn run(cfg: &Path, extra: &[&str]) -> (i32, String) {
+    let out = command(cfg, extra).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn results(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap()
+}
+
+/// Every file under `dir`, with its bytes.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// What must not depend on an interruption: every number of every run.
+fn numbers(r: &Value) -> Vec<Value> {
+    let mut v = vec![r["teacher"]["epochs"].clone(), r["teacher"]["validation_correct"].clone()];
+    for run in r["runs"].as_array().unwrap() {
+        for key in ["name", "status", "epochs", "train_loss", "validation_loss", "validation_accuracy", "validation_correct", "params"] {
+            v.push(run[key].clone());
+        }
+    }
+    v
+}
+
+#[test]
+fn a_killed_matrix_resumes_to_the_same_numbers() {
+    // The uninterrupted reference.
+    let a = tempfile::tempdir().unwrap();
+    let cfg_a = setup(a.path());
+    let (code, err) = run(&cfg_a, &[]);
+    assert_eq!(code, 0, "{err}");
+    let reference = results(&a.path().join("out/tiny"));
+
+    // Killed once the second run has its first per-epoch checkpoint.
+    let b = tempfile::tempdir().unwrap();
+    let cfg_b = setup(b.path());
+    let out = b.path().join("out/tiny");
+    let state = out.join(".resume/bottom-k-layer/state.json");
+    let mut child = command(&cfg_b, &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let t0 = Instant::now();
+    while !state.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(300), "the second run never checkpointed");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let killed = results(&out);
+    assert_eq!(killed["runs"][0]["status"], "done");
+    assert_eq!(killed["runs"][1]["status"], "running");
+    assert!(out.join(".lock").exists(), "a killed process leaves its lock behind");
+    let first_student = files(&out.join("top-k-layer"));
+    let first_result = killed["runs"][0].clone();
+
+    // The same command again: the stale lock is taken over and the matrix finishes.
+    let (code, err) = run(&cfg_b, &[]);
+    assert_eq!(code, 0, "{err}");
+    let resumed = results(&out);
+    assert_eq!(files(&out.join("top-k-layer")), first_student, "the finished run's student was rewritten");
+    assert_eq!(resumed["runs"][0], first_result, "the finished run's results changed");
+    assert_eq!(resumed["runs"][1]["resumed_from_epoch"], 1, "the second run did not continue from its checkpoint");
+    assert_eq!(numbers(&resumed), numbers(&reference), "a resumed matrix must end with the uninterrupted numbers");
+    assert!(!out.join(".lock").exists(), "the lock is removed at the end");
+    assert!(!out.join(".resume/bottom-k-layer").exists(), "a finished run's checkpoint is removed");
+    let log = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+    assert!(log.contains("resuming from the checkpoint of epoch 1 of 3"), "the log says it resumed");
+
+    // A rerun of a finished matrix recomputes nothing and changes no number.
+    let (code, err) = run(&cfg_b, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(numbers(&results(&out)), numbers(&reference));
+    assert_eq!(results(&out)["runs"][3]["seconds"], resumed["runs"][3]["seconds"], "a finished run was run again");
+
+    // Another config in the same folder is refused, naming the change; nothing is touched.
+    let before = files(&out);
+    let (code, err) = run(&cfg_b, &["--set", "training.epochs=2"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("training.epochs: 3 -> 2") && err.contains("--fresh"), "{err}");
+    assert_eq!(files(&out), before);
+
+    // --fresh moves the old folder aside (never deletes it) and starts over.
+    let (code, err) = run(&cfg_b, &["--set", "training.epochs=0", "--set", "teacher.finetune_epochs=0", "--fresh"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(files(&b.path().join("out/tiny.old-1")), before);
+    assert_eq!(results(&out)["runs"][0]["epochs"].as_array().unwrap().len(), 1);
+
+    // A folder held by a live process is refused.
+    std::fs::write(out.join(".lock"), "1\n").unwrap();
+    let (code, err) = run(&cfg_b, &["--set", "training.epochs=0", "--set", "teacher.finetune_epochs=0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("in use by another distill-tui (process 1"), "{err}");
+}
