@@ -9,6 +9,13 @@ pub enum Error {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 
+    /// Writing a result or checkpoint failed (disk full, permissions); the old file is intact.
+    #[error(
+        "{path}: cannot write it ({source}); the previous version is intact. Free disk space or \
+         fix permissions, then rerun the same command to resume"
+    )]
+    Write { path: PathBuf, source: std::io::Error },
+
     #[error("{path}: {reason}")]
     InvalidModel { path: PathBuf, reason: String },
 
@@ -53,7 +60,7 @@ impl Error {
     /// Exit code for this error: 2 for bad configuration or input, 1 for everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Internal(_) => 1,
+            Error::Internal(_) | Error::Write { .. } => 1,
             Error::Io { source, .. } if source.kind() != std::io::ErrorKind::NotFound => 1,
             _ => 2,
         }

@@ -141,21 +141,20 @@ pub fn run_experiment<B: AutodiffBackend>(
     control: &Control,
 ) -> Result<Results> {
     let p = prepare(exp, opts, events)?;
+    // Runs that ended in an earlier invocation of this same configuration are kept as they are.
+    let previous = match Results::read(&exp.dir) {
+        _ if opts.fresh => None,
+        Ok(r) => Some(r),
+        Err(_) if !exp.dir.join(crate::report::results::RESULTS_JSON).exists() => None,
+        // Never overwrite results that cannot be read (another tool's file, a newer version).
+        Err(e) => return Err(Error::Input(format!("{e}; move that folder away or add --fresh (it is moved aside, not deleted)"))),
+    };
     // Only now, with every input checked, is the experiment folder touched.
     let workspace = Workspace::open(exp, opts.fresh)?;
     let events = &events.logging_to(&exp.dir.join(EVENTS_LOG))?;
     if let Some(aside) = &workspace.moved_aside {
         events.info(format!("--fresh: the earlier results were moved to {}", aside.display()));
     }
-    // Runs that ended in an earlier invocation of this same configuration are kept as they are.
-    let previous = match Results::read(&exp.dir) {
-        Ok(r) => Some(r),
-        Err(_) if !exp.dir.join(crate::report::results::RESULTS_JSON).exists() => None,
-        Err(e) => {
-            events.warn(format!("{e}; the runs it recorded will be run again"));
-            None
-        }
-    };
     let labels = plan_labels(exp, &p.plan);
     events.send(Event::Plan { experiment: exp.name.clone(), backend: info.clone(), teacher_layers: p.config.num_hidden_layers, runs: labels.clone() });
     let pad_id = p.config.pad_token_id as u32;

@@ -43,7 +43,12 @@ impl Workspace {
             std::fs::rename(&dir, &aside).map_err(|e| Error::io(&dir, e))?;
             moved_aside = Some(aside);
         }
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            Error::Input(format!(
+                "cannot create the experiment folder {} ({e}); set experiment.output_dir to a folder you can write to",
+                dir.display()
+            ))
+        })?;
         take_lock(&lock)?;
         let ws = Self { dir, moved_aside, lock };
         // With the lock held: the folder must belong to this configuration.

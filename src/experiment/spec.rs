@@ -294,7 +294,8 @@ fn check(f: ExperimentFile, path: &Path, base: &Path, resolved_toml: String) -> 
             format!("\"{validation_split}\" is a GLUE test split: its labels are hidden (-1), so it cannot be evaluated; use {}", task.validation_split),
         ));
     }
-    if validation == DataSource::Hub && !task.splits.contains(&validation_split.as_str()) {
+    // Checked for local files too: a misspelt split is a mistake either way.
+    if !task.splits.contains(&validation_split.as_str()) {
         return Err(err(
             "data.validation_split",
             format!("\"{validation_split}\" is not a split of {}; use one of {}", task.name, task.splits[1..].join(", ")),

@@ -114,5 +114,35 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Res
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result
+    result.map_err(|e| match e {
+        // Name the file being written, not its temporary sibling.
+        Error::Io { source, .. } => Error::Write { path: path.to_path_buf(), source },
+        other => other,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_keeps_the_old_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        std::fs::write(&path, "old").unwrap();
+        // A disk that fills up half way through.
+        let err = write_atomic(&path, |p| {
+            std::fs::write(p, "new, but only half").unwrap();
+            Err(Error::io(p, std::io::Error::from_raw_os_error(libc::ENOSPC)))
+        })
+        .unwrap_err();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the temporary file is removed");
+        let msg = err.to_string();
+        assert!(msg.starts_with(&format!("{}: cannot write it", path.display())), "{msg}");
+        assert!(msg.contains("No space left on device") && msg.contains("previous version is intact"), "{msg}");
+        // A successful write replaces it.
+        write_atomic(&path, |p| std::fs::write(p, "new").map_err(|e| Error::io(p, e))).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+    }
 }

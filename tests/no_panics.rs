@@ -1,0 +1,122 @@
+//! Property tests: no input makes the config parser or the data readers panic. They return a
+//! value or an error, whatever the bytes.
+
+use std::path::Path;
+
+use distill_tui::data::dataset::{column_choices, rows_to_examples};
+use distill_tui::data::readers::{read_delimited_from, read_jsonl_from};
+use distill_tui::data::tasks::Task;
+use distill_tui::experiment::Experiment;
+use proptest::prelude::*;
+
+const GOOD: &str = r#"[experiment]
+name = "t"
+seeds = [42]
+[teacher]
+model = "bert-base-uncased"
+finetune_epochs = 2
+[student]
+num_layers = 6
+[data]
+task = "mnli"
+train_examples = 100
+max_length = 128
+[training]
+epochs = 2
+batch_size = 32
+learning_rate = 5e-5
+loss_weights = { ce = 1.0, kl = 1.0, cosine = 1.0 }
+[[runs]]
+name = "Odd Layer"
+teacher_layers = [1, 3, 5, 7, 9, 11]
+"#;
+
+/// The data settings of GOOD for `task` (the columns the readers look for).
+fn spec(task: &str) -> distill_tui::experiment::spec::DataSpec {
+    Experiment::from_str(GOOD, Path::new("x/experiments.toml"), &[format!("data.task=\"{task}\"")]).unwrap().data
+}
+
+/// Values that are plausible in a TOML file, and some that are not.
+fn value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<i64>().prop_map(|v| v.to_string()),
+        any::<f64>().prop_map(|v| format!("{v:?}")),
+        "[a-z0-9_ .\"-]{0,12}".prop_map(|s| format!("\"{s}\"")),
+        prop::collection::vec(-3i64..20, 0..14).prop_map(|v| format!("{v:?}")),
+        Just("true".to_string()),
+        Just("{ ce = -1 }".to_string()),
+        Just("inf".to_string()),
+        Just("nan".to_string()),
+        ".{0,10}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_text_as_a_config(text in ".{0,400}") {
+        let _ = Experiment::from_str(&text, Path::new("x/experiments.toml"), &[]);
+    }
+
+    #[test]
+    fn any_value_on_any_line(line in 0usize..30, v in value(), drop in proptest::bool::ANY) {
+        let mut lines: Vec<String> = GOOD.lines().map(str::to_string).collect();
+        let i = line % lines.len();
+        if drop {
+            lines.remove(i);
+        } else if let Some((key, _)) = lines[i].split_once(" = ") {
+            lines[i] = format!("{key} = {v}");
+        }
+        let _ = Experiment::from_str(&lines.join("\n"), Path::new("x/experiments.toml"), &[]);
+    }
+
+    #[test]
+    fn any_override(key in "[a-z_.\\[\\]0-9]{0,30}", v in value()) {
+        let _ = Experiment::from_str(GOOD, Path::new("x/experiments.toml"), &[format!("{key}={v}")]);
+        let _ = Experiment::from_str(GOOD, Path::new("x/experiments.toml"), &[key]);
+    }
+
+    #[test]
+    fn any_bytes_as_tsv_or_csv(bytes in prop::collection::vec(any::<u8>(), 0..600), task in prop::sample::select(vec!["sst2", "mnli", "stsb", "cola"])) {
+        let Some(task) = Task::by_name(task) else { return Ok(()) };
+        let spec = spec(task.name);
+        for delimiter in [b'\t', b','] {
+            if let Ok(rows) = read_delimited_from(Path::new("d.tsv"), bytes.as_slice(), delimiter, &column_choices(&spec)) {
+                let _ = rows_to_examples(rows, task, Path::new("d.tsv"));
+            }
+        }
+    }
+
+    #[test]
+    fn tsv_shaped_rows(rows in prop::collection::vec(("[^\t\n]{0,20}", "[^\t\n]{0,6}"), 0..20)) {
+        let mut text = String::from("sentence\tlabel\n");
+        for (s, l) in &rows {
+            text.push_str(&format!("{s}\t{l}\n"));
+        }
+        let task = Task::by_name("sst2").unwrap();
+        let spec = spec(task.name);
+        if let Ok(rows) = read_delimited_from(Path::new("d.tsv"), text.as_bytes(), b'\t', &column_choices(&spec)) {
+            let _ = rows_to_examples(rows, task, Path::new("d.tsv"));
+        }
+    }
+
+    #[test]
+    fn any_bytes_as_jsonl(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        let task = Task::by_name("mnli").unwrap();
+        let spec = spec(task.name);
+        if let Ok(rows) = read_jsonl_from(Path::new("d.jsonl"), bytes.as_slice(), &column_choices(&spec)) {
+            let _ = rows_to_examples(rows, task, Path::new("d.jsonl"));
+        }
+    }
+
+    #[test]
+    fn json_shaped_lines(lines in prop::collection::vec(("[a-z_]{0,10}", value()), 0..12)) {
+        let text: String = lines.iter().map(|(k, v)| format!("{{\"premise\": \"a\", \"hypothesis\": \"b\", \"{k}\": {v}}}\n")).collect();
+        let task = Task::by_name("mnli").unwrap();
+        let spec = spec(task.name);
+        if let Ok(rows) = read_jsonl_from(Path::new("d.jsonl"), text.as_bytes(), &column_choices(&spec)) {
+            let _ = rows_to_examples(rows, task, Path::new("d.jsonl"));
+        }
+    }
+}
