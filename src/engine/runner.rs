@@ -209,8 +209,16 @@ pub fn run_experiment<B: AutodiffBackend>(
         },
         runs: vec![],
     };
+    // Runs that ended earlier go in before the first write, so no crash can lose them.
+    let mut kept = vec![];
     for &seed in &exp.seeds {
         for r in &p.plan {
+            if let Some(earlier) = finished_earlier(previous.as_ref(), &exp.dir, r, seed) {
+                results.runs.push(earlier);
+                kept.push(true);
+                continue;
+            }
+            kept.push(false);
             results.runs.push(RunResult {
                 name: r.name.clone(),
                 slug: r.slug.clone(),
@@ -259,14 +267,13 @@ pub fn run_experiment<B: AutodiffBackend>(
             let idx = k;
             k += 1;
             let folder = student_folder(exp, run, seed);
-            if let Some(kept) = finished_earlier(previous.as_ref(), &exp.dir, run, seed) {
-                for record in &kept.epochs {
+            if kept[idx] {
+                let earlier = &results.runs[idx];
+                for record in &earlier.epochs {
                     events.send(Event::Epoch { run: run_id, record: record.clone() });
                 }
-                let why = format!("{} in an earlier invocation; kept", kept.status.as_str());
-                events.send(Event::RunEnded { run: run_id, status: kept.status, reason: Some(why), seconds: kept.seconds });
-                results.runs[idx] = kept;
-                results.write(&exp.dir)?;
+                let why = format!("{} in an earlier invocation; kept", earlier.status.as_str());
+                events.send(Event::RunEnded { run: run_id, status: earlier.status, reason: Some(why), seconds: earlier.seconds });
                 continue;
             }
             let (student, student_config) = build_student(&teacher, &config, &run.teacher_layers);

@@ -79,6 +79,16 @@ impl Workspace {
     }
 }
 
+/// Removes an experiment folder that holds only regenerable output (the synthetic demo's), unless
+/// a live process is working in it.
+pub fn discard(dir: &Path) -> Result<()> {
+    refuse_if_locked(&dir.join(LOCK_FILE))?;
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(dir, e)),
+        _ => Ok(()),
+    }
+}
+
 fn read_pid(lock: &Path) -> Option<u32> {
     std::fs::read_to_string(lock).ok()?.split_whitespace().next()?.parse().ok()
 }

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""The protocol of `examples/minilm-sst2.toml` in PyTorch + transformers, for a side-by-side
+wall-time and peak-memory comparison with `distill-tui --headless` on the same machine.
+
+Teacher: a local BERT folder (all-MiniLM-L6-v2 from ../shared/tools/fetch-minilm.sh), a fresh
+2-label head, fine-tuned 2 epochs with cross-entropy. Students: 3 layers copied from the
+teacher's {1,2,3}, {4,5,6}, {1,3,5}, {2,4,6} (embeddings and head copied too), 2 epochs each,
+loss (CE + KL(T=1, batch mean) + (1 - cos(logits)))/3, Adam (eps 1e-8) at 5e-5 with linear decay
+to 0, batch 32, max_length 128, dropout on. A seeded subset of 2,000 training examples; every
+epoch evaluated on the full validation TSV. Written the way the course notebook does it:
+shuffled batches padded per batch, a teacher forward in every distillation step.
+
+    python3 bench/torch_experiment.py --model /work/minilm \
+        --train ../shared/data/glue-sst2/train.tsv --validation ../shared/data/glue-sst2/dev.tsv
+
+Prints a line per epoch and, last, one JSON object: wall_s, peak_rss_mb, and every run's
+validation accuracy. `--threads` defaults to torch's choice (all cores).
+"""
+import argparse
+import copy
+import csv
+import json
+import random
+import resource
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from transformers import AutoTokenizer, BertForSequenceClassification
+
+
+def read_tsv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    head = rows[0]
+    s, l = head.index("sentence"), head.index("label")
+    return [(r[s], int(r[l])) for r in rows[1:] if len(r) == len(head)]
+
+
+def batches(n, size, seed):
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    return [order[i:i + size] for i in range(0, n, size)]
+
+
+def collate(tok, data, idx, max_length):
+    enc = tok([data[i][0] for i in idx], truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+    return enc, torch.tensor([data[i][1] for i in idx])
+
+
+@torch.no_grad()
+def evaluate(model, tok, data, max_length):
+    model.eval()
+    loss, correct = 0.0, 0
+    for idx in [list(range(i, min(i + 64, len(data)))) for i in range(0, len(data), 64)]:
+        enc, y = collate(tok, data, idx, max_length)
+        logits = model(**enc).logits
+        loss += F.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(-1) == y).sum().item()
+    model.train()
+    return loss / len(data), correct / len(data)
+
+
+def train(model, tok, train_data, valid, epochs, a, seed, teacher=None, name=""):
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr, eps=1e-8)
+    total = epochs * ((len(train_data) + a.batch - 1) // a.batch)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: max(0.0, 1 - step / total))
+    model.train()
+    vl, va = evaluate(model, tok, valid, a.max_length)
+    print(f"{name} epoch 0 val loss {vl:.4f} acc {va:.4f}", flush=True)
+    for epoch in range(1, epochs + 1):
+        t0, losses = time.time(), []
+        for idx in batches(len(train_data), a.batch, seed * 1000 + epoch):
+            enc, y = collate(tok, train_data, idx, a.max_length)
+            logits = model(**enc).logits
+            if teacher is None:
+                loss = F.cross_entropy(logits, y)
+            else:
+                with torch.no_grad():
+                    t_logits = teacher(**enc).logits
+                ce = F.cross_entropy(logits, y)
+                kl = F.kl_div(F.log_softmax(logits, -1), F.softmax(t_logits, -1), reduction="batchmean")
+                cos = (1 - F.cosine_similarity(logits, t_logits, dim=-1)).mean()
+                loss = (ce + kl + cos) / 3
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+        vl, va = evaluate(model, tok, valid, a.max_length)
+        print(f"{name} epoch {epoch} train {sum(losses) / len(losses):.4f} val loss {vl:.4f} acc {va:.4f} ({time.time() - t0:.0f}s)", flush=True)
+    return va
+
+
+def student_from(teacher, layers):
+    s = copy.deepcopy(teacher)
+    s.bert.encoder.layer = torch.nn.ModuleList([copy.deepcopy(teacher.bert.encoder.layer[i - 1]) for i in layers])
+    s.config.num_hidden_layers = len(layers)
+    return s
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", required=True)
+    p.add_argument("--train", required=True)
+    p.add_argument("--validation", required=True)
+    p.add_argument("--train-examples", type=int, default=2000)
+    p.add_argument("--finetune-epochs", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--threads", type=int, default=0)
+    a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    start = time.time()
+    train_data = read_tsv(a.train)
+    random.Random(1150).shuffle(train_data)
+    train_data = train_data[: a.train_examples]
+    valid = read_tsv(a.validation)
+    tok = AutoTokenizer.from_pretrained(a.model)
+    torch.manual_seed(a.seed)
+    teacher = BertForSequenceClassification.from_pretrained(a.model, num_labels=2)
+    result = {"teacher": train(teacher, tok, train_data, valid, a.finetune_epochs, a, a.seed, name="teacher")}
+    teacher.eval()
+    n = teacher.config.num_hidden_layers
+    k = n // 2
+    strategies = {
+        "Top-K Layer": list(range(1, k + 1)),
+        "Bottom-K Layer": list(range(n - k + 1, n + 1)),
+        "Odd Layer": list(range(1, n + 1, 2))[:k],
+        "Even Layer": list(range(2, n + 1, 2))[:k],
+    }
+    for name, layers in strategies.items():
+        student = student_from(teacher, layers)
+        result[name] = train(student, tok, train_data, valid, a.epochs, a, a.seed, teacher=teacher, name=name)
+    wall = time.time() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall_s": round(wall, 1), "peak_rss_mb": round(peak), "threads": torch.get_num_threads(),
+                      "torch": torch.__version__, "validation_accuracy": result}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
