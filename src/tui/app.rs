@@ -14,8 +14,9 @@ use crate::engine::events::{Control, Event, Level};
 use crate::error::{Error, Result};
 use crate::signals::{Signals, StopSignal};
 
-/// At most this many frames per second.
-const MAX_FPS: u64 = 15;
+/// At most this many frames per second: on a 2-core machine every wakeup of the UI thread
+/// can stall a parallel tensor operation, so the monitor draws sparingly.
+const MAX_FPS: u64 = 8;
 
 /// Whether the monitor can run here: stdout and stdin are terminals.
 pub fn terminal_available() -> bool {
@@ -105,7 +106,7 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, rx: &Receiver<Event>, con
         }
         // Wait for input with poll(2) first: crossterm spins forever reading a terminal that
         // hung up, so it is only asked once the terminal is known to be alive and has input.
-        let ready = match wait_for_input(30) {
+        let ready = match wait_for_input(100) {
             Ok(false) => false,
             Ok(true) => match event::poll(Duration::ZERO) {
                 Ok(ready) => ready,
