@@ -105,16 +105,17 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, rx: &Receiver<Event>, con
             last_draw = Instant::now();
         }
         // Wait for input with poll(2) first: crossterm spins forever reading a terminal that
-        // hung up, so it is only asked once the terminal is known to be alive and has input.
-        let ready = match wait_for_input(100) {
-            Ok(false) => false,
-            Ok(true) => match event::poll(Duration::ZERO) {
-                Ok(ready) => ready,
+        // hung up, so it is only asked once the terminal is known to be alive. Then take every
+        // event crossterm has: one read can hold several keys, and resizes come by signal.
+        if let Err(why) = wait_for_input(100) {
+            return MonitorExit::Detached(why);
+        }
+        loop {
+            match event::poll(Duration::ZERO) {
+                Ok(true) => {}
+                Ok(false) => break,
                 Err(e) => return MonitorExit::Detached(format!("cannot read the terminal: {e}")),
-            },
-            Err(why) => return MonitorExit::Detached(why),
-        };
-        if ready {
+            }
             let ev = match event::read() {
                 Ok(ev) => ev,
                 Err(e) => return MonitorExit::Detached(format!("cannot read the terminal: {e}")),
