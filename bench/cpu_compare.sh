@@ -5,6 +5,7 @@
 #      bench/torch_experiment.py): wall time and peak memory.
 # Needs python3 with torch and transformers (PYTHON=...), and for 2. MODEL (a MiniLM folder from
 # ../shared/tools/fetch-minilm.sh) and DATA (a folder with GLUE SST-2 train.tsv and dev.tsv).
+# BACKENDS="cpu ndarray" also runs the step on burn-ndarray (build with `--features ndarray`).
 # Output: one line per measurement and the ratios, also in $OUT (default bench-out/).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -12,21 +13,30 @@ OUT=${OUT:-bench-out}
 PYTHON=${PYTHON:-python3}
 BIN=${BIN:-target/release/distill-tui}
 STEPS=${STEPS:-5}
+# BACKENDS="cpu ndarray" adds burn-ndarray (needs a build with `--features ndarray`).
+BACKENDS=${BACKENDS:-cpu}
+# The whole experiment's training subset (the example file's 2,000 unless set).
+TRAIN_EXAMPLES=${TRAIN_EXAMPLES:-2000}
 mkdir -p "$OUT"
-[ -x "$BIN" ] || cargo build --release || exit 1
+[ -x "$BIN" ] || cargo build --release --features ndarray || exit 1
 ratio() { "$PYTHON" -c "import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); print(f\"{sys.argv[3]}: distill-tui {a['examples_per_s']:.2f} ex/s ({a['peak_rss_mb']:.0f} MB), PyTorch {b['examples_per_s']:.2f} ex/s ({b['peak_rss_mb']:.0f} MB), ratio {a['examples_per_s']/b['examples_per_s']:.2f}\")" "$@"; }
-for h in 384 768; do
-  "$BIN" bench --hidden $h --layers 12 --batch 32 --seq 128 --steps "$STEPS" --json > "$OUT/step-burn-$h.json" || exit 1
+# STEP=0 skips the step benchmark (to run only the whole experiment).
+[ "${STEP:-1}" = 1 ] && for h in 384 768; do
   "$PYTHON" bench/torch_step.py --hidden $h --layers 12 --batch 32 --seq 128 --steps "$STEPS" --device cpu > "$OUT/step-torch-$h.json" || exit 1
-  ratio "$OUT/step-burn-$h.json" "$OUT/step-torch-$h.json" "step $h/12" | tee -a "$OUT/summary.txt"
+  for b in $BACKENDS; do
+    "$BIN" bench --backend "$b" --hidden $h --layers 12 --batch 32 --seq 128 --steps "$STEPS" --json > "$OUT/step-$b-$h.json" || exit 1
+    ratio "$OUT/step-$b-$h.json" "$OUT/step-torch-$h.json" "step $h/12, --backend $b" | tee -a "$OUT/summary.txt"
+  done
 done
 if [ "${EXPERIMENT:-0}" = 1 ]; then
   : "${MODEL:?set MODEL to a MiniLM folder}" "${DATA:?set DATA to the folder of train.tsv and dev.tsv}"
   rm -rf "$OUT/exp"
   /usr/bin/time -v "$BIN" --headless --config examples/minilm-sst2.toml --set teacher.model="$MODEL" \
     --set data.train="$DATA/train.tsv" --set data.validation="$DATA/dev.tsv" --set experiment.output_dir="$(realpath "$OUT")/exp" \
+    --set data.train_examples="$TRAIN_EXAMPLES" \
     > "$OUT/exp-burn.log" 2> "$OUT/exp-burn.time" || exit 1
   /usr/bin/time -v "$PYTHON" bench/torch_experiment.py --model "$MODEL" --train "$DATA/train.tsv" --validation "$DATA/dev.tsv" \
+    --train-examples "$TRAIN_EXAMPLES" \
     > "$OUT/exp-torch.log" 2> "$OUT/exp-torch.time" || exit 1
   for x in burn torch; do
     wall=$(grep 'Elapsed (wall' "$OUT/exp-$x.time" | awk '{print $NF}')

@@ -1,5 +1,6 @@
-//! Which burn backend runs the work: burn-ndarray on the CPU (always built), burn-cuda on an
-//! NVIDIA GPU (with the `cuda` feature). Work that is generic over the backend implements
+//! Which burn backend runs the work: burn-flex on the CPU (always built), burn-cuda on an
+//! NVIDIA GPU (with the `cuda` feature), burn-ndarray on the CPU (with the `ndarray` feature,
+//! for side-by-side benchmarks). Work that is generic over the backend implements
 //! [`BackendTask`] and is handed to [`run_on`].
 
 use burn::backend::Autodiff;
@@ -7,7 +8,10 @@ use burn::tensor::backend::AutodiffBackend;
 
 use crate::error::{Error, Result};
 
-pub type CpuBackend = burn_ndarray::NdArray<f32>;
+/// The CPU backend: burn-flex. On the step benchmark it is 1.9x burn-ndarray (README, Performance).
+pub type CpuBackend = burn_flex::Flex<f32>;
+#[cfg(feature = "ndarray")]
+pub type NdArrayBackend = burn_ndarray::NdArray<f32>;
 #[cfg(feature = "cuda")]
 pub type CudaBackend = burn_cuda::Cuda<f32, i32>;
 
@@ -17,8 +21,11 @@ pub type CudaBackend = burn_cuda::Cuda<f32, i32>;
 pub enum BackendChoice {
     /// CUDA when built with it and a driver and GPU are found, else CPU.
     Auto,
-    /// burn-ndarray on the CPU.
+    /// burn-flex on the CPU.
     Cpu,
+    /// burn-ndarray on the CPU (needs a build with `--features ndarray`).
+    #[cfg(feature = "ndarray")]
+    Ndarray,
     /// burn-cuda on NVIDIA GPU 0 (needs a build with `--features cuda` and the NVIDIA driver).
     Cuda,
 }
@@ -42,9 +49,13 @@ pub trait BackendTask {
 pub fn run_on<T: BackendTask>(choice: BackendChoice, task: T) -> Result<T::Output> {
     match resolve(choice)? {
         Resolved::Cpu => {
-            let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-            let info = BackendInfo { name: "cpu", device: format!("CPU (burn-ndarray, {threads} threads)") };
+            let info = BackendInfo { name: "cpu", device: format!("CPU (burn-flex, {} threads)", cpu_threads()) };
             Ok(task.run::<Autodiff<CpuBackend>>(Default::default(), info))
+        }
+        #[cfg(feature = "ndarray")]
+        Resolved::Ndarray => {
+            let info = BackendInfo { name: "cpu", device: format!("CPU (burn-ndarray, {} threads)", cpu_threads()) };
+            Ok(task.run::<Autodiff<NdArrayBackend>>(Default::default(), info))
         }
         #[cfg(feature = "cuda")]
         Resolved::Cuda(name) => {
@@ -54,8 +65,14 @@ pub fn run_on<T: BackendTask>(choice: BackendChoice, task: T) -> Result<T::Outpu
     }
 }
 
+fn cpu_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
 enum Resolved {
     Cpu,
+    #[cfg(feature = "ndarray")]
+    Ndarray,
     #[cfg(feature = "cuda")]
     Cuda(String),
 }
@@ -63,6 +80,8 @@ enum Resolved {
 fn resolve(choice: BackendChoice) -> Result<Resolved> {
     match choice {
         BackendChoice::Cpu => Ok(Resolved::Cpu),
+        #[cfg(feature = "ndarray")]
+        BackendChoice::Ndarray => Ok(Resolved::Ndarray),
         BackendChoice::Auto => Ok(match cuda_probe() {
             #[cfg(feature = "cuda")]
             Ok(name) => Resolved::Cuda(name),

@@ -16,7 +16,7 @@ use distill_tui::report::Results;
 
 type B = Autodiff<CpuBackend>;
 
-/// burn-ndarray draws initial weights and dropout masks from one process-wide seeded
+/// The CPU backend draws initial weights and dropout masks from one process-wide seeded
 /// generator: tests in parallel threads would interleave their draws. One test at a time here,
 /// as one engine at a time in the program.
 static ENGINE: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -39,7 +39,7 @@ fn running() -> AppState {
     let student = |name: &str, layers: Vec<usize>| RunLabel { kind: RunKind::Student, name: name.into(), seed: 42, teacher_layers: layers };
     s.apply(&Event::Plan {
         experiment: "mnli-student-init".into(),
-        backend: BackendInfo { name: "cpu", device: "CPU (burn-ndarray, 2 threads)".into() },
+        backend: BackendInfo { name: "cpu", device: "CPU (burn-flex, 2 threads)".into() },
         teacher_layers: 12,
         runs: vec![
             RunLabel { kind: RunKind::Teacher, name: "Teacher fine-tune".into(), seed: 42, teacher_layers: vec![] },

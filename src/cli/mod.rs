@@ -26,7 +26,8 @@ use crate::tui::app::MonitorExit;
     after_help = "Without a command, runs the experiment matrix of --config and prints the results table."
 )]
 pub struct Cli {
-    /// Where to run: cpu (burn-ndarray), cuda (needs a build with --features cuda), or auto.
+    /// Where to run: cpu (burn-flex), cuda (needs a build with --features cuda), auto, or
+    /// ndarray (burn-ndarray on the CPU, in builds with --features ndarray).
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu, global = true)]
     pub backend: BackendChoice,
 
