@@ -39,6 +39,14 @@ pub struct BackendInfo {
     pub device: String,
 }
 
+impl BackendInfo {
+    /// Batches are padded to a multiple of this: 32 on CUDA, where each new sequence length
+    /// would compile and autotune its kernels again; exact (1) on the CPU.
+    pub fn pad_multiple(&self) -> usize {
+        if self.name == "cuda" { 32 } else { 1 }
+    }
+}
+
 /// Work that runs on any autodiff backend.
 pub trait BackendTask {
     type Output;
@@ -167,6 +175,12 @@ mod tests {
         if cuda_probe().is_err() {
             assert_eq!(run_on(BackendChoice::Auto, Echo).unwrap(), "cpu");
         }
+    }
+
+    #[test]
+    fn only_cuda_rounds_padding() {
+        let info = |name| BackendInfo { name, device: String::new() };
+        assert_eq!((info("cpu").pad_multiple(), info("cuda").pad_multiple()), (1, 32));
     }
 
     #[cfg(not(feature = "cuda"))]

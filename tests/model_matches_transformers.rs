@@ -7,7 +7,7 @@ use burn::tensor::Tensor;
 use common::*;
 use distill_tui::model::BertInput;
 use distill_tui::predict::predict_batch;
-use distill_tui::tokenize::{Encoded, collate};
+use distill_tui::tokenize::{Encoded, Padding, collate};
 
 const TOL: f32 = 1e-4;
 
@@ -57,11 +57,16 @@ fn padded_batches_give_the_same_logits() {
     let loaded = load(&fixture_dir(), Some(64)).unwrap();
     let cases: Vec<_> = cases().into_iter().filter(|c| c.max_length == 64).collect();
     let items: Vec<(String, Option<String>)> = cases.iter().map(|c| (c.text.clone(), c.text_pair.clone())).collect();
-    let preds = predict_batch(&loaded.model, &loaded.tokenizer, &loaded.config.labels, &items, 8, 0, &Default::default()).unwrap();
-    for (p, c) in preds.iter().zip(&cases) {
-        assert_close(&p.logits, &c.logits, TOL, &format!("batched logits of {:?}", c.text));
-        let sum: f32 = p.probs.iter().sum();
-        assert!((sum - 1.0).abs() < 1e-5);
+    // Exact padding (the CPU's) and lengths rounded up to 32 within the positions (CUDA's).
+    let rounded = Padding { pad_id: 0, multiple: 32, limit: loaded.config.max_position_embeddings };
+    for padding in [Padding::exact(0), rounded] {
+        let preds = predict_batch(&loaded.model, &loaded.tokenizer, &loaded.config.labels, &items, 8, padding, &Default::default()).unwrap();
+        assert_eq!(preds.len(), cases.len());
+        for (p, c) in preds.iter().zip(&cases) {
+            assert_close(&p.logits, &c.logits, TOL, &format!("batched logits of {:?} with {padding:?}", c.text));
+            let sum: f32 = p.probs.iter().sum();
+            assert!((sum - 1.0).abs() < 1e-5);
+        }
     }
 }
 

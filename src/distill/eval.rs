@@ -8,7 +8,7 @@ use crate::data::Dataset;
 use crate::data::batches::sorted_batches;
 use crate::error::{Error, Result};
 use crate::model::BertClassifier;
-use crate::tokenize::{Encoded, collate};
+use crate::tokenize::{Encoded, Padding};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
@@ -20,13 +20,13 @@ pub struct Evaluation {
 }
 
 /// Runs `model` (on an inference backend: no dropout) over `data`.
-pub fn evaluate<B: Backend>(model: &BertClassifier<B>, data: &Dataset, batch_size: usize, pad_id: u32, device: &B::Device) -> Result<Evaluation> {
+pub fn evaluate<B: Backend>(model: &BertClassifier<B>, data: &Dataset, batch_size: usize, padding: Padding, device: &B::Device) -> Result<Evaluation> {
     let mut correct = vec![false; data.len()];
     let mut loss_sum = 0.0;
     for batch in sorted_batches(&data.lengths(), batch_size) {
         let items: Vec<&Encoded> = batch.iter().map(|&i| &data.encoded[i]).collect();
         let labels: Vec<i64> = batch.iter().map(|&i| data.examples[i].label as i64).collect();
-        let logits = model.forward(collate(&items, pad_id).to_input::<B>(device)).logits;
+        let logits = model.forward(padding.collate(&items).to_input::<B>(device)).logits;
         let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels.clone(), [labels.len()]), device);
         let ce: Vec<f32> = cross_entropy_each(logits.clone(), y).into_data().to_vec().map_err(|e| Error::Internal(format!("{e:?}")))?;
         loss_sum += ce.iter().map(|&x| x as f64).sum::<f64>();

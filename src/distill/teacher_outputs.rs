@@ -9,7 +9,7 @@ use crate::data::Dataset;
 use crate::data::batches::sorted_batches;
 use crate::error::{Error, Result};
 use crate::model::BertClassifier;
-use crate::tokenize::{Encoded, collate};
+use crate::tokenize::{Encoded, Padding};
 
 /// Per-example teacher outputs, row `i` for example `i`.
 #[derive(Debug, Clone)]
@@ -26,7 +26,7 @@ impl TeacherOutputs {
         teacher: &BertClassifier<B>,
         data: &Dataset,
         batch_size: usize,
-        pad_id: u32,
+        padding: Padding,
         with_cls: bool,
         device: &B::Device,
     ) -> Result<Self> {
@@ -35,7 +35,7 @@ impl TeacherOutputs {
         let mut rows: Vec<(usize, Vec<f32>, Vec<f32>)> = Vec::with_capacity(n);
         for batch in sorted_batches(&data.lengths(), batch_size) {
             let items: Vec<&Encoded> = batch.iter().map(|&i| &data.encoded[i]).collect();
-            let out = teacher.forward(collate(&items, pad_id).to_input::<B>(device));
+            let out = teacher.forward(padding.collate(&items).to_input::<B>(device));
             num_labels = out.logits.dims()[1];
             hidden = out.cls_hidden.dims()[1];
             let l: Vec<f32> = out.logits.into_data().to_vec().map_err(|e| Error::Internal(format!("{e:?}")))?;

@@ -19,7 +19,7 @@ use crate::engine::events::{Control, EpochRecord, Event, Events, RunId, RunStatu
 use crate::error::Result;
 use crate::experiment::{CosineTarget, LossWeights};
 use crate::model::BertClassifier;
-use crate::tokenize::{Encoded, collate};
+use crate::tokenize::{Encoded, Padding};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainSettings {
@@ -32,7 +32,7 @@ pub struct TrainSettings {
     pub temperature: f64,
     pub loss_weights: LossWeights,
     pub cosine_target: CosineTarget,
-    pub pad_id: u32,
+    pub padding: Padding,
 }
 
 /// What the student learns from besides the labels.
@@ -97,7 +97,7 @@ pub fn train_run<B: AutodiffBackend>(
     let distilling = !matches!(teacher, TeacherSignal::None);
     events.send(Event::RunStarted { run, epochs: s.epochs, steps_per_epoch: per_epoch, train_examples: train.len() });
 
-    let eval = |m: &BertClassifier<B>| evaluate(&m.valid(), valid, s.batch_size.max(32), s.pad_id, device);
+    let eval = |m: &BertClassifier<B>| evaluate(&m.valid(), valid, s.batch_size.max(32), s.padding, device);
     // Continue from the last finished epoch when a checkpoint of these settings exists.
     let mut resumed = None;
     if let Some(ck) = checkpoint {
@@ -163,7 +163,7 @@ pub fn train_run<B: AutodiffBackend>(
             }
             let t0 = Instant::now();
             let items: Vec<&Encoded> = batch.iter().map(|&i| &train.encoded[i]).collect();
-            let tokens = collate(&items, s.pad_id);
+            let tokens = s.padding.collate(&items);
             let labels: Vec<i64> = batch.iter().map(|&i| train.examples[i].label as i64).collect();
             let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels, [batch.len()]), device);
             let out = model.forward(tokens.to_input::<B>(device));

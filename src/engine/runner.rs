@@ -26,7 +26,7 @@ use crate::model::weights::load_classifier;
 use crate::model::{BertClassifier, BertConfig, save_folder};
 use crate::report::Results;
 use crate::report::results::{DataInfo, RunResult, TeacherResult, Versions, correct_string};
-use crate::tokenize::TextTokenizer;
+use crate::tokenize::{Padding, TextTokenizer};
 
 pub const TEACHER_DIR: &str = "teacher";
 const FINGERPRINT: &str = "fingerprint.json";
@@ -80,7 +80,7 @@ pub fn prepare(exp: &Experiment, opts: &EngineOptions, events: &Events) -> Resul
     Ok(Prepared { files, config, alignment, plan, tokenizer, train, valid })
 }
 
-fn settings(exp: &Experiment, seed: u64, epochs: usize, pad_id: u32) -> TrainSettings {
+fn settings(exp: &Experiment, seed: u64, epochs: usize, padding: Padding) -> TrainSettings {
     let t = &exp.training;
     TrainSettings {
         epochs,
@@ -91,7 +91,7 @@ fn settings(exp: &Experiment, seed: u64, epochs: usize, pad_id: u32) -> TrainSet
         temperature: t.temperature,
         loss_weights: t.loss_weights,
         cosine_target: t.cosine_target,
-        pad_id,
+        padding,
     }
 }
 
@@ -157,7 +157,7 @@ pub fn run_experiment<B: AutodiffBackend>(
     }
     let labels = plan_labels(exp, &p.plan);
     events.send(Event::Plan { experiment: exp.name.clone(), backend: info.clone(), teacher_layers: p.config.num_hidden_layers, runs: labels.clone() });
-    let pad_id = p.config.pad_token_id as u32;
+    let padding = Padding { pad_id: p.config.pad_token_id as u32, multiple: info.pad_multiple(), limit: p.config.max_position_embeddings };
     let task_labels: Vec<String> = exp.data.task.label_names.iter().map(|s| s.to_string()).collect();
     let config = p.config.with_labels(task_labels);
 
@@ -241,7 +241,7 @@ pub fn run_experiment<B: AutodiffBackend>(
     results.write(&exp.dir)?;
 
     // Fine-tune (or reuse) the teacher.
-    let teacher = finetune_teacher::<B>(exp, &p, &config, teacher, &mut results, device, events, control)?;
+    let teacher = finetune_teacher::<B>(exp, &p, &config, teacher, padding, &mut results, device, events, control)?;
     if control.quit_requested() {
         results.write(&exp.dir)?;
         events.send(Event::Finished { results_dir: exp.dir.clone() });
@@ -252,7 +252,7 @@ pub fn run_experiment<B: AutodiffBackend>(
     let cache = if opts.teacher_cache {
         let t0 = Instant::now();
         let with_cls = exp.training.cosine_target == CosineTarget::ClsHidden;
-        let c = TeacherOutputs::compute(&teacher_valid, &p.train, 64, pad_id, with_cls, device)?;
+        let c = TeacherOutputs::compute(&teacher_valid, &p.train, 64, padding, with_cls, device)?;
         events.info(format!("teacher outputs for {} training examples computed once in {:.1}s", p.train.len(), t0.elapsed().as_secs_f64()));
         Some(c)
     } else {
@@ -287,7 +287,7 @@ pub fn run_experiment<B: AutodiffBackend>(
                 Some(c) => TeacherSignal::Cached(c),
                 None => TeacherSignal::Live(&teacher_valid),
             };
-            let s = settings(exp, seed, exp.training.epochs, pad_id);
+            let s = settings(exp, seed, exp.training.epochs, padding);
             let ck = RunCheckpoint::new(exp.dir.join(RESUME_DIR).join(&folder), checkpoint_key(&s, &p, &run.teacher_layers));
             let started = Instant::now();
             let dir = exp.dir.clone();
@@ -327,14 +327,14 @@ fn finetune_teacher<B: AutodiffBackend>(
     p: &Prepared,
     config: &BertConfig,
     teacher: BertClassifier<B>,
+    padding: Padding,
     results: &mut Results,
     device: &B::Device,
     events: &Events,
     control: &Control,
 ) -> Result<BertClassifier<B>> {
-    let pad_id = config.pad_token_id as u32;
     let started = Instant::now();
-    let evaluate_teacher = |m: &BertClassifier<B>| evaluate(&m.valid(), &p.valid, exp.training.batch_size.max(32), pad_id, device);
+    let evaluate_teacher = |m: &BertClassifier<B>| evaluate(&m.valid(), &p.valid, exp.training.batch_size.max(32), padding, device);
     if exp.teacher.finetune_epochs == 0 {
         let ev = evaluate_teacher(&teacher)?;
         set_teacher(results, &ev, RunStatus::Done, started.elapsed().as_secs_f64());
@@ -362,7 +362,7 @@ fn finetune_teacher<B: AutodiffBackend>(
         return Ok(model);
     }
     results.teacher.status = RunStatus::Running;
-    let s = settings(exp, exp.seeds[0], exp.teacher.finetune_epochs, pad_id);
+    let s = settings(exp, exp.seeds[0], exp.teacher.finetune_epochs, padding);
     let ck = RunCheckpoint::new(exp.dir.join(RESUME_DIR).join(TEACHER_DIR), format!("{}|{fingerprint}", checkpoint_key(&s, p, &[])));
     let exp_dir = exp.dir.clone();
     let outcome = train_run::<B>(teacher, &p.train, &p.valid, &s, TeacherSignal::None, 0, events, control, device, Some(&ck), &mut |records: &[EpochRecord], ev: &Evaluation, _m| {

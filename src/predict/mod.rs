@@ -11,7 +11,7 @@ use crate::backend::{BackendInfo, BackendTask};
 use crate::error::{Error, Result};
 use crate::hub::HubSettings;
 use crate::model::{BertClassifier, LoadedModel};
-use crate::tokenize::{Encoded, TextTokenizer, collate};
+use crate::tokenize::{Encoded, Padding, TextTokenizer};
 
 /// What `predict` was asked.
 #[derive(Debug, Clone)]
@@ -67,21 +67,21 @@ pub fn read_jsonl(path: &std::path::Path) -> Result<Vec<(String, Option<String>)
     Ok(items)
 }
 
-/// Runs the classifier on `items` in batches of `batch_size`, padding per batch.
+/// Runs the classifier on `items` in batches of `batch_size`, padded per batch by `padding`.
 pub fn predict_batch<B: Backend>(
     model: &BertClassifier<B>,
     tokenizer: &TextTokenizer,
     labels: &[String],
     items: &[(String, Option<String>)],
     batch_size: usize,
-    pad_id: u32,
+    padding: Padding,
     device: &B::Device,
 ) -> Result<Vec<Prediction>> {
     let encoded = tokenizer.encode_many(items)?;
     let mut out = Vec::with_capacity(items.len());
     for chunk in encoded.chunks(batch_size.max(1)) {
         let refs: Vec<&Encoded> = chunk.iter().collect();
-        let batch = collate(&refs, pad_id);
+        let batch = padding.collate(&refs);
         let logits = model.forward(batch.to_input::<B>(device)).logits;
         let probs = softmax(logits.clone(), 1);
         let n = labels.len();
@@ -113,7 +113,7 @@ pub fn format_human(p: &Prediction, labels: &[String]) -> String {
 impl BackendTask for PredictRequest {
     type Output = Result<()>;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device, _info: BackendInfo) -> Result<()> {
+    fn run<B: AutodiffBackend>(self, device: B::Device, info: BackendInfo) -> Result<()> {
         let loaded = LoadedModel::<B::InnerBackend>::load(&self.model, &self.revision, &self.hub, self.max_length, 0, &device)?;
         if let Some(line) = loaded.report.summary(0) {
             eprintln!(
@@ -128,7 +128,8 @@ impl BackendTask for PredictRequest {
             Input::Text { text, pair } => vec![(text.clone(), pair.clone())],
             Input::JsonLines(path) => read_jsonl(path)?,
         };
-        let preds = predict_batch(&model, &loaded.tokenizer, labels, &items, 32, loaded.config.pad_token_id as u32, &device)?;
+        let padding = Padding { pad_id: loaded.config.pad_token_id as u32, multiple: info.pad_multiple(), limit: loaded.config.max_position_embeddings };
+        let preds = predict_batch(&model, &loaded.tokenizer, labels, &items, 32, padding, &device)?;
         let mut out = std::io::stdout().lock();
         for p in &preds {
             let text = if self.json || matches!(self.input, Input::JsonLines(_)) {

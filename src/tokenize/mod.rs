@@ -47,9 +47,39 @@ impl TokenBatch {
     }
 }
 
+/// How a batch is padded: with `pad_id` (type id 0, mask 0) to its longest sequence, rounded up
+/// to a multiple of `multiple` but never past `limit` (the model's positions). The CPU pads
+/// exactly (`multiple` 1); on CUDA every new tensor shape is compiled and autotuned, so lengths
+/// are rounded to a few shapes there. Padding is masked: it changes no logit beyond float noise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Padding {
+    pub pad_id: u32,
+    pub multiple: usize,
+    pub limit: usize,
+}
+
+impl Padding {
+    /// To the longest sequence of each batch, no rounding.
+    pub fn exact(pad_id: u32) -> Self {
+        Padding { pad_id, multiple: 1, limit: usize::MAX }
+    }
+
+    /// The padded length of a batch whose longest sequence has `longest` tokens.
+    pub fn length(&self, longest: usize) -> usize {
+        longest.div_ceil(self.multiple.max(1)).saturating_mul(self.multiple.max(1)).min(self.limit).max(longest)
+    }
+
+    pub fn collate(&self, items: &[&Encoded]) -> TokenBatch {
+        collate_to(items, self.pad_id, self.length(items.iter().map(|e| e.ids.len()).max().unwrap_or(0)))
+    }
+}
+
 /// Pads `items` to the longest of them with `pad_id` (type id 0, mask 0).
 pub fn collate(items: &[&Encoded], pad_id: u32) -> TokenBatch {
-    let seq = items.iter().map(|e| e.ids.len()).max().unwrap_or(0);
+    Padding::exact(pad_id).collate(items)
+}
+
+fn collate_to(items: &[&Encoded], pad_id: u32, seq: usize) -> TokenBatch {
     let n = items.len() * seq;
     let (mut ids, mut type_ids, mut mask) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     for e in items {
@@ -234,5 +264,21 @@ mod tests {
         assert_eq!(batch.type_ids, vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
         assert_eq!(batch.mask, vec![1, 1, 1, 0, 0, 1, 1, 1, 1, 1]);
         assert_eq!(batch.real_tokens(), 8);
+    }
+
+    #[test]
+    fn padding_rounds_up_to_the_multiple_within_the_limit() {
+        let p = Padding { pad_id: 0, multiple: 32, limit: 40 };
+        assert_eq!([1, 31, 32, 33, 40].map(|n| p.length(n)), [32, 32, 32, 40, 40]);
+        let p = Padding { pad_id: 0, multiple: 32, limit: 512 };
+        assert_eq!([5, 64, 65, 500].map(|n| p.length(n)), [32, 64, 96, 512]);
+        assert_eq!(Padding::exact(0).length(7), 7);
+        let a = Encoded { ids: vec![2, 5, 3], type_ids: vec![0, 0, 0] };
+        let b = Encoded { ids: vec![2, 5, 6, 3], type_ids: vec![0, 0, 1, 1] };
+        let batch = Padding { pad_id: 9, multiple: 3, limit: 512 }.collate(&[&a, &b]);
+        assert_eq!((batch.batch, batch.seq), (2, 6));
+        assert_eq!(batch.ids, vec![2, 5, 3, 9, 9, 9, 2, 5, 6, 3, 9, 9]);
+        assert_eq!(batch.type_ids, vec![0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0]);
+        assert_eq!(batch.mask, vec![1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 0, 0]);
     }
 }
