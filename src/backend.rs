@@ -8,7 +8,7 @@ use burn::tensor::backend::AutodiffBackend;
 
 use crate::error::{Error, Result};
 
-/// The CPU backend: burn-flex. On the step benchmark it is 1.9x burn-ndarray (README, Performance).
+/// The CPU backend: burn-flex, 1.5-2x burn-ndarray on the step benchmark (README, Performance).
 pub type CpuBackend = burn_flex::Flex<f32>;
 #[cfg(feature = "ndarray")]
 pub type NdArrayBackend = burn_ndarray::NdArray<f32>;
