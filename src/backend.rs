@@ -7,6 +7,7 @@ use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
 
 use crate::error::{Error, Result};
+use crate::tokenize::Padding;
 
 /// The CPU backend: burn-flex, 1.5-2x burn-ndarray on the step benchmark (README, Performance).
 pub type CpuBackend = burn_flex::Flex<f32>;
@@ -44,6 +45,11 @@ impl BackendInfo {
     /// would compile and autotune its kernels again; exact (1) on the CPU.
     pub fn pad_multiple(&self) -> usize {
         if self.name == "cuda" { 32 } else { 1 }
+    }
+
+    /// How batches for `config`'s model are padded on this backend.
+    pub fn padding(&self, config: &crate::model::BertConfig) -> Padding {
+        Padding { pad_id: config.pad_token_id as u32, multiple: self.pad_multiple(), limit: config.max_position_embeddings }
     }
 }
 

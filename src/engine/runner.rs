@@ -157,7 +157,7 @@ pub fn run_experiment<B: AutodiffBackend>(
     }
     let labels = plan_labels(exp, &p.plan);
     events.send(Event::Plan { experiment: exp.name.clone(), backend: info.clone(), teacher_layers: p.config.num_hidden_layers, runs: labels.clone() });
-    let padding = Padding { pad_id: p.config.pad_token_id as u32, multiple: info.pad_multiple(), limit: p.config.max_position_embeddings };
+    let padding = info.padding(&p.config);
     let task_labels: Vec<String> = exp.data.task.label_names.iter().map(|s| s.to_string()).collect();
     let config = p.config.with_labels(task_labels);
 

@@ -128,8 +128,7 @@ impl BackendTask for PredictRequest {
             Input::Text { text, pair } => vec![(text.clone(), pair.clone())],
             Input::JsonLines(path) => read_jsonl(path)?,
         };
-        let padding = Padding { pad_id: loaded.config.pad_token_id as u32, multiple: info.pad_multiple(), limit: loaded.config.max_position_embeddings };
-        let preds = predict_batch(&model, &loaded.tokenizer, labels, &items, 32, padding, &device)?;
+        let preds = predict_batch(&model, &loaded.tokenizer, labels, &items, 32, info.padding(&loaded.config), &device)?;
         let mut out = std::io::stdout().lock();
         for p in &preds {
             let text = if self.json || matches!(self.input, Input::JsonLines(_)) {

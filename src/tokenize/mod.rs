@@ -66,7 +66,8 @@ impl Padding {
 
     /// The padded length of a batch whose longest sequence has `longest` tokens.
     pub fn length(&self, longest: usize) -> usize {
-        longest.div_ceil(self.multiple.max(1)).saturating_mul(self.multiple.max(1)).min(self.limit).max(longest)
+        let m = self.multiple.max(1);
+        longest.div_ceil(m).saturating_mul(m).min(self.limit).max(longest)
     }
 
     pub fn collate(&self, items: &[&Encoded]) -> TokenBatch {
