@@ -4,9 +4,9 @@
 //! [`BackendTask`] and is handed to [`run_on`].
 
 use burn::backend::Autodiff;
-use burn::tensor::backend::AutodiffBackend;
 
 use crate::error::{Error, Result};
+use crate::ops::TrainBackend;
 use crate::tokenize::Padding;
 
 /// The CPU backend: burn-flex, 1.5-2x burn-ndarray on the step benchmark (README, Performance).
@@ -56,7 +56,7 @@ impl BackendInfo {
 /// Work that runs on any autodiff backend.
 pub trait BackendTask {
     type Output;
-    fn run<B: AutodiffBackend>(self, device: B::Device, info: BackendInfo) -> Self::Output;
+    fn run<B: TrainBackend>(self, device: B::Device, info: BackendInfo) -> Self::Output;
 }
 
 /// Runs `task` on the chosen backend.
@@ -170,7 +170,7 @@ mod tests {
     struct Echo;
     impl BackendTask for Echo {
         type Output = &'static str;
-        fn run<B: AutodiffBackend>(self, _device: B::Device, info: BackendInfo) -> &'static str {
+        fn run<B: TrainBackend>(self, _device: B::Device, info: BackendInfo) -> &'static str {
             info.name
         }
     }

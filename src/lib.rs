@@ -13,6 +13,7 @@ pub mod error;
 pub mod headless;
 pub mod hub;
 pub mod model;
+pub mod ops;
 pub mod predict;
 pub mod report;
 pub mod signals;

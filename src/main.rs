@@ -6,7 +6,20 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `purge_delay` option (`mi_option_purge_delay`, 15 in v2's and v3's mimalloc.h).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() {
+    // mimalloc gives freed memory back to the kernel 1 s after it is freed (its default), and
+    // the kernel zeroes it again on the next touch. A CPU step lasts longer than that, so each
+    // step faulted its buffers in anew: a third of a 384/12 bench step was the kernel clearing
+    // pages (100,000 page faults in 4 steps; 1,600 without purging). Memory freed in one step
+    // is reused by the next, so peak memory barely moves (README, Performance).
+    // MIMALLOC_PURGE_DELAY in the environment still wins, for experiments.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: setting an option is allowed at any time; it only changes when memory is purged.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    }
     let cli = distill_tui::cli::Cli::parse();
     match distill_tui::cli::run(cli) {
         Ok(0) => {}

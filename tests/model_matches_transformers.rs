@@ -201,6 +201,6 @@ fn attention_mask_hides_padding() {
     let mut mask = vec![1i64; n];
     mask.extend([0, 0, 0]);
     let t = |v: Vec<i64>| Tensor::<B, 1, burn::tensor::Int>::from_ints(v.as_slice(), &device).reshape([1, n + 3]);
-    let out = loaded.model.forward(BertInput { input_ids: t(ids), token_type_ids: t(vec![0; n + 3]), attention_mask: t(mask) });
+    let out = loaded.model.forward(BertInput { input_ids: t(ids), token_type_ids: t(vec![0; n + 3]), attention_mask: Some(t(mask)) });
     assert_close(&out.logits.into_data().to_vec::<f32>().unwrap(), &c.logits, TOL, "masked logits");
 }

@@ -5,8 +5,8 @@
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
-use burn::tensor::backend::AutodiffBackend;
+use burn::optim::{GradientsParams, Optimizer};
+use crate::ops::TrainBackend;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -71,7 +71,7 @@ pub fn peak_rss_mb() -> f64 {
 impl BackendTask for BenchShape {
     type Output = Result<BenchReport>;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device, info: BackendInfo) -> Result<BenchReport> {
+    fn run<B: TrainBackend>(self, device: B::Device, info: BackendInfo) -> Result<BenchReport> {
         let s = self;
         if s.hidden % 64 != 0 || s.layers < 2 || s.batch == 0 || s.seq < 2 || s.steps == 0 {
             return Err(Error::Input("bench needs --hidden a multiple of 64, --layers >= 2, --batch >= 1, --seq >= 2, --steps >= 1".into()));
@@ -84,7 +84,7 @@ impl BackendTask for BenchShape {
         let layers: Vec<usize> = (1..=s.layers / 2).collect();
         let (mut student, _) = build_student(&teacher, &config, &layers);
         let teacher = teacher.valid();
-        let mut optim = AdamConfig::new().with_epsilon(1e-8).init::<B, BertClassifier<B>>();
+        let mut optim = crate::distill::adam::optimizer::<B>();
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let ids: Vec<i64> = (0..s.batch * s.seq).map(|_| rng.random_range(1000..30000)).collect();
         let labels: Vec<i64> = (0..s.batch).map(|_| rng.random_range(0..3)).collect();
@@ -96,12 +96,12 @@ impl BackendTask for BenchShape {
             let input = |d: &B::Device| BertInput::<B> {
                 input_ids: Tensor::from_data(int2(ids.clone()), d),
                 token_type_ids: Tensor::zeros([s.batch, s.seq], d),
-                attention_mask: Tensor::ones([s.batch, s.seq], d),
+                attention_mask: None,
             };
             let teacher_input = BertInput::<B::InnerBackend> {
                 input_ids: Tensor::from_data(int2(ids.clone()), &device),
                 token_type_ids: Tensor::zeros([s.batch, s.seq], &device),
-                attention_mask: Tensor::ones([s.batch, s.seq], &device),
+                attention_mask: None,
             };
             let t_logits = Tensor::<B, 2>::from_inner(teacher.forward(teacher_input).logits);
             let out = student.forward(input(&device));

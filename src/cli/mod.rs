@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use burn::tensor::backend::AutodiffBackend;
+use crate::ops::TrainBackend;
 use clap::{Parser, Subcommand};
 
 use crate::backend::{BackendChoice, BackendInfo, BackendTask, run_on};
@@ -205,7 +205,7 @@ pub struct MatrixTask {
 
 impl BackendTask for MatrixTask {
     type Output = Result<Results>;
-    fn run<B: AutodiffBackend>(self, device: B::Device, info: BackendInfo) -> Result<Results> {
+    fn run<B: TrainBackend>(self, device: B::Device, info: BackendInfo) -> Result<Results> {
         run_experiment::<B>(&self.experiment, &self.options, &info, &device, &self.events, &self.control)
     }
 }

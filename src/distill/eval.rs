@@ -1,6 +1,6 @@
 //! Validation: mean cross-entropy, accuracy and per-example correctness.
 
-use burn::tensor::backend::Backend;
+use crate::ops::FastOps;
 use burn::tensor::{Int, Tensor, TensorData};
 
 use super::loss::cross_entropy_each;
@@ -20,7 +20,7 @@ pub struct Evaluation {
 }
 
 /// Runs `model` (on an inference backend: no dropout) over `data`.
-pub fn evaluate<B: Backend>(model: &BertClassifier<B>, data: &Dataset, batch_size: usize, padding: Padding, device: &B::Device) -> Result<Evaluation> {
+pub fn evaluate<B: FastOps>(model: &BertClassifier<B>, data: &Dataset, batch_size: usize, padding: Padding, device: &B::Device) -> Result<Evaluation> {
     let mut correct = vec![false; data.len()];
     let mut loss_sum = 0.0;
     for batch in sorted_batches(&data.lengths(), batch_size) {

@@ -1,6 +1,7 @@
 //! Distillation: losses, schedule, students built from teacher layers, teacher outputs,
 //! evaluation and the training loop.
 
+pub mod adam;
 pub mod checkpoint;
 pub mod eval;
 pub mod loss;

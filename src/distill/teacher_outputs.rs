@@ -9,6 +9,7 @@ use crate::data::Dataset;
 use crate::data::batches::sorted_batches;
 use crate::error::{Error, Result};
 use crate::model::BertClassifier;
+use crate::ops::FastOps;
 use crate::tokenize::{Encoded, Padding};
 
 /// Per-example teacher outputs, row `i` for example `i`.
@@ -22,7 +23,7 @@ pub struct TeacherOutputs {
 }
 
 impl TeacherOutputs {
-    pub fn compute<B: Backend>(
+    pub fn compute<B: FastOps>(
         teacher: &BertClassifier<B>,
         data: &Dataset,
         batch_size: usize,

@@ -4,8 +4,9 @@
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use crate::ops::TrainBackend;
 use burn::tensor::{Int, Tensor, TensorData};
 
 use super::checkpoint::{Progress, RunCheckpoint};
@@ -73,7 +74,7 @@ pub fn steps_per_epoch(examples: usize, batch_size: usize) -> usize {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn train_run<B: AutodiffBackend>(
+pub fn train_run<B: TrainBackend>(
     mut model: BertClassifier<B>,
     train: &Dataset,
     valid: &Dataset,
@@ -88,7 +89,7 @@ pub fn train_run<B: AutodiffBackend>(
 ) -> Result<RunOutcome<B>> {
     let started = Instant::now();
     let mut paused = std::time::Duration::ZERO;
-    let adam = || AdamConfig::new().with_epsilon(1e-8).init::<B, BertClassifier<B>>();
+    let adam = super::adam::optimizer::<B>;
     let mut optim = adam();
     let lengths = train.lengths();
     let per_epoch = steps_per_epoch(train.len(), s.batch_size);
@@ -151,6 +152,7 @@ pub fn train_run<B: AutodiffBackend>(
     };
     for epoch in first_epoch..=s.epochs {
         B::seed(device, epoch_seed(s.seed, epoch));
+        crate::ops::seed_dropout(epoch_seed(s.seed, epoch));
         let mut sum = LossValues::default();
         let mut n_steps = 0usize;
         for batch in epoch_batches(&lengths, s.batch_size, s.seed, epoch) {

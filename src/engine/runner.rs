@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
-use burn::tensor::backend::AutodiffBackend;
+use crate::ops::TrainBackend;
 
 use super::events::{Control, EpochRecord, Event, Events, RunKind, RunLabel, RunStatus};
 use super::labels::{LabelAlignment, align_labels};
@@ -132,7 +132,7 @@ pub fn plan_labels(exp: &Experiment, plan: &[PlannedRun]) -> Vec<RunLabel> {
 
 /// Runs the whole experiment on backend `B` and returns the final results (also written to
 /// `<output_dir>/<name>/`).
-pub fn run_experiment<B: AutodiffBackend>(
+pub fn run_experiment<B: TrainBackend>(
     exp: &Experiment,
     opts: &EngineOptions,
     info: &BackendInfo,
@@ -322,7 +322,7 @@ pub fn run_experiment<B: AutodiffBackend>(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn finetune_teacher<B: AutodiffBackend>(
+fn finetune_teacher<B: TrainBackend>(
     exp: &Experiment,
     p: &Prepared,
     config: &BertConfig,

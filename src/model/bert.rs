@@ -4,7 +4,7 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear};
-use burn::tensor::activation::{gelu, gelu_approximate, relu, softmax};
+use burn::tensor::activation::{gelu_approximate, relu};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::SeedableRng;
@@ -12,14 +12,16 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
 use super::config::{Activation, BertConfig};
+use crate::ops::FastOps;
 
 /// One batch of encoded text; all tensors are `[batch, seq]`.
 #[derive(Debug, Clone)]
 pub struct BertInput<B: Backend> {
     pub input_ids: Tensor<B, 2, Int>,
     pub token_type_ids: Tensor<B, 2, Int>,
-    /// 1 for real tokens, 0 for padding.
-    pub attention_mask: Tensor<B, 2, Int>,
+    /// 1 for real tokens, 0 for padding; `None` when the batch has no padding (every token
+    /// attends to every token, and the mask is not computed at all).
+    pub attention_mask: Option<Tensor<B, 2, Int>>,
 }
 
 /// What a forward pass gives: logits `[batch, labels]`, the last hidden states
@@ -38,6 +40,8 @@ pub struct BertEmbeddings<B: Backend> {
     pub token_type_embeddings: Embedding<B>,
     pub layer_norm: LayerNorm<B>,
     dropout: Dropout,
+    /// `layer_norm_eps` (burn's `LayerNorm` keeps its own private).
+    eps: f64,
 }
 
 #[derive(Module, Debug)]
@@ -55,6 +59,7 @@ pub struct BertResidual<B: Backend> {
     pub dense: Linear<B>,
     pub layer_norm: LayerNorm<B>,
     dropout: Dropout,
+    eps: f64,
 }
 
 #[derive(Module, Debug)]
@@ -148,6 +153,7 @@ impl<B: Backend> BertLayer<B> {
             dense: init.linear(d_in, h),
             layer_norm: init.layer_norm(c),
             dropout: DropoutConfig::new(c.hidden_dropout_prob).init(),
+            eps: c.layer_norm_eps,
         };
         let self_attn = BertSelfAttention {
             query: init.linear(h, h),
@@ -160,58 +166,67 @@ impl<B: Backend> BertLayer<B> {
         let intermediate = BertIntermediate { dense: init.linear(h, c.intermediate_size), act: c.hidden_act };
         Self { attention, intermediate, output: residual(init, c.intermediate_size) }
     }
+}
 
-    /// `x`: `[batch, seq, hidden]`; `mask_bias`: `[batch, 1, 1, seq]`, 0 for tokens and a large
-    /// negative number for padding.
-    pub fn forward(&self, x: Tensor<B, 3>, mask_bias: Tensor<B, 4>) -> Tensor<B, 3> {
-        let attn = self.attention.self_attn.forward(x.clone(), mask_bias);
+/// `x @ W + b` through [`FastOps::linear`] (one matrix product over all tokens).
+fn linear<B: FastOps, const D: usize>(l: &Linear<B>, x: Tensor<B, D>) -> Tensor<B, D> {
+    B::fast_linear(x, l.weight.val(), l.bias.as_ref().map(|b| b.val()))
+}
+
+fn layer_norm<B: FastOps>(ln: &LayerNorm<B>, eps: f64, x: Tensor<B, 3>, residual: Option<Tensor<B, 3>>) -> Tensor<B, 3> {
+    let beta = match &ln.beta {
+        Some(b) => b.val(),
+        None => Tensor::zeros(ln.gamma.dims(), &ln.gamma.device()),
+    };
+    B::fast_layer_norm(x, residual, ln.gamma.val(), beta, eps)
+}
+
+impl<B: FastOps> BertLayer<B> {
+    /// `x`: `[batch, seq, hidden]`; `key_bias`: `[batch, seq]`, 0 for tokens and a large
+    /// negative number for padding (`None`: no padding).
+    pub fn forward(&self, x: Tensor<B, 3>, key_bias: Option<Tensor<B, 2>>) -> Tensor<B, 3> {
+        let attn = self.attention.self_attn.forward(x.clone(), key_bias);
         let attn = self.attention.output.forward(attn, x);
         let inner = self.intermediate.forward(attn.clone());
         self.output.forward(inner, attn)
     }
 }
 
-impl<B: Backend> BertSelfAttention<B> {
-    fn forward(&self, x: Tensor<B, 3>, mask_bias: Tensor<B, 4>) -> Tensor<B, 3> {
-        let [batch, seq, hidden] = x.dims();
-        let head_dim = hidden / self.num_heads;
-        let heads = |t: Tensor<B, 3>| t.reshape([batch, seq, self.num_heads, head_dim]).swap_dims(1, 2);
-        let q = heads(self.query.forward(x.clone()));
-        let k = heads(self.key.forward(x.clone()));
-        let v = heads(self.value.forward(x));
-        let scores = q.matmul(k.swap_dims(2, 3)) / (head_dim as f64).sqrt() + mask_bias;
-        let probs = self.dropout.forward(softmax(scores, 3));
-        probs.matmul(v).swap_dims(1, 2).reshape([batch, seq, hidden])
+impl<B: FastOps> BertSelfAttention<B> {
+    fn forward(&self, x: Tensor<B, 3>, key_bias: Option<Tensor<B, 2>>) -> Tensor<B, 3> {
+        let q = linear(&self.query, x.clone());
+        let k = linear(&self.key, x.clone());
+        let v = linear(&self.value, x);
+        B::fast_attention(q, k, v, key_bias, self.num_heads, self.dropout.prob)
     }
 }
 
-impl<B: Backend> BertResidual<B> {
+impl<B: FastOps> BertResidual<B> {
     fn forward(&self, x: Tensor<B, 3>, residual: Tensor<B, 3>) -> Tensor<B, 3> {
-        let x = self.dropout.forward(self.dense.forward(x));
-        self.layer_norm.forward(x + residual)
+        let x = B::fast_dropout(linear(&self.dense, x), self.dropout.prob);
+        layer_norm(&self.layer_norm, self.eps, x, Some(residual))
     }
 }
 
-impl<B: Backend> BertIntermediate<B> {
+impl<B: FastOps> BertIntermediate<B> {
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let x = self.dense.forward(x);
+        let x = linear(&self.dense, x);
         match self.act {
-            Activation::Gelu => gelu(x),
+            Activation::Gelu => B::fast_gelu(x),
             Activation::GeluTanh => gelu_approximate(x),
             Activation::Relu => relu(x),
         }
     }
 }
 
-impl<B: Backend> BertEmbeddings<B> {
+impl<B: FastOps> BertEmbeddings<B> {
     fn forward(&self, input_ids: Tensor<B, 2, Int>, token_type_ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
         let [batch, seq] = input_ids.dims();
         let device = input_ids.device();
         let positions = Tensor::<B, 1, Int>::arange(0..seq as i64, &device).reshape([1, seq]).repeat_dim(0, batch);
-        let x = self.word_embeddings.forward(input_ids)
-            + self.position_embeddings.forward(positions)
-            + self.token_type_embeddings.forward(token_type_ids);
-        self.dropout.forward(self.layer_norm.forward(x))
+        let x = self.word_embeddings.forward(input_ids) + self.position_embeddings.forward(positions);
+        let x = layer_norm(&self.layer_norm, self.eps, x, Some(self.token_type_embeddings.forward(token_type_ids)));
+        B::fast_dropout(x, self.dropout.prob)
     }
 }
 
@@ -227,6 +242,7 @@ impl<B: Backend> BertClassifier<B> {
             token_type_embeddings: init.embedding(c.type_vocab_size, h),
             layer_norm: init.layer_norm(c),
             dropout: DropoutConfig::new(c.hidden_dropout_prob).init(),
+            eps: c.layer_norm_eps,
         };
         let layer = (0..c.num_hidden_layers).map(|_| BertLayer::new(c, &mut init)).collect();
         let pooler = BertPooler { dense: init.linear(h, h) };
@@ -265,18 +281,22 @@ impl<B: Backend> BertClassifier<B> {
         Self { classifier, ..self }
     }
 
+}
+
+impl<B: FastOps> BertClassifier<B> {
     pub fn forward(&self, input: BertInput<B>) -> BertOutput<B> {
-        let [batch, seq] = input.input_ids.dims();
-        // transformers' extended attention mask: (1 - mask) * finfo(float32).min, added to scores.
-        let mask_bias = (input.attention_mask.float().neg() + 1.0).reshape([batch, 1, 1, seq]) * f32::MIN as f64;
+        let [batch, _] = input.input_ids.dims();
+        // transformers' extended attention mask, (1 - mask) * finfo(float32).min, added to the
+        // scores of every query; not built at all for a batch without padding.
+        let key_bias = input.attention_mask.map(|m| (m.float().neg() + 1.0) * f32::MIN as f64);
         let mut x = self.bert.embeddings.forward(input.input_ids, input.token_type_ids);
         for layer in &self.bert.encoder.layer {
-            x = layer.forward(x, mask_bias.clone());
+            x = layer.forward(x, key_bias.clone());
         }
         let hidden = x.dims()[2];
         let cls_hidden = x.clone().slice([0..batch, 0..1, 0..hidden]).reshape([batch, hidden]);
-        let pooled = self.bert.pooler.dense.forward(cls_hidden.clone()).tanh();
-        let logits = self.classifier.forward(self.dropout.forward(pooled));
+        let pooled = linear(&self.bert.pooler.dense, cls_hidden.clone()).tanh();
+        let logits = linear(&self.classifier, B::fast_dropout(pooled, self.dropout.prob));
         BertOutput { logits, last_hidden: x, cls_hidden }
     }
 }

@@ -4,7 +4,7 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use burn::tensor::activation::softmax;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use crate::ops::{FastOps, TrainBackend};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{BackendInfo, BackendTask};
@@ -68,7 +68,7 @@ pub fn read_jsonl(path: &std::path::Path) -> Result<Vec<(String, Option<String>)
 }
 
 /// Runs the classifier on `items` in batches of `batch_size`, padded per batch by `padding`.
-pub fn predict_batch<B: Backend>(
+pub fn predict_batch<B: FastOps>(
     model: &BertClassifier<B>,
     tokenizer: &TextTokenizer,
     labels: &[String],
@@ -113,7 +113,7 @@ pub fn format_human(p: &Prediction, labels: &[String]) -> String {
 impl BackendTask for PredictRequest {
     type Output = Result<()>;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device, info: BackendInfo) -> Result<()> {
+    fn run<B: TrainBackend>(self, device: B::Device, info: BackendInfo) -> Result<()> {
         let loaded = LoadedModel::<B::InnerBackend>::load(&self.model, &self.revision, &self.hub, self.max_length, 0, &device)?;
         if let Some(line) = loaded.report.summary(0) {
             eprintln!(

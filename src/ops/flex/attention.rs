@@ -1,0 +1,214 @@
+//! Multi-head self-attention in one operation per (batch item, head), all of them in parallel:
+//! the heads are read in place from `[batch, seq, hidden]` through gemm's strides (no permuted
+//! copies), the mask is added and the softmax taken row by row, dropout is a hashed mask
+//! (regenerated in the backward pass, not stored), and the context is written straight into
+//! the merged `[batch, seq, hidden]` layout. The backward pass keeps only the probabilities.
+
+use burn_flex::FlexTensor;
+use rayon::prelude::*;
+
+use super::gelu::exp_neg;
+use super::{Mat, f32s, from_vec, gemm_raw};
+use crate::ops::rng;
+use crate::ops::simd::{output, sum_by2, vectorized};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spec {
+    pub heads: usize,
+    /// Dropout on the probabilities: its probability and mask seed.
+    pub dropout: Option<(f64, u64)>,
+}
+
+#[derive(Clone, Copy)]
+struct Out(*mut f32);
+// SAFETY: every task writes a disjoint block (its head's columns, its own probability rows).
+unsafe impl Send for Out {}
+unsafe impl Sync for Out {}
+
+impl Out {
+    fn at(self, offset: usize) -> *mut f32 {
+        // SAFETY: offsets are computed within the buffers by the callers.
+        unsafe { self.0.add(offset) }
+    }
+}
+
+struct Shape {
+    batch: usize,
+    seq: usize,
+    hidden: usize,
+    heads: usize,
+    head_dim: usize,
+}
+
+impl Shape {
+    fn of(q: &FlexTensor, heads: usize) -> Self {
+        let d = q.layout().shape().to_vec();
+        assert_eq!(d.len(), 3, "attention takes [batch, seq, hidden]");
+        assert!(heads > 0 && d[2] % heads == 0, "hidden size {} is not a multiple of {heads} heads", d[2]);
+        Shape { batch: d[0], seq: d[1], hidden: d[2], heads, head_dim: d[2] / heads }
+    }
+
+    /// Where head `h` of batch item `b` starts in a `[batch, seq, hidden]` tensor.
+    fn head(&self, b: usize, h: usize) -> usize {
+        b * self.seq * self.hidden + h * self.head_dim
+    }
+
+    fn scale(&self) -> f32 {
+        1.0 / (self.head_dim as f32).sqrt()
+    }
+}
+
+/// The dropout factors of one row of probabilities (task `task`, query row `i`).
+fn dropout_row(spec: &Spec, s: &Shape, task: usize, i: usize, row: &[f32], out: &mut [f32]) {
+    match spec.dropout {
+        Some((p, seed)) => {
+            let (t, scale) = (rng::threshold(p), if p < 1.0 { (1.0 / (1.0 - p)) as f32 } else { 0.0 });
+            let base = ((task * s.seq + i) * s.seq) as u32;
+            vectorized(|| {
+                for (j, (o, &x)) in out.iter_mut().zip(row).enumerate() {
+                    *o = x * rng::factor(seed, base.wrapping_add(j as u32), t, scale);
+                }
+            });
+        }
+        None => out.copy_from_slice(row),
+    }
+}
+
+/// The context `[batch, seq, hidden]` and the attention probabilities `[batch, heads, seq,
+/// seq]` (before dropout).
+pub fn forward(q: &FlexTensor, k: &FlexTensor, v: &FlexTensor, key_bias: Option<&FlexTensor>, spec: Spec) -> (FlexTensor, Vec<f32>) {
+    let (q, k, v) = (q.to_contiguous(), k.to_contiguous(), v.to_contiguous());
+    let s = Shape::of(&q, spec.heads);
+    let bias = key_bias.map(|b| b.to_contiguous());
+    let (qs, ks, vs) = (f32s(&q), f32s(&k), f32s(&v));
+    let bias = bias.as_ref().map(f32s);
+    let n = s.seq;
+    let mut probs = output(s.batch * s.heads * n * n);
+    let mut ctx = output(qs.len());
+    let ctx_out = Out(ctx.as_mut_ptr());
+    probs.par_chunks_mut((n * n).max(1)).enumerate().for_each(|(task, p)| {
+        let (b, h) = (task / s.heads, task % s.heads);
+        let at = s.head(b, h);
+        // SAFETY: p is [n, n]; q and k heads are [n, head_dim] with row stride hidden.
+        unsafe {
+            gemm_raw(
+                p.as_mut_ptr(), n as isize, 1, false,
+                Mat::strided(qs, at, s.hidden, 1),
+                Mat::strided(ks, at, s.hidden, 1).t(),
+                n, n, s.head_dim, s.scale(), gemm::Parallelism::None,
+            );
+        }
+        let bias = bias.map(|bias| &bias[b * n..(b + 1) * n]);
+        for row in p.chunks_exact_mut(n) {
+            softmax_row(row, bias);
+        }
+        let mut dropped;
+        let lhs = if spec.dropout.is_some() {
+            dropped = output(n * n);
+            for (i, (row, out)) in p.chunks_exact(n).zip(dropped.chunks_exact_mut(n)).enumerate() {
+                dropout_row(&spec, &s, task, i, row, out);
+            }
+            Mat::strided(&dropped, 0, n, 1)
+        } else {
+            Mat::strided(p, 0, n, 1)
+        };
+        // SAFETY: this task alone writes head h's columns of batch item b.
+        unsafe {
+            gemm_raw(
+                ctx_out.at(at), s.hidden as isize, 1, false,
+                lhs, Mat::strided(vs, at, s.hidden, 1),
+                n, s.head_dim, n, 1.0, gemm::Parallelism::None,
+            );
+        }
+    });
+    (from_vec(ctx, vec![s.batch, s.seq, s.hidden]), probs)
+}
+
+/// `row = softmax(row + bias)` in place.
+#[inline(always)]
+fn softmax_row(row: &mut [f32], bias: Option<&[f32]>) {
+    vectorized(|| {
+        if let Some(bias) = bias {
+            row.iter_mut().zip(bias).for_each(|(x, b)| *x += b);
+        }
+        let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+        row.iter_mut().for_each(|x| *x = exp_neg(*x - max));
+        let sum = super::super::simd::sum_by(row, |x| x);
+        let inv = 1.0 / sum;
+        row.iter_mut().for_each(|x| *x *= inv);
+    });
+}
+
+/// Gradients of `q`, `k` and `v` from the context's gradient.
+pub fn backward(
+    d_ctx: &FlexTensor,
+    q: &FlexTensor,
+    k: &FlexTensor,
+    v: &FlexTensor,
+    probs: &[f32],
+    spec: Spec,
+) -> (FlexTensor, FlexTensor, FlexTensor) {
+    let (d_ctx, q, k, v) = (d_ctx.to_contiguous(), q.to_contiguous(), k.to_contiguous(), v.to_contiguous());
+    let s = Shape::of(&q, spec.heads);
+    let (dc, qs, ks, vs) = (f32s(&d_ctx), f32s(&q), f32s(&k), f32s(&v));
+    let n = s.seq;
+    let (mut dq, mut dk, mut dv) = (output(qs.len()), output(qs.len()), output(qs.len()));
+    let (dq_out, dk_out, dv_out) = (Out(dq.as_mut_ptr()), Out(dk.as_mut_ptr()), Out(dv.as_mut_ptr()));
+    (0..s.batch * s.heads).into_par_iter().for_each(|task| {
+        let (b, h) = (task / s.heads, task % s.heads);
+        let at = s.head(b, h);
+        let p = &probs[task * n * n..(task + 1) * n * n];
+        let mut dropped;
+        let p_used = if spec.dropout.is_some() {
+            dropped = output(n * n);
+            for (i, (row, out)) in p.chunks_exact(n).zip(dropped.chunks_exact_mut(n)).enumerate() {
+                dropout_row(&spec, &s, task, i, row, out);
+            }
+            &dropped[..]
+        } else {
+            p
+        };
+        // dv = p_used^T @ d_ctx;  dp = d_ctx @ v^T
+        let mut dp = output(n * n);
+        // SAFETY: this task alone writes head h's columns of batch item b in dv; dp is [n, n].
+        unsafe {
+            gemm_raw(
+                dv_out.at(at), s.hidden as isize, 1, false,
+                Mat::strided(p_used, 0, n, 1).t(), Mat::strided(dc, at, s.hidden, 1),
+                n, s.head_dim, n, 1.0, gemm::Parallelism::None,
+            );
+            gemm_raw(
+                dp.as_mut_ptr(), n as isize, 1, false,
+                Mat::strided(dc, at, s.hidden, 1), Mat::strided(vs, at, s.hidden, 1).t(),
+                n, n, s.head_dim, 1.0, gemm::Parallelism::None,
+            );
+        }
+        // Through dropout (the same factors), then softmax: ds = p * (dp - sum(p * dp)).
+        for (i, (dp_row, p_row)) in dp.chunks_exact_mut(n).zip(p.chunks_exact(n)).enumerate() {
+            if spec.dropout.is_some() {
+                let raw = dp_row.to_vec();
+                dropout_row(&spec, &s, task, i, &raw, dp_row);
+            }
+            vectorized(|| {
+                let dot = sum_by2(dp_row, p_row, |a, b| a * b);
+                dp_row.iter_mut().zip(p_row).for_each(|(d, &p)| *d = p * (*d - dot));
+            });
+        }
+        // dq = ds @ k * scale;  dk = ds^T @ q * scale
+        // SAFETY: this task alone writes head h's columns of batch item b in dq and dk.
+        unsafe {
+            gemm_raw(
+                dq_out.at(at), s.hidden as isize, 1, false,
+                Mat::strided(&dp, 0, n, 1), Mat::strided(ks, at, s.hidden, 1),
+                n, s.head_dim, n, s.scale(), gemm::Parallelism::None,
+            );
+            gemm_raw(
+                dk_out.at(at), s.hidden as isize, 1, false,
+                Mat::strided(&dp, 0, n, 1).t(), Mat::strided(qs, at, s.hidden, 1),
+                n, s.head_dim, n, s.scale(), gemm::Parallelism::None,
+            );
+        }
+    });
+    let shape = vec![s.batch, s.seq, s.hidden];
+    (from_vec(dq, shape.clone()), from_vec(dk, shape.clone()), from_vec(dv, shape))
+}

@@ -1,0 +1,101 @@
+//! `LayerNorm(x + residual)` over the last dimension in one pass per row, and its backward
+//! pass with the gamma and beta gradients summed in a fixed order.
+
+use burn_flex::FlexTensor;
+use rayon::prelude::*;
+
+use super::{f32s, from_vec};
+use crate::ops::simd::{output, rows_per_task, sum_by, sum_by3, vectorized};
+
+/// What the backward pass needs besides the output.
+pub struct Forward {
+    pub out: FlexTensor,
+    /// `x + residual` (or `x`), `[.., width]`.
+    pub input: FlexTensor,
+    /// Per row: the mean and 1/sqrt(variance + eps).
+    pub stats: Vec<[f32; 2]>,
+}
+
+pub fn forward(x: &FlexTensor, residual: Option<&FlexTensor>, gamma: &FlexTensor, beta: &FlexTensor, eps: f32) -> Forward {
+    let x = x.to_contiguous();
+    let shape = x.layout().shape().to_vec();
+    let width = *shape.last().unwrap();
+    let input = match residual {
+        Some(r) => {
+            let r = r.to_contiguous();
+            let (a, b) = (f32s(&x), f32s(&r));
+            let mut s = output(a.len());
+            s.par_chunks_mut(16 * 1024).enumerate().for_each(|(i, out)| {
+                let o = i * 16 * 1024;
+                let (a, b) = (&a[o..o + out.len()], &b[o..o + out.len()]);
+                vectorized(|| out.iter_mut().zip(a).zip(b).for_each(|((s, a), b)| *s = a + b));
+            });
+            from_vec(s, shape.clone())
+        }
+        None => x,
+    };
+    let (gamma, beta) = (gamma.to_contiguous(), beta.to_contiguous());
+    let (src, g, b) = (f32s(&input), f32s(&gamma), f32s(&beta));
+    let rows = src.len() / width.max(1);
+    let mut out = output(src.len());
+    let mut stats = vec![[0.0f32; 2]; rows];
+    let per = rows_per_task(rows, width);
+    out.par_chunks_mut(per * width).zip(stats.par_chunks_mut(per)).enumerate().for_each(|(c, (out, stats))| {
+        let first = c * per;
+        vectorized(|| {
+            for ((o, s), st) in out.chunks_exact_mut(width).zip(src[first * width..].chunks_exact(width)).zip(stats.iter_mut()) {
+                let mean = sum_by(s, |v| v) / width as f32;
+                let var = sum_by(s, |v| (v - mean) * (v - mean)) / width as f32;
+                let rstd = 1.0 / (var + eps).sqrt();
+                for (((o, &v), &g), &b) in o.iter_mut().zip(s).zip(g).zip(b) {
+                    *o = (v - mean) * rstd * g + b;
+                }
+                *st = [mean, rstd];
+            }
+        });
+    });
+    Forward { out: from_vec(out, shape), input, stats }
+}
+
+/// Gradients of the input (`x` and the residual alike), gamma and beta.
+pub fn backward(dy: &FlexTensor, input: &FlexTensor, stats: &[[f32; 2]], gamma: &FlexTensor) -> (FlexTensor, FlexTensor, FlexTensor) {
+    let (dy, gamma) = (dy.to_contiguous(), gamma.to_contiguous());
+    let shape = input.layout().shape().to_vec();
+    let width = *shape.last().unwrap();
+    let (dy_s, src, g) = (f32s(&dy), f32s(input), f32s(&gamma));
+    let mut dx = output(src.len());
+    // Fixed chunks of rows, partial sums added in chunk order: independent of the thread count.
+    const CHUNK: usize = 64;
+    let partials: Vec<Vec<f32>> = dx
+        .par_chunks_mut(CHUNK * width)
+        .enumerate()
+        .map(|(c, dx)| {
+            let first = c * CHUNK;
+            let mut acc = vec![0.0f32; 2 * width];
+            let (dgamma, dbeta) = acc.split_at_mut(width);
+            vectorized(|| {
+                let rows = dx.chunks_exact_mut(width).zip(src[first * width..].chunks_exact(width)).zip(dy_s[first * width..].chunks_exact(width));
+                for (((dx, s), dy), &[mean, rstd]) in rows.zip(&stats[first..]) {
+                    let sum_g = sum_by3(s, dy, g, |_, d, gm| d * gm);
+                    let sum_gx = sum_by3(s, dy, g, |v, d, gm| d * gm * ((v - mean) * rstd));
+                    for ((&v, &d), (dg, db)) in s.iter().zip(dy).zip(dgamma.iter_mut().zip(dbeta.iter_mut())) {
+                        *dg += d * ((v - mean) * rstd);
+                        *db += d;
+                    }
+                    let (mean_g, mean_gx) = (sum_g / width as f32, sum_gx / width as f32);
+                    for (((o, &v), &d), &gm) in dx.iter_mut().zip(s).zip(dy).zip(g) {
+                        let xhat = (v - mean) * rstd;
+                        *o = rstd * (d * gm - mean_g - xhat * mean_gx);
+                    }
+                }
+            });
+            acc
+        })
+        .collect();
+    let mut sums = vec![0.0f32; 2 * width];
+    for p in &partials {
+        vectorized(|| sums.iter_mut().zip(p).for_each(|(s, x)| *s += x));
+    }
+    let dbeta = sums.split_off(width);
+    (from_vec(dx, shape), from_vec(sums, vec![width]), from_vec(dbeta, vec![width]))
+}

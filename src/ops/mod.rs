@@ -1,0 +1,119 @@
+//! The operations of a BERT training step that burn 0.21 runs slowly on the CPU, as a backend
+//! extension (burn's "custom backend operation" pattern): [`FastOps`] has a default for every
+//! operation, written with burn's tensor operations, which any backend gets (burn-cuda and
+//! burn-ndarray keep burn's own kernels and autodiff); burn-flex overrides them with fused,
+//! multi-threaded kernels (`flex/`), and `Autodiff<Flex>` gives those kernels their own backward
+//! passes (`autodiff.rs`), so that under autodiff they are not decomposed again into a dozen
+//! single-threaded operations.
+//!
+//! Every override is tested against the default (values and gradients) in `tests.rs`.
+
+mod autodiff;
+mod flex;
+pub mod reference;
+pub mod rng;
+mod simd;
+#[cfg(test)]
+mod tests;
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+
+pub use rng::seed_dropout;
+
+/// Adam's hyperparameters for [`FastOps::adam_step`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamHyper {
+    pub lr: f64,
+    pub beta_1: f32,
+    pub beta_2: f32,
+    pub epsilon: f32,
+}
+
+/// Adam's state for one parameter tensor: its moments and the number of steps taken.
+pub struct AdamMoments<B: Backend, const D: usize> {
+    pub moment_1: Tensor<B, D>,
+    pub moment_2: Tensor<B, D>,
+    pub time: usize,
+}
+
+/// The operations the model and the optimizer use, each with a default written in burn's
+/// tensor operations.
+pub trait FastOps: Backend {
+    /// `x @ weight + bias` over the last dimension; `x` is `[.., in]`, `weight` `[in, out]`.
+    /// All leading dimensions are folded into one, so that one matrix product covers the batch.
+    fn fast_linear<const D: usize>(x: Tensor<Self, D>, weight: Tensor<Self, 2>, bias: Option<Tensor<Self, 1>>) -> Tensor<Self, D> {
+        reference::linear(x, weight, bias)
+    }
+
+    /// GELU in its exact form, `x * Φ(x)` (transformers' `"gelu"`).
+    fn fast_gelu<const D: usize>(x: Tensor<Self, D>) -> Tensor<Self, D> {
+        burn::tensor::activation::gelu(x)
+    }
+
+    /// `LayerNorm(x + residual)` over the last dimension (the residual is optional).
+    fn fast_layer_norm(
+        x: Tensor<Self, 3>,
+        residual: Option<Tensor<Self, 3>>,
+        gamma: Tensor<Self, 1>,
+        beta: Tensor<Self, 1>,
+        epsilon: f64,
+    ) -> Tensor<Self, 3> {
+        reference::layer_norm(x, residual, gamma, beta, epsilon)
+    }
+
+    /// Multi-head self-attention on projected `q`, `k`, `v` (`[batch, seq, hidden]`, heads
+    /// side by side in the hidden dimension): `softmax(q k^T / sqrt(d) + mask) v`, with dropout
+    /// on the attention probabilities when training, heads merged back into `[batch, seq,
+    /// hidden]`. `key_bias` (`[batch, seq]`, 0 for tokens and a large negative number for
+    /// padding) is added to every query's scores; `None` when the batch has no padding.
+    fn fast_attention(
+        q: Tensor<Self, 3>,
+        k: Tensor<Self, 3>,
+        v: Tensor<Self, 3>,
+        key_bias: Option<Tensor<Self, 2>>,
+        heads: usize,
+        dropout: f64,
+    ) -> Tensor<Self, 3> {
+        reference::attention(q, k, v, key_bias, heads, dropout)
+    }
+
+    /// Dropout with probability `prob` when training (under autodiff), the identity otherwise.
+    fn fast_dropout<const D: usize>(x: Tensor<Self, D>, prob: f64) -> Tensor<Self, D> {
+        burn::nn::Dropout { prob }.forward(x)
+    }
+
+    /// One Adam update of `param` with `grad` (burn's `Adam`, same arithmetic): returns the new
+    /// parameter and moments. `state` is `None` before the first step.
+    fn adam_step<const D: usize>(
+        param: Tensor<Self, D>,
+        grad: Tensor<Self, D>,
+        state: Option<AdamMoments<Self, D>>,
+        hyper: AdamHyper,
+    ) -> (Tensor<Self, D>, AdamMoments<Self, D>) {
+        reference::adam_step(param, grad, state, hyper)
+    }
+}
+
+/// A backend that trains: autodiff with [`FastOps`], over an inner backend with [`FastOps`]
+/// (evaluation, the teacher's outputs and the optimizer run there).
+pub trait TrainBackend: AutodiffBackend<InnerBackend: FastOps> + FastOps {}
+
+impl<B> TrainBackend for B where B: AutodiffBackend<InnerBackend: FastOps> + FastOps {}
+
+#[cfg(feature = "ndarray")]
+impl FastOps for crate::backend::NdArrayBackend {}
+#[cfg(feature = "ndarray")]
+impl<C: burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy> FastOps
+    for burn::backend::Autodiff<crate::backend::NdArrayBackend, C>
+{
+}
+
+// burn-cuda keeps burn's kernels: its fusion backend already merges elementwise work.
+#[cfg(feature = "cuda")]
+impl FastOps for crate::backend::CudaBackend {}
+#[cfg(feature = "cuda")]
+impl<C: burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy> FastOps
+    for burn::backend::Autodiff<crate::backend::CudaBackend, C>
+{
+}
