@@ -1,8 +1,16 @@
 //! `--set KEY=VALUE`: dotted keys into the TOML table, values parsed as TOML (a bare word that
-//! is not valid TOML, like a path, is taken as a string).
+//! is not valid TOML, like a path, is taken as a string). A relative path given on the command
+//! line is relative to the working directory, as for any command (paths in the file stay
+//! relative to the file).
 
-/// Applies each override in order. The error is (key, message).
-pub fn apply_overrides(table: &mut toml::Table, overrides: &[String]) -> Result<(), (String, String)> {
+use std::path::Path;
+
+/// The keys whose values are paths (`teacher.model` only when that path exists: otherwise it
+/// is a Hub id; `data.*` unless `"hub"`).
+const PATH_KEYS: [&str; 4] = ["teacher.model", "data.train", "data.validation", "experiment.output_dir"];
+
+/// Applies each override in order, relative paths taken from `cwd`. The error is (key, message).
+pub fn apply_overrides(table: &mut toml::Table, overrides: &[String], cwd: &Path) -> Result<(), (String, String)> {
     for o in overrides {
         let Some((key, raw)) = o.split_once('=') else {
             return Err((o.clone(), "must look like KEY=VALUE, e.g. --set training.epochs=1".into()));
@@ -12,7 +20,7 @@ pub fn apply_overrides(table: &mut toml::Table, overrides: &[String]) -> Result<
         if parts.iter().any(|p| p.is_empty()) {
             return Err((key.into(), "is not a dotted key like data.train".into()));
         }
-        let value = parse_value(raw.trim());
+        let value = anchor_path(key, parse_value(raw.trim()), cwd);
         let mut node = &mut *table;
         for (i, part) in parts[..parts.len() - 1].iter().enumerate() {
             let entry = node.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
@@ -24,6 +32,18 @@ pub fn apply_overrides(table: &mut toml::Table, overrides: &[String]) -> Result<
         node.insert(parts[parts.len() - 1].to_string(), value);
     }
     Ok(())
+}
+
+/// `value` made absolute against `cwd` when `key` takes a path and `value` is a relative one.
+fn anchor_path(key: &str, value: toml::Value, cwd: &Path) -> toml::Value {
+    let toml::Value::String(s) = &value else { return value };
+    let p = Path::new(s);
+    let is_path = PATH_KEYS.contains(&key)
+        && !s.is_empty()
+        && p.is_relative()
+        && !(key.starts_with("data.") && s == "hub")
+        && (key != "teacher.model" || cwd.join(p).exists());
+    if is_path { toml::Value::String(cwd.join(p).to_string_lossy().into_owned()) } else { value }
 }
 
 fn parse_value(raw: &str) -> toml::Value {
@@ -40,20 +60,30 @@ mod tests {
     #[test]
     fn sets_typed_values_and_bare_paths() {
         let mut t: toml::Table = toml::from_str("[training]\nepochs = 5\n[data]\ntask = \"mnli\"").unwrap();
+        let cwd = Path::new("/work/here");
         apply_overrides(
             &mut t,
             &[
                 "training.epochs=1".into(),
                 "training.learning_rate=2e-5".into(),
-                "data.train=../shared/data/glue-sst2/train.tsv".into(),
+                "data.train=../data/glue-sst2/train.tsv".into(),
+                "data.validation=hub".into(),
+                "experiment.output_dir=/abs/out".into(),
                 "experiment.seeds=[1, 2]".into(),
                 "training.loss_weights.ce=0.5".into(),
+                "teacher.model=bert-base-uncased".into(),
             ],
+            cwd,
         )
         .unwrap();
         assert_eq!(t["training"]["epochs"].as_integer(), Some(1));
         assert_eq!(t["training"]["learning_rate"].as_float(), Some(2e-5));
-        assert_eq!(t["data"]["train"].as_str(), Some("../shared/data/glue-sst2/train.tsv"));
+        // Relative to the working directory, not to the file; "hub", absolute paths and Hub ids
+        // (no such folder here) are kept.
+        assert_eq!(t["data"]["train"].as_str(), Some("/work/here/../data/glue-sst2/train.tsv"));
+        assert_eq!(t["data"]["validation"].as_str(), Some("hub"));
+        assert_eq!(t["experiment"]["output_dir"].as_str(), Some("/abs/out"));
+        assert_eq!(t["teacher"]["model"].as_str(), Some("bert-base-uncased"));
         assert_eq!(t["experiment"]["seeds"].as_array().unwrap().len(), 2);
         assert_eq!(t["training"]["loss_weights"]["ce"].as_float(), Some(0.5));
     }
@@ -61,9 +91,10 @@ mod tests {
     #[test]
     fn malformed_overrides_are_errors() {
         let mut t = toml::Table::new();
-        assert!(apply_overrides(&mut t, &["training.epochs".into()]).unwrap_err().1.contains("KEY=VALUE"));
-        assert!(apply_overrides(&mut t, &["a..b=1".into()]).is_err());
-        apply_overrides(&mut t, &["x=1".into()]).unwrap();
-        assert!(apply_overrides(&mut t, &["x.y=1".into()]).unwrap_err().1.contains("not a section"));
+        let cwd = Path::new(".");
+        assert!(apply_overrides(&mut t, &["training.epochs".into()], cwd).unwrap_err().1.contains("KEY=VALUE"));
+        assert!(apply_overrides(&mut t, &["a..b=1".into()], cwd).is_err());
+        apply_overrides(&mut t, &["x=1".into()], cwd).unwrap();
+        assert!(apply_overrides(&mut t, &["x.y=1".into()], cwd).unwrap_err().1.contains("not a section"));
     }
 }

@@ -150,7 +150,8 @@ impl Experiment {
             message: format!("not valid TOML: {e}"),
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        apply_overrides(&mut table, overrides).map_err(|(key, message)| Error::Config {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        apply_overrides(&mut table, overrides, &cwd).map_err(|(key, message)| Error::Config {
             file: path.to_path_buf(),
             key: format!("--set {key}"),
             message,
@@ -281,7 +282,11 @@ fn check(f: ExperimentFile, path: &Path, base: &Path, resolved_toml: String) -> 
             return Err(err(key, format!("\"{v}\" must be \"hub\" or a .tsv, .csv, .jsonl or .parquet file")));
         }
         if !p.is_file() {
-            return Err(err(key, format!("file {} does not exist (relative paths are relative to {})", p.display(), path.display())));
+            return Err(err(key, format!(
+                "file {} does not exist (relative paths in {} are relative to its folder; in --set, to the working directory)",
+                p.display(),
+                path.display()
+            )));
         }
         Ok(DataSource::File(p))
     };
