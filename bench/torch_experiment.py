@@ -13,6 +13,13 @@ shuffled batches padded per batch, a teacher forward in every distillation step.
     python3 bench/torch_experiment.py --model /work/minilm \
         --train ../shared/data/glue-sst2/train.tsv --validation ../shared/data/glue-sst2/dev.tsv
 
+`--matched` runs the same protocol with distill-tui's tricks, the strongest honest PyTorch peer:
+every example tokenized once; batches bucketed by length as distill-tui buckets them (shuffle,
+sort each window of 50 batches by length, cut into batches, shuffle the batches; the same
+algorithm with Python's random stream) and padded to their longest sequence; the teacher's
+logits computed once after its fine-tune and read by every student step; evaluation in batches
+sorted by length.
+
 Prints a line per epoch and, last, one JSON object: wall_s, peak_rss_mb, and every run's
 validation accuracy. `--threads` defaults to torch's choice (all cores).
 """
@@ -42,6 +49,103 @@ def batches(n, size, seed):
     order = list(range(n))
     random.Random(seed).shuffle(order)
     return [order[i:i + size] for i in range(0, n, size)]
+
+
+BUCKET_BATCHES = 50
+
+
+def bucketed_batches(lengths, size, seed):
+    """distill-tui's epoch order (src/data/batches.rs) with Python's random stream."""
+    rng = random.Random(seed)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    out = []
+    for w in range(0, len(order), BUCKET_BATCHES * size):
+        window = sorted(order[w:w + BUCKET_BATCHES * size], key=lambda i: lengths[i])
+        out.extend(window[i:i + size] for i in range(0, len(window), size))
+    rng.shuffle(out)
+    return out
+
+
+class Encoded:
+    """Every example tokenized once (truncated, not padded), padded per batch."""
+
+    def __init__(self, tok, data, max_length):
+        enc = tok([t for t, _ in data], truncation=True, max_length=max_length)
+        self.ids = enc["input_ids"]
+        self.types = enc["token_type_ids"]
+        self.labels = [l for _, l in data]
+        self.lengths = [len(x) for x in self.ids]
+        self.pad = tok.pad_token_id
+
+    def batch(self, idx):
+        n = max(self.lengths[i] for i in idx)
+        ids = torch.full((len(idx), n), self.pad, dtype=torch.long)
+        types = torch.zeros((len(idx), n), dtype=torch.long)
+        mask = torch.zeros((len(idx), n), dtype=torch.long)
+        for r, i in enumerate(idx):
+            k = self.lengths[i]
+            ids[r, :k] = torch.tensor(self.ids[i])
+            types[r, :k] = torch.tensor(self.types[i])
+            mask[r, :k] = 1
+        return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}, torch.tensor([self.labels[i] for i in idx])
+
+
+@torch.no_grad()
+def evaluate_matched(model, enc, batch):
+    model.eval()
+    loss, correct = 0.0, 0
+    order = sorted(range(len(enc.lengths)), key=lambda i: enc.lengths[i])
+    for b in range(0, len(order), batch):
+        x, y = enc.batch(order[b:b + batch])
+        logits = model(**x).logits
+        loss += F.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(-1) == y).sum().item()
+    model.train()
+    n = len(enc.lengths)
+    return loss / n, correct / n
+
+
+@torch.no_grad()
+def teacher_logits(teacher, enc, batch):
+    out = torch.empty((len(enc.lengths), teacher.config.num_labels))
+    order = sorted(range(len(enc.lengths)), key=lambda i: enc.lengths[i])
+    for b in range(0, len(order), batch):
+        idx = order[b:b + batch]
+        x, _ = enc.batch(idx)
+        out[idx] = teacher(**x).logits
+    return out
+
+
+def train_matched(model, enc, valid, epochs, a, seed, cached=None, name=""):
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr, eps=1e-8)
+    total = epochs * ((len(enc.lengths) + a.batch - 1) // a.batch)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: max(0.0, 1 - step / total))
+    model.train()
+    vl, va = evaluate_matched(model, valid, a.batch)
+    print(f"{name} epoch 0 val loss {vl:.4f} acc {va:.4f}", flush=True)
+    for epoch in range(1, epochs + 1):
+        t0, losses = time.time(), []
+        for idx in bucketed_batches(enc.lengths, a.batch, seed * 1000 + epoch):
+            x, y = enc.batch(idx)
+            logits = model(**x).logits
+            if cached is None:
+                loss = F.cross_entropy(logits, y)
+            else:
+                t_logits = cached[idx]
+                ce = F.cross_entropy(logits, y)
+                kl = F.kl_div(F.log_softmax(logits, -1), F.softmax(t_logits, -1), reduction="batchmean")
+                cos = (1 - F.cosine_similarity(logits, t_logits, dim=-1)).mean()
+                loss = (ce + kl + cos) / 3
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+        vl, va = evaluate_matched(model, valid, a.batch)
+        print(f"{name} epoch {epoch} train {sum(losses) / len(losses):.4f} val loss {vl:.4f} acc {va:.4f} ({time.time() - t0:.0f}s)", flush=True)
+    return va
 
 
 def collate(tok, data, idx, max_length):
@@ -114,6 +218,7 @@ def main():
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--matched", action="store_true", help="distill-tui's tricks: see the module docstring")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -125,7 +230,13 @@ def main():
     tok = AutoTokenizer.from_pretrained(a.model)
     torch.manual_seed(a.seed)
     teacher = BertForSequenceClassification.from_pretrained(a.model, num_labels=2)
-    result = {"teacher": train(teacher, tok, train_data, valid, a.finetune_epochs, a, a.seed, name="teacher")}
+    if a.matched:
+        enc, venc = Encoded(tok, train_data, a.max_length), Encoded(tok, valid, a.max_length)
+        result = {"teacher": train_matched(teacher, enc, venc, a.finetune_epochs, a, a.seed, name="teacher")}
+        teacher.eval()
+        cached = teacher_logits(teacher, enc, a.batch)
+    else:
+        result = {"teacher": train(teacher, tok, train_data, valid, a.finetune_epochs, a, a.seed, name="teacher")}
     teacher.eval()
     n = teacher.config.num_hidden_layers
     k = n // 2
@@ -137,10 +248,14 @@ def main():
     }
     for name, layers in strategies.items():
         student = student_from(teacher, layers)
-        result[name] = train(student, tok, train_data, valid, a.epochs, a, a.seed, teacher=teacher, name=name)
+        if a.matched:
+            result[name] = train_matched(student, enc, venc, a.epochs, a, a.seed, cached=cached, name=name)
+        else:
+            result[name] = train(student, tok, train_data, valid, a.epochs, a, a.seed, teacher=teacher, name=name)
     wall = time.time() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"wall_s": round(wall, 1), "peak_rss_mb": round(peak), "threads": torch.get_num_threads(),
+    print(json.dumps({"mode": "matched" if a.matched else "notebook", "wall_s": round(wall, 1), "peak_rss_mb": round(peak),
+                      "threads": torch.get_num_threads(),
                       "torch": torch.__version__, "validation_accuracy": result}))
 
 

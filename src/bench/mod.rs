@@ -43,6 +43,23 @@ pub struct BenchReport {
     pub examples_per_s: f64,
     pub gflops: f64,
     pub peak_rss_mb: f64,
+    /// Median seconds of each phase of a step (the backend is synchronized between phases).
+    pub phases_s: Phases,
+}
+
+/// Where a step's time goes.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct Phases {
+    pub teacher_forward: f64,
+    /// Student forward pass and the loss.
+    pub student_forward: f64,
+    pub backward: f64,
+    pub optimizer: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// Matmul FLOPs of one encoder layer's forward pass on `batch` x `seq` tokens.
@@ -91,6 +108,8 @@ impl BackendTask for BenchShape {
         let int2 = |v: Vec<i64>| TensorData::new(v, [s.batch, s.seq]);
         let weights = LossWeights { ce: 1.0, kl: 1.0, cosine: 1.0 };
         let mut times = Vec::with_capacity(s.steps);
+        let mut phases: [Vec<f64>; 4] = Default::default();
+        let sync = || B::sync(&device).map_err(|e| Error::Backend(format!("{e:?}")));
         for step in 0..=s.steps {
             let t0 = Instant::now();
             let input = |d: &B::Device| BertInput::<B> {
@@ -104,19 +123,30 @@ impl BackendTask for BenchShape {
                 attention_mask: None,
             };
             let t_logits = Tensor::<B, 2>::from_inner(teacher.forward(teacher_input).logits);
+            sync()?;
+            let t1 = Instant::now();
             let out = student.forward(input(&device));
             let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels.clone(), [s.batch]), &device);
             let terms = distillation_loss(out.logits.clone(), t_logits.clone(), y, (out.logits, t_logits), 1.0, weights);
+            sync()?;
+            let t2 = Instant::now();
             let grads = GradientsParams::from_grads(terms.total.backward(), &student);
+            sync()?;
+            let t3 = Instant::now();
             student = optim.step(5e-5, student, grads);
-            B::sync(&device).map_err(|e| Error::Backend(format!("{e:?}")))?;
+            sync()?;
             if step > 0 {
                 times.push(t0.elapsed().as_secs_f64());
+                for (v, (a, b)) in phases.iter_mut().zip([(t0, t1), (t1, t2), (t2, t3), (t3, Instant::now())]) {
+                    v.push((b - a).as_secs_f64());
+                }
             }
         }
         let mut sorted = times.clone();
         sorted.sort_by(f64::total_cmp);
         let median = sorted[sorted.len() / 2];
+        let [tf, sf, bw, op] = phases.map(self::median);
+        let phases_s = Phases { teacher_forward: tf, student_forward: sf, backward: bw, optimizer: op };
         Ok(BenchReport {
             backend: info.name.into(),
             device: info.device,
@@ -131,6 +161,7 @@ impl BackendTask for BenchShape {
             examples_per_s: s.batch as f64 / median,
             gflops: step_flops(&s) / median / 1e9,
             peak_rss_mb: peak_rss_mb(),
+            phases_s,
         })
     }
 }
@@ -138,9 +169,10 @@ impl BackendTask for BenchShape {
 impl BenchReport {
     pub fn human(&self) -> String {
         format!(
-            "distillation step, teacher {}x{} -> student {} layers, batch {} x {} tokens, on {}:\n  median {:.3} s/step (min {:.3}, {} steps after 1 warm-up)\n  {:.2} examples/s, {:.1} GFLOP/s (matmuls), peak RSS {:.0} MB\n",
+            "distillation step, teacher {}x{} -> student {} layers, batch {} x {} tokens, on {}:\n  median {:.3} s/step (min {:.3}, {} steps after 1 warm-up)\n  {:.2} examples/s, {:.1} GFLOP/s (matmuls), peak RSS {:.0} MB\n  phases (medians): teacher forward {:.3} s, student forward + loss {:.3} s, backward {:.3} s, Adam {:.3} s\n",
             self.teacher_layers, self.hidden, self.student_layers, self.batch, self.seq, self.device,
-            self.step_s_median, self.step_s_min, self.steps, self.examples_per_s, self.gflops, self.peak_rss_mb
+            self.step_s_median, self.step_s_min, self.steps, self.examples_per_s, self.gflops, self.peak_rss_mb,
+            self.phases_s.teacher_forward, self.phases_s.student_forward, self.phases_s.backward, self.phases_s.optimizer
         )
     }
 }
@@ -163,6 +195,11 @@ mod tests {
         let r = crate::backend::run_on(crate::backend::BackendChoice::Cpu, s).unwrap().unwrap();
         assert_eq!((r.student_layers, r.steps), (1, 2));
         assert!(r.step_s_median > 0.0 && r.examples_per_s > 0.0 && r.gflops > 0.0);
+        let p = r.phases_s;
+        let sum = p.teacher_forward + p.student_forward + p.backward + p.optimizer;
+        assert!([p.teacher_forward, p.student_forward, p.backward, p.optimizer].iter().all(|t| *t > 0.0));
+        // The phases are medians of their own, so their sum is near the median step, not equal.
+        assert!(sum <= 2.0 * r.step_s_min.max(r.step_s_median) + 1e-3, "{p:?} vs {}", r.step_s_median);
         assert!(r.peak_rss_mb > 1.0);
     }
 }

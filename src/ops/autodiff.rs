@@ -15,7 +15,7 @@ use burn::tensor::{DType, Tensor, TensorPrimitive};
 use burn_flex::{Flex, FlexTensor};
 
 use super::flex::{attention, dropout, gelu, layer_norm, linear};
-use super::{FastOps, reference, rng};
+use super::{FastOps, Op, reference, rng, uses_default};
 
 type Ad<C> = Autodiff<Flex, C>;
 
@@ -67,7 +67,7 @@ impl Backward<Flex, 1> for GeluBackward {
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let dy = grads.consume::<Flex>(&ops.node);
-        give!(grads, &ops.parents[0], gelu::backward(&ops.state, &dy));
+        give!(grads, &ops.parents[0], gelu::backward(&ops.state, dy));
     }
 }
 
@@ -137,12 +137,15 @@ impl Backward<Flex, 1> for DropoutBackward {
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let dy = grads.consume::<Flex>(&ops.node);
         let (prob, seed) = ops.state;
-        give!(grads, &ops.parents[0], dropout::apply(&dy, prob, seed));
+        give!(grads, &ops.parents[0], dropout::apply(dy, prob, seed));
     }
 }
 
 impl<C: CheckpointStrategy> FastOps for Ad<C> {
     fn fast_linear<const D: usize>(x: Tensor<Self, D>, weight: Tensor<Self, 2>, bias: Option<Tensor<Self, 1>>) -> Tensor<Self, D> {
+        if uses_default(Op::Linear) {
+            return burn::tensor::module::linear(x, weight, bias);
+        }
         let bias = match bias {
             Some(b) if f32s_only(&x) && f32s_only(&weight) => b,
             bias => return reference::linear(x, weight, bias),
@@ -156,11 +159,11 @@ impl<C: CheckpointStrategy> FastOps for Ad<C> {
     }
 
     fn fast_gelu<const D: usize>(x: Tensor<Self, D>) -> Tensor<Self, D> {
-        if !f32s_only(&x) {
+        if !f32s_only(&x) || uses_default(Op::Gelu) {
             return burn::tensor::activation::gelu(x);
         }
         let x = ad(x);
-        let out = gelu::forward(&x.primitive);
+        let out = gelu::forward(x.primitive.clone());
         from_ad(match GeluBackward.prepare::<C>([x.node.clone()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish(x.primitive, out),
             OpsKind::UnTracked(prep) => prep.finish(out),
@@ -174,7 +177,7 @@ impl<C: CheckpointStrategy> FastOps for Ad<C> {
         beta: Tensor<Self, 1>,
         epsilon: f64,
     ) -> Tensor<Self, 3> {
-        if !f32s_only(&x) {
+        if !f32s_only(&x) || uses_default(Op::LayerNorm) {
             return reference::layer_norm(x, residual, gamma, beta, epsilon);
         }
         let (x, g, b) = (ad(x), ad(gamma), ad(beta));
@@ -201,7 +204,7 @@ impl<C: CheckpointStrategy> FastOps for Ad<C> {
         heads: usize,
         dropout: f64,
     ) -> Tensor<Self, 3> {
-        if !f32s_only(&q) {
+        if !f32s_only(&q) || uses_default(Op::Attention) {
             return reference::attention(q, k, v, key_bias, heads, dropout);
         }
         let (q, k, v) = (ad(q), ad(k), ad(v));
@@ -218,12 +221,13 @@ impl<C: CheckpointStrategy> FastOps for Ad<C> {
         if prob <= 0.0 {
             return x;
         }
-        if !f32s_only(&x) {
+        if !f32s_only(&x) || uses_default(Op::Dropout) {
             return burn::nn::Dropout { prob }.forward(x);
         }
         let x = ad(x);
         let seed = rng::next_seed();
-        let out = dropout::apply(&x.primitive, prob, seed);
+        // Written over x's buffer when nothing else holds it (the backward pass needs only the seed).
+        let out = dropout::apply(x.primitive, prob, seed);
         from_ad(match DropoutBackward.prepare::<C>([x.node]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish((prob, seed), out),
             OpsKind::UnTracked(prep) => prep.finish(out),

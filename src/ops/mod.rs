@@ -16,10 +16,53 @@ mod simd;
 #[cfg(test)]
 mod tests;
 
+use std::sync::OnceLock;
+
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
 pub use rng::seed_dropout;
+
+/// The operations burn-flex overrides, by the names `DISTILL_TUI_DEFAULT_OPS` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Linear,
+    Attention,
+    LayerNorm,
+    Gelu,
+    Dropout,
+    Adam,
+}
+
+impl Op {
+    pub const ALL: [Op; 6] = [Op::Linear, Op::Attention, Op::LayerNorm, Op::Gelu, Op::Dropout, Op::Adam];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Linear => "linear",
+            Op::Attention => "attention",
+            Op::LayerNorm => "layer_norm",
+            Op::Gelu => "gelu",
+            Op::Dropout => "dropout",
+            Op::Adam => "adam",
+        }
+    }
+}
+
+/// The operations named in `spec` (comma-separated names, or `all`); unknown names are ignored.
+pub fn parse_ops(spec: &str) -> Vec<Op> {
+    let names: Vec<&str> = spec.split(',').map(str::trim).collect();
+    Op::ALL.into_iter().filter(|op| names.contains(&"all") || names.contains(&op.name())).collect()
+}
+
+/// Whether `op` runs burn's own operation instead of the burn-flex kernel (for `linear`, burn's
+/// `Linear` path, one product per batch item): the operations listed in the environment
+/// variable `DISTILL_TUI_DEFAULT_OPS` (for example `linear,adam`, or `all`) do. It exists to measure what each kernel brings (`bench/ops_ablation.sh`) and as a way
+/// around a kernel that misbehaves; results are the same within float rounding either way.
+pub fn uses_default(op: Op) -> bool {
+    static DEFAULTS: OnceLock<Vec<Op>> = OnceLock::new();
+    DEFAULTS.get_or_init(|| std::env::var("DISTILL_TUI_DEFAULT_OPS").map(|s| parse_ops(&s)).unwrap_or_default()).contains(&op)
+}
 
 /// Adam's hyperparameters for [`FastOps::adam_step`].
 #[derive(Debug, Clone, Copy, PartialEq)]

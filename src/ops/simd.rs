@@ -51,7 +51,7 @@ pub fn column_sums(rows: usize, width: usize, parts: usize, f: impl Fn(usize, us
         .collect();
     let mut total = vec![0.0f32; width * parts];
     for p in &partial {
-        vectorized(|| total.iter_mut().zip(p).for_each(|(t, x)| *t += x));
+        vectorized(#[inline(always)] || update(&mut total, p, #[inline(always)] |t, x| t + x));
     }
     total
 }
@@ -69,62 +69,95 @@ pub fn output(n: usize) -> Vec<f32> {
     v
 }
 
-/// Lanes of the vectorizable sums below: 16 independent accumulators added in a fixed order,
-/// so that the loops vectorize and the result is the same on every CPU.
+// The loops below are plain index loops with their lengths checked up front: inside
+// `vectorized` they are compiled for the CPU's vectors only if they end up inlined into it, and
+// iterator adapters (`zip().for_each()`) are often left as calls to their `fold`, compiled
+// without. Callers pass `#[inline(always)]` closures.
+
+/// `out[i] = f(a[i], b[i])`.
+#[inline(always)]
+pub fn map2(out: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) {
+    let n = out.len();
+    let (a, b) = (&a[..n], &b[..n]);
+    for i in 0..n {
+        out[i] = f(a[i], b[i]);
+    }
+}
+
+/// `out[i] = f(out[i])`.
+#[inline(always)]
+pub fn update_each(out: &mut [f32], f: impl Fn(f32) -> f32) {
+    for i in 0..out.len() {
+        out[i] = f(out[i]);
+    }
+}
+
+/// `out[i] = f(out[i], a[i])`.
+#[inline(always)]
+pub fn update(out: &mut [f32], a: &[f32], f: impl Fn(f32, f32) -> f32) {
+    let n = out.len();
+    let a = &a[..n];
+    for i in 0..n {
+        out[i] = f(out[i], a[i]);
+    }
+}
+
+/// Lanes of the vectorizable reductions below: 16 independent accumulators combined in a
+/// fixed order, so that the loops vectorize and the result is the same on every CPU.
 const LANES: usize = 16;
 
-#[inline(always)]
-fn finish(acc: [f32; LANES], tail: f32) -> f32 {
-    let mut s = 0.0;
-    for a in acc {
-        s += a;
-    }
-    s + tail
-}
-
-/// `sum(f(a_i))`.
-#[inline(always)]
-pub fn sum_by(a: &[f32], f: impl Fn(f32) -> f32) -> f32 {
-    let mut acc = [0.0f32; LANES];
-    let chunks = a.chunks_exact(LANES);
-    let tail: f32 = chunks.remainder().iter().map(|&x| f(x)).sum();
-    for c in chunks {
-        for l in 0..LANES {
-            acc[l] += f(c[l]);
-        }
-    }
-    finish(acc, tail)
-}
-
-/// `sum(f(a_i, b_i))`.
-#[inline(always)]
-pub fn sum_by2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f32; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(&x, &y)| f(x, y)).sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..LANES {
-            acc[l] += f(x[l], y[l]);
-        }
-    }
-    finish(acc, tail)
-}
-
-/// `sum(f(a_i, b_i, c_i))`.
+/// `sum(f(a[i], b[i], c[i]))` over the shortest of the three.
 #[inline(always)]
 pub fn sum_by3(a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f32) -> f32) -> f32 {
     let n = a.len().min(b.len()).min(c.len());
     let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
+    let full = n - n % LANES;
     let mut acc = [0.0f32; LANES];
-    let (ca, cb, cc) = (a.chunks_exact(LANES), b.chunks_exact(LANES), c.chunks_exact(LANES));
-    let tail: f32 =
-        ca.remainder().iter().zip(cb.remainder()).zip(cc.remainder()).map(|((&x, &y), &z)| f(x, y, z)).sum();
-    for ((x, y), z) in ca.zip(cb).zip(cc) {
+    let mut i = 0;
+    while i < full {
         for l in 0..LANES {
-            acc[l] += f(x[l], y[l], z[l]);
+            acc[l] += f(a[i + l], b[i + l], c[i + l]);
         }
+        i += LANES;
     }
-    finish(acc, tail)
+    let mut total = 0.0;
+    for x in acc {
+        total += x;
+    }
+    for j in full..n {
+        total += f(a[j], b[j], c[j]);
+    }
+    total
+}
+
+/// `sum(f(a[i], b[i]))`.
+#[inline(always)]
+pub fn sum_by2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    sum_by3(a, b, a, #[inline(always)] |x, y, _| f(x, y))
+}
+
+/// `sum(f(a[i]))`.
+#[inline(always)]
+pub fn sum_by(a: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    sum_by3(a, a, a, #[inline(always)] |x, _, _| f(x))
+}
+
+/// The largest element (`-inf` for none).
+#[inline(always)]
+pub fn max(a: &[f32]) -> f32 {
+    let n = a.len();
+    let full = n - n % LANES;
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let mut i = 0;
+    while i < full {
+        for l in 0..LANES {
+            acc[l] = acc[l].max(a[i + l]);
+        }
+        i += LANES;
+    }
+    let mut m = f32::NEG_INFINITY;
+    for x in acc.iter().chain(&a[full..]) {
+        m = m.max(*x);
+    }
+    m
 }

@@ -43,7 +43,7 @@ pub fn step<const D: usize>(
         let (ps, m1s, m2s) = (p.storage_mut::<f32>(), m1.storage_mut::<f32>(), m2.storage_mut::<f32>());
         ps.par_chunks_mut(CHUNK).zip(m1s.par_chunks_mut(CHUNK)).zip(m2s.par_chunks_mut(CHUNK)).zip(g.par_chunks(CHUNK)).for_each(
             |(((p, m1), m2), g)| {
-                vectorized(|| {
+                vectorized(#[inline(always)] || {
                     for (((p, m1), m2), &g) in p.iter_mut().zip(m1.iter_mut()).zip(m2.iter_mut()).zip(g) {
                         // The same operations as burn's Adam, in the same order (the first
                         // step's moments are `g * c1` and `g * g * c2`: 0 * b + x is x).

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use super::gelu::exp_neg;
 use super::{Mat, f32s, from_vec, gemm_raw};
 use crate::ops::rng;
-use crate::ops::simd::{output, sum_by2, vectorized};
+use crate::ops::simd::{max, output, sum_by, sum_by2, update, vectorized};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Spec {
@@ -58,19 +58,16 @@ impl Shape {
     }
 }
 
-/// The dropout factors of one row of probabilities (task `task`, query row `i`).
-fn dropout_row(spec: &Spec, s: &Shape, task: usize, i: usize, row: &[f32], out: &mut [f32]) {
-    match spec.dropout {
-        Some((p, seed)) => {
-            let (t, scale) = (rng::threshold(p), if p < 1.0 { (1.0 / (1.0 - p)) as f32 } else { 0.0 });
-            let base = ((task * s.seq + i) * s.seq) as u32;
-            vectorized(|| {
-                for (j, (o, &x)) in out.iter_mut().zip(row).enumerate() {
-                    *o = x * rng::factor(seed, base.wrapping_add(j as u32), t, scale);
-                }
-            });
+/// The dropout factors of one row of probabilities (task `task`, query row `i`): `f(j, factor)`
+/// for each column `j` (call inside `vectorized`).
+#[inline(always)]
+fn dropout_factors(spec: &Spec, s: &Shape, task: usize, i: usize, n: usize, mut f: impl FnMut(usize, f32)) {
+    if let Some((p, seed)) = spec.dropout {
+        let (t, scale) = (rng::threshold(p), if p < 1.0 { (1.0 / (1.0 - p)) as f32 } else { 0.0 });
+        let base = ((task * s.seq + i) * s.seq) as u32;
+        for j in 0..n {
+            f(j, rng::factor(seed, base.wrapping_add(j as u32), t, scale));
         }
-        None => out.copy_from_slice(row),
     }
 }
 
@@ -99,15 +96,19 @@ pub fn forward(q: &FlexTensor, k: &FlexTensor, v: &FlexTensor, key_bias: Option<
             );
         }
         let bias = bias.map(|bias| &bias[b * n..(b + 1) * n]);
-        for row in p.chunks_exact_mut(n) {
-            softmax_row(row, bias);
-        }
+        vectorized(#[inline(always)] || {
+            for row in p.chunks_exact_mut(n) {
+                softmax_row(row, bias);
+            }
+        });
         let mut dropped;
         let lhs = if spec.dropout.is_some() {
             dropped = output(n * n);
-            for (i, (row, out)) in p.chunks_exact(n).zip(dropped.chunks_exact_mut(n)).enumerate() {
-                dropout_row(&spec, &s, task, i, row, out);
-            }
+            vectorized(#[inline(always)] || {
+                for (i, (row, out)) in p.chunks_exact(n).zip(dropped.chunks_exact_mut(n)).enumerate() {
+                    dropout_factors(&spec, &s, task, i, n, #[inline(always)] |j, f| out[j] = row[j] * f);
+                }
+            });
             Mat::strided(&dropped, 0, n, 1)
         } else {
             Mat::strided(p, 0, n, 1)
@@ -124,19 +125,20 @@ pub fn forward(q: &FlexTensor, k: &FlexTensor, v: &FlexTensor, key_bias: Option<
     (from_vec(ctx, vec![s.batch, s.seq, s.hidden]), probs)
 }
 
-/// `row = softmax(row + bias)` in place.
+/// `row = softmax(row + bias)` in place (call inside `vectorized`).
 #[inline(always)]
 fn softmax_row(row: &mut [f32], bias: Option<&[f32]>) {
-    vectorized(|| {
-        if let Some(bias) = bias {
-            row.iter_mut().zip(bias).for_each(|(x, b)| *x += b);
-        }
-        let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-        row.iter_mut().for_each(|x| *x = exp_neg(*x - max));
-        let sum = super::super::simd::sum_by(row, |x| x);
-        let inv = 1.0 / sum;
-        row.iter_mut().for_each(|x| *x *= inv);
-    });
+    if let Some(bias) = bias {
+        update(row, bias, #[inline(always)] |x, b| x + b);
+    }
+    let m = max(row);
+    for x in row.iter_mut() {
+        *x = exp_neg(*x - m);
+    }
+    let inv = 1.0 / sum_by(row, #[inline(always)] |x| x);
+    for x in row.iter_mut() {
+        *x *= inv;
+    }
 }
 
 /// Gradients of `q`, `k` and `v` from the context's gradient.
@@ -161,9 +163,11 @@ pub fn backward(
         let mut dropped;
         let p_used = if spec.dropout.is_some() {
             dropped = output(n * n);
-            for (i, (row, out)) in p.chunks_exact(n).zip(dropped.chunks_exact_mut(n)).enumerate() {
-                dropout_row(&spec, &s, task, i, row, out);
-            }
+            vectorized(#[inline(always)] || {
+                for (i, (row, out)) in p.chunks_exact(n).zip(dropped.chunks_exact_mut(n)).enumerate() {
+                    dropout_factors(&spec, &s, task, i, n, #[inline(always)] |j, f| out[j] = row[j] * f);
+                }
+            });
             &dropped[..]
         } else {
             p
@@ -184,16 +188,13 @@ pub fn backward(
             );
         }
         // Through dropout (the same factors), then softmax: ds = p * (dp - sum(p * dp)).
-        for (i, (dp_row, p_row)) in dp.chunks_exact_mut(n).zip(p.chunks_exact(n)).enumerate() {
-            if spec.dropout.is_some() {
-                let raw = dp_row.to_vec();
-                dropout_row(&spec, &s, task, i, &raw, dp_row);
+        vectorized(#[inline(always)] || {
+            for (i, (dp_row, p_row)) in dp.chunks_exact_mut(n).zip(p.chunks_exact(n)).enumerate() {
+                dropout_factors(&spec, &s, task, i, n, #[inline(always)] |j, f| dp_row[j] *= f);
+                let dot = sum_by2(dp_row, p_row, #[inline(always)] |a, b| a * b);
+                update(dp_row, p_row, #[inline(always)] |d, p| p * (d - dot));
             }
-            vectorized(|| {
-                let dot = sum_by2(dp_row, p_row, |a, b| a * b);
-                dp_row.iter_mut().zip(p_row).for_each(|(d, &p)| *d = p * (*d - dot));
-            });
-        }
+        });
         // dq = ds @ k * scale;  dk = ds^T @ q * scale
         // SAFETY: this task alone writes head h's columns of batch item b in dq and dk.
         unsafe {

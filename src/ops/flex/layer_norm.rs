@@ -5,7 +5,7 @@ use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 use super::{f32s, from_vec};
-use crate::ops::simd::{output, rows_per_task, sum_by, sum_by3, vectorized};
+use crate::ops::simd::{map2, output, rows_per_task, sum_by, sum_by3, update, vectorized};
 
 /// What the backward pass needs besides the output.
 pub struct Forward {
@@ -28,7 +28,7 @@ pub fn forward(x: &FlexTensor, residual: Option<&FlexTensor>, gamma: &FlexTensor
             s.par_chunks_mut(16 * 1024).enumerate().for_each(|(i, out)| {
                 let o = i * 16 * 1024;
                 let (a, b) = (&a[o..o + out.len()], &b[o..o + out.len()]);
-                vectorized(|| out.iter_mut().zip(a).zip(b).for_each(|((s, a), b)| *s = a + b));
+                vectorized(#[inline(always)] || map2(out, a, b, #[inline(always)] |a, b| a + b));
             });
             from_vec(s, shape.clone())
         }
@@ -42,13 +42,16 @@ pub fn forward(x: &FlexTensor, residual: Option<&FlexTensor>, gamma: &FlexTensor
     let per = rows_per_task(rows, width);
     out.par_chunks_mut(per * width).zip(stats.par_chunks_mut(per)).enumerate().for_each(|(c, (out, stats))| {
         let first = c * per;
-        vectorized(|| {
-            for ((o, s), st) in out.chunks_exact_mut(width).zip(src[first * width..].chunks_exact(width)).zip(stats.iter_mut()) {
-                let mean = sum_by(s, |v| v) / width as f32;
-                let var = sum_by(s, |v| (v - mean) * (v - mean)) / width as f32;
+        vectorized(#[inline(always)] || {
+            for (r, st) in stats.iter_mut().enumerate() {
+                let s = &src[(first + r) * width..(first + r + 1) * width];
+                let o = &mut out[r * width..(r + 1) * width];
+                let mean = sum_by(s, #[inline(always)] |v| v) / width as f32;
+                let var = sum_by(s, #[inline(always)] |v| (v - mean) * (v - mean)) / width as f32;
                 let rstd = 1.0 / (var + eps).sqrt();
-                for (((o, &v), &g), &b) in o.iter_mut().zip(s).zip(g).zip(b) {
-                    *o = (v - mean) * rstd * g + b;
+                let (g, b) = (&g[..width], &b[..width]);
+                for i in 0..width {
+                    o[i] = (s[i] - mean) * rstd * g[i] + b[i];
                 }
                 *st = [mean, rstd];
             }
@@ -73,19 +76,21 @@ pub fn backward(dy: &FlexTensor, input: &FlexTensor, stats: &[[f32; 2]], gamma: 
             let first = c * CHUNK;
             let mut acc = vec![0.0f32; 2 * width];
             let (dgamma, dbeta) = acc.split_at_mut(width);
-            vectorized(|| {
-                let rows = dx.chunks_exact_mut(width).zip(src[first * width..].chunks_exact(width)).zip(dy_s[first * width..].chunks_exact(width));
-                for (((dx, s), dy), &[mean, rstd]) in rows.zip(&stats[first..]) {
-                    let sum_g = sum_by3(s, dy, g, |_, d, gm| d * gm);
-                    let sum_gx = sum_by3(s, dy, g, |v, d, gm| d * gm * ((v - mean) * rstd));
-                    for ((&v, &d), (dg, db)) in s.iter().zip(dy).zip(dgamma.iter_mut().zip(dbeta.iter_mut())) {
-                        *dg += d * ((v - mean) * rstd);
-                        *db += d;
-                    }
+            vectorized(#[inline(always)] || {
+                let (g, dgamma, dbeta) = (&g[..width], &mut dgamma[..width], &mut dbeta[..width]);
+                for r in 0..dx.len() / width {
+                    let [mean, rstd] = stats[first + r];
+                    let s = &src[(first + r) * width..(first + r + 1) * width];
+                    let dy = &dy_s[(first + r) * width..(first + r + 1) * width];
+                    let dx = &mut dx[r * width..(r + 1) * width];
+                    let sum_g = sum_by3(s, dy, g, #[inline(always)] |_, d, gm| d * gm);
+                    let sum_gx = sum_by3(s, dy, g, #[inline(always)] |v, d, gm| d * gm * ((v - mean) * rstd));
                     let (mean_g, mean_gx) = (sum_g / width as f32, sum_gx / width as f32);
-                    for (((o, &v), &d), &gm) in dx.iter_mut().zip(s).zip(dy).zip(g) {
-                        let xhat = (v - mean) * rstd;
-                        *o = rstd * (d * gm - mean_g - xhat * mean_gx);
+                    for i in 0..width {
+                        let xhat = (s[i] - mean) * rstd;
+                        dgamma[i] += dy[i] * xhat;
+                        dbeta[i] += dy[i];
+                        dx[i] = rstd * (dy[i] * g[i] - mean_g - xhat * mean_gx);
                     }
                 }
             });
@@ -94,7 +99,7 @@ pub fn backward(dy: &FlexTensor, input: &FlexTensor, stats: &[[f32; 2]], gamma: 
         .collect();
     let mut sums = vec![0.0f32; 2 * width];
     for p in &partials {
-        vectorized(|| sums.iter_mut().zip(p).for_each(|(s, x)| *s += x));
+        vectorized(#[inline(always)] || update(&mut sums, p, #[inline(always)] |s, x| s + x));
     }
     let dbeta = sums.split_off(width);
     (from_vec(dx, shape), from_vec(sums, vec![width]), from_vec(dbeta, vec![width]))

@@ -13,7 +13,7 @@ use std::marker::PhantomData;
 use burn::tensor::{Bytes, DType, Shape, Tensor, TensorPrimitive};
 use burn_flex::{Flex, FlexTensor, Layout};
 
-use super::{AdamHyper, AdamMoments, FastOps, reference};
+use super::{AdamHyper, AdamMoments, FastOps, Op, reference, uses_default};
 
 /// The tensor of a primitive and back.
 pub fn prim<const D: usize>(t: Tensor<Flex, D>) -> FlexTensor {
@@ -37,6 +37,28 @@ pub fn f32s(t: &FlexTensor) -> &[f32] {
 pub fn from_vec(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     debug_assert_eq!(data.len(), shape.iter().product::<usize>());
     FlexTensor::new(Bytes::from_elems(data), Layout::contiguous(Shape::from(shape)), DType::F32)
+}
+
+/// `t` itself when this operation may overwrite it: contiguous over its whole buffer and
+/// referenced nowhere else (a gradient being consumed, an intermediate nobody kept), else
+/// `Err(t)`. Writing in place saves an allocation and a pass over memory.
+pub fn writable(t: FlexTensor) -> Result<FlexTensor, FlexTensor> {
+    let l = t.layout();
+    let whole = l.is_contiguous() && l.start_offset() == 0 && t.bytes().len() == l.num_elements() * 4;
+    if whole && t.dtype() == DType::F32 && t.is_unique() { Ok(t) } else { Err(t) }
+}
+
+/// `f(values)` on `t`'s own buffer if it is [`writable`], else on a copy.
+pub fn in_place(t: FlexTensor, f: impl FnOnce(&mut [f32])) -> FlexTensor {
+    let mut t = match writable(t) {
+        Ok(t) => t,
+        Err(t) => {
+            let c = t.to_contiguous();
+            from_vec(f32s(&c).to_vec(), c.layout().shape().to_vec())
+        }
+    };
+    f(t.try_storage_mut::<f32>().expect("a unique contiguous f32 tensor"));
+    t
 }
 
 /// A matrix operand for gemm: a pointer into a live tensor and its row and column strides.
@@ -142,6 +164,9 @@ pub unsafe fn gemm_raw(
 
 impl FastOps for Flex {
     fn fast_linear<const D: usize>(x: Tensor<Self, D>, weight: Tensor<Self, 2>, bias: Option<Tensor<Self, 1>>) -> Tensor<Self, D> {
+        if uses_default(Op::Linear) {
+            return burn::tensor::module::linear(x, weight, bias);
+        }
         if !is_f32(&x) || !is_f32(&weight) {
             return reference::linear(x, weight, bias);
         }
@@ -149,10 +174,10 @@ impl FastOps for Flex {
     }
 
     fn fast_gelu<const D: usize>(x: Tensor<Self, D>) -> Tensor<Self, D> {
-        if !is_f32(&x) {
+        if !is_f32(&x) || uses_default(Op::Gelu) {
             return burn::tensor::activation::gelu(x);
         }
-        tensor(gelu::forward(&prim(x)))
+        tensor(gelu::forward(prim(x)))
     }
 
     fn fast_layer_norm(
@@ -162,7 +187,7 @@ impl FastOps for Flex {
         beta: Tensor<Self, 1>,
         epsilon: f64,
     ) -> Tensor<Self, 3> {
-        if !is_f32(&x) {
+        if !is_f32(&x) || uses_default(Op::LayerNorm) {
             return reference::layer_norm(x, residual, gamma, beta, epsilon);
         }
         let residual = residual.map(prim);
@@ -177,7 +202,7 @@ impl FastOps for Flex {
         heads: usize,
         _dropout: f64,
     ) -> Tensor<Self, 3> {
-        if !is_f32(&q) {
+        if !is_f32(&q) || uses_default(Op::Attention) {
             return reference::attention(q, k, v, key_bias, heads, 0.0);
         }
         // No autodiff, so no dropout (as burn's `Dropout`).
@@ -196,7 +221,7 @@ impl FastOps for Flex {
         state: Option<AdamMoments<Self, D>>,
         hyper: AdamHyper,
     ) -> (Tensor<Self, D>, AdamMoments<Self, D>) {
-        if !is_f32(&param) || !is_f32(&grad) || state.as_ref().is_some_and(|s| !is_f32(&s.moment_1) || !is_f32(&s.moment_2)) {
+        if uses_default(Op::Adam) || !is_f32(&param) || !is_f32(&grad) || state.as_ref().is_some_and(|s| !is_f32(&s.moment_1) || !is_f32(&s.moment_2)) {
             return reference::adam_step(param, grad, state, hyper);
         }
         adam::step(param, grad, state, hyper)
