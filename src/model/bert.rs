@@ -224,8 +224,9 @@ impl<B: FastOps> BertEmbeddings<B> {
         let [batch, seq] = input_ids.dims();
         let device = input_ids.device();
         let positions = Tensor::<B, 1, Int>::arange(0..seq as i64, &device).reshape([1, seq]).repeat_dim(0, batch);
-        let x = self.word_embeddings.forward(input_ids) + self.position_embeddings.forward(positions);
-        let x = layer_norm(&self.layer_norm, self.eps, x, Some(self.token_type_embeddings.forward(token_type_ids)));
+        let lookup = |e: &Embedding<B>, ids| B::fast_embedding(e.weight.val(), ids);
+        let x = lookup(&self.word_embeddings, input_ids) + lookup(&self.position_embeddings, positions);
+        let x = layer_norm(&self.layer_norm, self.eps, x, Some(lookup(&self.token_type_embeddings, token_type_ids)));
         B::fast_dropout(x, self.dropout.prob)
     }
 }

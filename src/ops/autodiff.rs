@@ -11,10 +11,10 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{DType, Tensor, TensorPrimitive};
+use burn::tensor::{DType, Int, Tensor, TensorPrimitive};
 use burn_flex::{Flex, FlexTensor};
 
-use super::flex::{attention, dropout, gelu, layer_norm, linear};
+use super::flex::{attention, dropout, embedding, gelu, layer_norm, linear};
 use super::{FastOps, Op, reference, rng, uses_default};
 
 type Ad<C> = Autodiff<Flex, C>;
@@ -128,6 +128,20 @@ impl Backward<Flex, 3> for AttentionBackward {
 }
 
 #[derive(Debug)]
+struct EmbeddingBackward;
+
+impl Backward<Flex, 1> for EmbeddingBackward {
+    /// The ids and the table's rows.
+    type State = (Arc<Vec<u32>>, usize);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (ids, rows) = ops.state;
+        give!(grads, &ops.parents[0], embedding::backward(&dy, &ids, rows));
+    }
+}
+
+#[derive(Debug)]
 struct DropoutBackward;
 
 impl Backward<Flex, 1> for DropoutBackward {
@@ -213,6 +227,21 @@ impl<C: CheckpointStrategy> FastOps for Ad<C> {
         let (out, probs) = attention::forward(&q.primitive, &k.primitive, &v.primitive, bias.as_ref(), spec);
         from_ad(match AttentionBackward.prepare::<C>([q.node, k.node, v.node]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish((q.primitive, k.primitive, v.primitive, Arc::new(probs), spec), out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        })
+    }
+
+    fn fast_embedding(weight: Tensor<Self, 2>, ids: Tensor<Self, 2, Int>) -> Tensor<Self, 3> {
+        if !f32s_only(&weight) || uses_default(Op::Embedding) {
+            return burn::tensor::module::embedding(weight, ids);
+        }
+        let [rows, _] = weight.dims();
+        let id_dims = ids.dims();
+        let ids = Arc::new(embedding::ids(&ids.into_primitive(), rows));
+        let w = ad(weight);
+        let out = embedding::forward(&w.primitive, &ids, &id_dims);
+        from_ad(match EmbeddingBackward.prepare::<C>([w.node]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((ids, rows), out),
             OpsKind::UnTracked(prep) => prep.finish(out),
         })
     }

@@ -18,8 +18,8 @@ mod tests;
 
 use std::sync::OnceLock;
 
-use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Int, Tensor};
 
 pub use rng::seed_dropout;
 
@@ -31,11 +31,12 @@ pub enum Op {
     LayerNorm,
     Gelu,
     Dropout,
+    Embedding,
     Adam,
 }
 
 impl Op {
-    pub const ALL: [Op; 6] = [Op::Linear, Op::Attention, Op::LayerNorm, Op::Gelu, Op::Dropout, Op::Adam];
+    pub const ALL: [Op; 7] = [Op::Linear, Op::Attention, Op::LayerNorm, Op::Gelu, Op::Dropout, Op::Embedding, Op::Adam];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -44,6 +45,7 @@ impl Op {
             Op::LayerNorm => "layer_norm",
             Op::Gelu => "gelu",
             Op::Dropout => "dropout",
+            Op::Embedding => "embedding",
             Op::Adam => "adam",
         }
     }
@@ -119,6 +121,11 @@ pub trait FastOps: Backend {
         dropout: f64,
     ) -> Tensor<Self, 3> {
         reference::attention(q, k, v, key_bias, heads, dropout)
+    }
+
+    /// The rows of `weight` (`[rows, hidden]`) at `ids` (`[batch, seq]`): `[batch, seq, hidden]`.
+    fn fast_embedding(weight: Tensor<Self, 2>, ids: Tensor<Self, 2, Int>) -> Tensor<Self, 3> {
+        burn::tensor::module::embedding(weight, ids)
     }
 
     /// Dropout with probability `prob` when training (under autodiff), the identity otherwise.

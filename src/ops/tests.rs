@@ -241,3 +241,19 @@ fn default_ops_are_named_by_a_comma_separated_list() {
     assert_eq!(parse_ops("none"), vec![]);
     assert_eq!(parse_ops(""), vec![]);
 }
+
+#[test]
+fn embedding_matches_burn_with_repeated_ids() {
+    use burn::tensor::Int;
+    let table = random([11, 6], 40, 1.0);
+    let ids = || Tensor::<Ad, 2, Int>::from_data(TensorData::new(vec![3i64, 0, 3, 10, 7, 3], [2, 3]), &Default::default());
+    check(
+        "embedding",
+        &[table.clone()],
+        |t| Ad::fast_embedding(t[0].clone(), ids()),
+        |t| burn::tensor::module::embedding(t[0].clone(), ids()),
+    );
+    let flex_ids = Tensor::<Flex, 2, Int>::from_data(TensorData::new(vec![1i64, 2, 9], [1, 3]), &Default::default());
+    let fast = values(Flex::fast_embedding(table.clone(), flex_ids.clone()));
+    assert_close("embedding (inference)", &fast, &values(burn::tensor::module::embedding(table, flex_ids)), 0.0);
+}

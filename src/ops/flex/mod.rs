@@ -4,13 +4,14 @@
 mod adam;
 pub mod attention;
 pub mod dropout;
+pub mod embedding;
 pub mod gelu;
 pub mod layer_norm;
 pub mod linear;
 
 use std::marker::PhantomData;
 
-use burn::tensor::{Bytes, DType, Shape, Tensor, TensorPrimitive};
+use burn::tensor::{Bytes, DType, Int, Shape, Tensor, TensorPrimitive};
 use burn_flex::{Flex, FlexTensor, Layout};
 
 use super::{AdamHyper, AdamMoments, FastOps, Op, reference, uses_default};
@@ -209,6 +210,16 @@ impl FastOps for Flex {
         let bias = key_bias.map(prim);
         let spec = attention::Spec { heads, dropout: None };
         tensor(attention::forward(&prim(q), &prim(k), &prim(v), bias.as_ref(), spec).0)
+    }
+
+    fn fast_embedding(weight: Tensor<Self, 2>, ids: Tensor<Self, 2, Int>) -> Tensor<Self, 3> {
+        if !is_f32(&weight) || uses_default(Op::Embedding) {
+            return burn::tensor::module::embedding(weight, ids);
+        }
+        let [rows, _] = weight.dims();
+        let id_dims = ids.dims();
+        let ids = embedding::ids(&ids.into_primitive(), rows);
+        tensor(embedding::forward(&prim(weight), &ids, &id_dims))
     }
 
     fn fast_dropout<const D: usize>(x: Tensor<Self, D>, _prob: f64) -> Tensor<Self, D> {
