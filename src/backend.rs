@@ -73,6 +73,8 @@ pub fn run_on<T: BackendTask>(choice: BackendChoice, task: T) -> Result<T::Outpu
         }
         #[cfg(feature = "cuda")]
         Resolved::Cuda(name) => {
+            // Before the first GPU operation: autotune results and compiled kernels persist.
+            crate::kernel_cache::persist();
             let info = BackendInfo { name: "cuda", device: name };
             Ok(task.run::<Autodiff<CudaBackend>>(burn_cuda::CudaDevice::new(0), info))
         }

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod error;
 pub mod headless;
 pub mod hub;
+pub mod kernel_cache;
 pub mod model;
 pub mod ops;
 pub mod predict;
