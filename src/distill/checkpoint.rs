@@ -75,6 +75,32 @@ pub struct Progress<'a> {
     pub evaluation: &'a Evaluation,
 }
 
+/// [`Progress`], owned by the writer thread.
+struct OwnedProgress {
+    epoch: usize,
+    step: usize,
+    records: Vec<EpochRecord>,
+    seconds: f64,
+    evaluation: Evaluation,
+}
+
+impl OwnedProgress {
+    fn of(p: &Progress<'_>) -> Self {
+        OwnedProgress { epoch: p.epoch, step: p.step, records: p.records.to_vec(), seconds: p.seconds, evaluation: p.evaluation.clone() }
+    }
+}
+
+/// A checkpoint being written by [`RunCheckpoint::save_in_background`].
+#[must_use = "wait for the checkpoint, or its write error is lost"]
+pub struct PendingSave(Result<std::thread::JoinHandle<Result<()>>>);
+
+impl PendingSave {
+    /// Waits until the checkpoint is on disk; its error, if writing failed.
+    pub fn wait(self) -> Result<()> {
+        self.0?.join().unwrap_or_else(|_| Err(Error::Internal("the checkpoint writer panicked".into())))
+    }
+}
+
 fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
     NamedMpkBytesRecorder::default()
 }
@@ -102,10 +128,39 @@ impl RunCheckpoint {
         B: AutodiffBackend,
         O: Optimizer<BertClassifier<B>, B>,
     {
+        self.write::<B, O>(model.clone().into_record(), optim.to_record(), OwnedProgress::of(&p))
+    }
+
+    /// [`save`](Self::save) on another thread, so that training goes on while the checkpoint is
+    /// serialized, hashed and written (about a second per run for a MiniLM student, two for its
+    /// teacher). The records share the tensors' buffers: an update in place by the optimizer
+    /// copies a buffer the writer still reads, so what is written is the state of this epoch.
+    /// Wait for the result with [`PendingSave::wait`] before the next save or the run's end.
+    pub fn save_in_background<B, O>(&self, model: &BertClassifier<B>, optim: &O, p: Progress<'_>) -> PendingSave
+    where
+        B: AutodiffBackend,
+        O: Optimizer<BertClassifier<B>, B>,
+        <BertClassifier<B> as Module<B>>::Record: Send + 'static,
+        O::Record: Send + 'static,
+    {
+        let (model_record, optim_record, progress) = (model.clone().into_record(), optim.to_record(), OwnedProgress::of(&p));
+        let this = self.clone();
+        let handle = std::thread::Builder::new()
+            .name("checkpoint".into())
+            .spawn(move || this.write::<B, O>(model_record, optim_record, progress))
+            .map_err(|e| Error::Internal(format!("cannot start the checkpoint writer: {e}")));
+        PendingSave(handle)
+    }
+
+    fn write<B, O>(&self, model: <BertClassifier<B> as Module<B>>::Record, optim: O::Record, p: OwnedProgress) -> Result<()>
+    where
+        B: AutodiffBackend,
+        O: Optimizer<BertClassifier<B>, B>,
+    {
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         let err = |what: &str, e: burn::record::RecorderError| Error::Internal(format!("cannot record the {what}: {e}"));
-        let model_bytes = Recorder::<B>::record(&recorder(), model.clone().into_record(), ()).map_err(|e| err("model", e))?;
-        let optim_bytes = Recorder::<B>::record(&recorder(), optim.to_record(), ()).map_err(|e| err("optimizer state", e))?;
+        let model_bytes = Recorder::<B>::record(&recorder(), model, ()).map_err(|e| err("model", e))?;
+        let optim_bytes = Recorder::<B>::record(&recorder(), optim, ()).map_err(|e| err("optimizer state", e))?;
         let (model_file, optim_file) = (format!("model-e{}.mpk", p.epoch), format!("optim-e{}.mpk", p.epoch));
         write_bytes(&self.dir.join(&model_file), &model_bytes)?;
         write_bytes(&self.dir.join(&optim_file), &optim_bytes)?;
@@ -114,7 +169,7 @@ impl RunCheckpoint {
             settings: self.settings.clone(),
             epoch: p.epoch,
             step: p.step,
-            records: p.records.to_vec(),
+            records: p.records,
             seconds: p.seconds,
             validation_loss: p.evaluation.loss,
             validation_accuracy: p.evaluation.accuracy,

@@ -9,7 +9,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use crate::ops::TrainBackend;
 use burn::tensor::{Int, Tensor, TensorData};
 
-use super::checkpoint::{Progress, RunCheckpoint};
+use super::checkpoint::{PendingSave, Progress, RunCheckpoint};
 use super::eval::{Evaluation, evaluate};
 use super::loss::{LossValues, cross_entropy, distillation_loss};
 use super::schedule::LinearSchedule;
@@ -150,6 +150,9 @@ pub fn train_run<B: TrainBackend>(
         seconds: earlier_seconds + (started.elapsed() - paused).as_secs_f64(),
         resumed_from,
     };
+    // The checkpoint being written while training goes on (see `save_in_background`).
+    let mut pending: Option<PendingSave> = None;
+    let finish = |p: Option<PendingSave>| p.map_or(Ok(()), PendingSave::wait);
     for epoch in first_epoch..=s.epochs {
         B::seed(device, epoch_seed(s.seed, epoch));
         crate::ops::seed_dropout(epoch_seed(s.seed, epoch));
@@ -158,9 +161,11 @@ pub fn train_run<B: TrainBackend>(
         for batch in epoch_batches(&lengths, s.batch_size, s.seed, epoch) {
             paused += control.wait_while_paused();
             if control.quit_requested() {
+                finish(pending.take())?;
                 return Ok(end(model, records, RunStatus::Pending, Some(format!("stopped at step {step} of {total}")), evaluation, paused));
             }
             if control.take_skip() {
+                finish(pending.take())?;
                 return Ok(end(model, records, RunStatus::Skipped, Some(format!("skipped at step {step} of {total}")), evaluation, paused));
             }
             let t0 = Instant::now();
@@ -192,6 +197,7 @@ pub fn train_run<B: TrainBackend>(
             };
             if !values.total.is_finite() {
                 let reason = format!("loss became {} at epoch {epoch}, step {} of {total}", values.total, step + 1);
+                finish(pending.take())?;
                 return Ok(end(model, records, RunStatus::Failed, Some(reason), evaluation, paused));
             }
             let lr = schedule.lr(step);
@@ -229,8 +235,11 @@ pub fn train_run<B: TrainBackend>(
         on_epoch(&records, &evaluation, &model)?;
         if let Some(ck) = checkpoint.filter(|_| epoch < s.epochs) {
             let seconds = earlier_seconds + (started.elapsed() - paused).as_secs_f64();
-            ck.save(&model, &optim, Progress { epoch, step, records: &records, seconds, evaluation: &evaluation })?;
+            // One checkpoint at a time, in order: the previous one is on disk before this starts.
+            finish(pending.take())?;
+            pending = Some(ck.save_in_background(&model, &optim, Progress { epoch, step, records: &records, seconds, evaluation: &evaluation }));
         }
     }
+    finish(pending.take())?;
     Ok(end(model, records, RunStatus::Done, None, evaluation, paused))
 }
