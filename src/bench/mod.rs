@@ -90,7 +90,7 @@ impl BackendTask for BenchShape {
 
     fn run<B: TrainBackend>(self, device: B::Device, info: BackendInfo) -> Result<BenchReport> {
         let s = self;
-        if s.hidden % 64 != 0 || s.layers < 2 || s.batch == 0 || s.seq < 2 || s.steps == 0 {
+        if !s.hidden.is_multiple_of(64) || s.layers < 2 || s.batch == 0 || s.seq < 2 || s.steps == 0 {
             return Err(Error::Input("bench needs --hidden a multiple of 64, --layers >= 2, --batch >= 1, --seq >= 2, --steps >= 1".into()));
         }
         if s.seq > 512 {

@@ -87,8 +87,8 @@ pub fn map2(out: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) 
 /// `out[i] = f(out[i])`.
 #[inline(always)]
 pub fn update_each(out: &mut [f32], f: impl Fn(f32) -> f32) {
-    for i in 0..out.len() {
-        out[i] = f(out[i]);
+    for x in out.iter_mut() {
+        *x = f(*x);
     }
 }
 

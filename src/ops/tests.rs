@@ -87,7 +87,7 @@ fn linear_matches_burn_on_3d_and_2d_inputs_and_transposed_weights() {
 #[test]
 fn gelu_matches_burn() {
     let x = random([2, 50, 33], 5, 6.0);
-    check("gelu", &[x.clone()], |t| Ad::fast_gelu(t[0].clone()), |t| burn::tensor::activation::gelu(t[0].clone()));
+    check("gelu", std::slice::from_ref(&x), |t| Ad::fast_gelu(t[0].clone()), |t| burn::tensor::activation::gelu(t[0].clone()));
     assert_close("gelu (inference)", &values(Flex::fast_gelu(x.clone())), &values(burn::tensor::activation::gelu(x)), TOL);
 }
 
@@ -161,7 +161,7 @@ fn dropout_applies_its_hashed_mask_to_values_and_gradients() {
     assert!((dropped - 0.25).abs() < 0.03, "{dropped}");
     check(
         "dropout",
-        &[x.clone()],
+        std::slice::from_ref(&x),
         |t| {
             rng::seed_dropout(77);
             Ad::fast_dropout(t[0].clone(), 0.25)
@@ -249,7 +249,7 @@ fn embedding_matches_burn_with_repeated_ids() {
     let ids = || Tensor::<Ad, 2, Int>::from_data(TensorData::new(vec![3i64, 0, 3, 10, 7, 3], [2, 3]), &Default::default());
     check(
         "embedding",
-        &[table.clone()],
+        std::slice::from_ref(&table),
         |t| Ad::fast_embedding(t[0].clone(), ids()),
         |t| burn::tensor::module::embedding(t[0].clone(), ids()),
     );

@@ -44,7 +44,7 @@ impl Shape {
     fn of(q: &FlexTensor, heads: usize) -> Self {
         let d = q.layout().shape().to_vec();
         assert_eq!(d.len(), 3, "attention takes [batch, seq, hidden]");
-        assert!(heads > 0 && d[2] % heads == 0, "hidden size {} is not a multiple of {heads} heads", d[2]);
+        assert!(heads > 0 && d[2].is_multiple_of(heads), "hidden size {} is not a multiple of {heads} heads", d[2]);
         Shape { batch: d[0], seq: d[1], hidden: d[2], heads, head_dim: d[2] / heads }
     }
 

@@ -21,6 +21,8 @@ fn fma(a: f32, b: f32, c: f32) -> f32 {
 /// taken as 0), branch-free: `2^n * p(r)` with `x = n ln 2 + r`, `|r| <= ln2 / 2`, and a
 /// degree-6 Taylor polynomial (relative error ~2e-7).
 #[inline(always)]
+// Not `clamp`: it keeps NaN, and `n` below must be a finite integer.
+#[allow(clippy::manual_clamp)]
 pub fn exp_neg(x: f32) -> f32 {
     let c = x.max(-87.0).min(0.0);
     let n = fma(c, std::f32::consts::LOG2_E, 0.5).floor();
@@ -44,7 +46,7 @@ pub fn erf(x: f32) -> f32 {
     let x = x.clamp(-4.0, 4.0);
     let z = x * x;
     let mut p = -2.726_142_3e-10;
-    for a in [2.770_681_4e-8, -2.101_024e-6, -5.692_506_4e-5, -7.349_906_3e-4, -2.954_600_0e-3, -1.609_603_3e-2] {
+    for a in [2.770_681_4e-8, -2.101_024e-6, -5.692_506_4e-5, -7.349_906_3e-4, -2.9546e-3, -1.609_603_3e-2] {
         p = fma(p, z, a);
     }
     let mut q = -1.456_607_2e-5;
@@ -69,7 +71,7 @@ fn gelu_grad(x: f32) -> f32 {
 /// comes from is used by nothing else).
 pub fn forward(x: FlexTensor) -> FlexTensor {
     in_place(x, |v| {
-        for_rows(v, 1, |_, out| vectorized(#[inline(always)] || update_each(out, #[inline(always)] |x| gelu(x))));
+        for_rows(v, 1, |_, out| vectorized(#[inline(always)] || update_each(out, gelu)));
     })
 }
 
