@@ -90,14 +90,27 @@ impl OwnedProgress {
     }
 }
 
-/// A checkpoint being written by [`RunCheckpoint::save_in_background`].
+/// A checkpoint being written by [`RunCheckpoint::save_in_background`]. Dropping it (a run
+/// ending early with another error) still waits for the writer, so that no write outlives its
+/// run; only [`wait`](Self::wait) reports the write's own error.
 #[must_use = "wait for the checkpoint, or its write error is lost"]
-pub struct PendingSave(Result<std::thread::JoinHandle<Result<()>>>);
+pub struct PendingSave(Option<Result<std::thread::JoinHandle<Result<()>>>>);
 
 impl PendingSave {
     /// Waits until the checkpoint is on disk; its error, if writing failed.
-    pub fn wait(self) -> Result<()> {
-        self.0?.join().unwrap_or_else(|_| Err(Error::Internal("the checkpoint writer panicked".into())))
+    pub fn wait(mut self) -> Result<()> {
+        match self.0.take() {
+            Some(handle) => handle?.join().unwrap_or_else(|_| Err(Error::Internal("the checkpoint writer panicked".into()))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for PendingSave {
+    fn drop(&mut self) {
+        if let Some(Ok(handle)) = self.0.take() {
+            let _ = handle.join();
+        }
     }
 }
 
@@ -149,7 +162,7 @@ impl RunCheckpoint {
             .name("checkpoint".into())
             .spawn(move || this.write::<B, O>(model_record, optim_record, progress))
             .map_err(|e| Error::Internal(format!("cannot start the checkpoint writer: {e}")));
-        PendingSave(handle)
+        PendingSave(Some(handle))
     }
 
     fn write<B, O>(&self, model: <BertClassifier<B> as Module<B>>::Record, optim: O::Record, p: OwnedProgress) -> Result<()>

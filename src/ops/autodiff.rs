@@ -131,13 +131,13 @@ impl Backward<Flex, 3> for AttentionBackward {
 struct EmbeddingBackward;
 
 impl Backward<Flex, 1> for EmbeddingBackward {
-    /// The ids and the table's rows.
-    type State = (Arc<Vec<u32>>, usize);
+    /// The ids and the table's shape.
+    type State = (Arc<Vec<u32>>, usize, usize);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let dy = grads.consume::<Flex>(&ops.node);
-        let (ids, rows) = ops.state;
-        give!(grads, &ops.parents[0], embedding::backward(&dy, &ids, rows));
+        let (ids, rows, hidden) = ops.state;
+        give!(grads, &ops.parents[0], embedding::backward(&dy, &ids, rows, hidden));
     }
 }
 
@@ -161,7 +161,7 @@ impl<C: CheckpointStrategy> FastOps for Ad<C> {
             return burn::tensor::module::linear(x, weight, bias);
         }
         let bias = match bias {
-            Some(b) if f32s_only(&x) && f32s_only(&weight) => b,
+            Some(b) if f32s_only(&x) && f32s_only(&weight) && f32s_only(&b) => b,
             bias => return reference::linear(x, weight, bias),
         };
         let (x, w, b) = (ad(x), ad(weight), ad(bias));
@@ -191,7 +191,8 @@ impl<C: CheckpointStrategy> FastOps for Ad<C> {
         beta: Tensor<Self, 1>,
         epsilon: f64,
     ) -> Tensor<Self, 3> {
-        if !f32s_only(&x) || uses_default(Op::LayerNorm) {
+        let all_f32 = f32s_only(&x) && f32s_only(&gamma) && f32s_only(&beta) && residual.as_ref().is_none_or(f32s_only);
+        if !all_f32 || uses_default(Op::LayerNorm) {
             return reference::layer_norm(x, residual, gamma, beta, epsilon);
         }
         let (x, g, b) = (ad(x), ad(gamma), ad(beta));
@@ -218,7 +219,8 @@ impl<C: CheckpointStrategy> FastOps for Ad<C> {
         heads: usize,
         dropout: f64,
     ) -> Tensor<Self, 3> {
-        if !f32s_only(&q) || uses_default(Op::Attention) {
+        let all_f32 = f32s_only(&q) && f32s_only(&k) && f32s_only(&v) && key_bias.as_ref().is_none_or(f32s_only);
+        if !all_f32 || uses_default(Op::Attention) {
             return reference::attention(q, k, v, key_bias, heads, dropout);
         }
         let (q, k, v) = (ad(q), ad(k), ad(v));
@@ -235,13 +237,13 @@ impl<C: CheckpointStrategy> FastOps for Ad<C> {
         if !f32s_only(&weight) || uses_default(Op::Embedding) {
             return burn::tensor::module::embedding(weight, ids);
         }
-        let [rows, _] = weight.dims();
+        let [rows, hidden] = weight.dims();
         let id_dims = ids.dims();
         let ids = Arc::new(embedding::ids(&ids.into_primitive(), rows));
         let w = ad(weight);
         let out = embedding::forward(&w.primitive, &ids, &id_dims);
         from_ad(match EmbeddingBackward.prepare::<C>([w.node]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish((ids, rows), out),
+            OpsKind::Tracked(prep) => prep.finish((ids, rows, hidden), out),
             OpsKind::UnTracked(prep) => prep.finish(out),
         })
     }

@@ -30,7 +30,10 @@ pub fn rows_per_task(rows: usize, width: usize) -> usize {
 
 /// Calls `f(first_row, out_rows)` on chunks of `out` (`[rows, width]`), in parallel.
 pub fn for_rows(out: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
-    let rows = out.len() / width.max(1);
+    if out.is_empty() || width == 0 {
+        return;
+    }
+    let rows = out.len() / width;
     let per = rows_per_task(rows, width);
     out.par_chunks_mut(per * width).enumerate().for_each(|(i, chunk)| f(i * per, chunk));
 }

@@ -257,3 +257,38 @@ fn embedding_matches_burn_with_repeated_ids() {
     let fast = values(Flex::fast_embedding(table.clone(), flex_ids.clone()));
     assert_close("embedding (inference)", &fast, &values(burn::tensor::module::embedding(table, flex_ids)), 0.0);
 }
+
+#[test]
+#[should_panic(expected = "mismatched shapes")]
+fn a_weight_of_the_wrong_size_panics_instead_of_reading_past_it() {
+    let _ = Flex::fast_linear(random([2, 3, 8], 50, 1.0), random([6, 4], 51, 1.0), None);
+}
+
+#[test]
+#[should_panic(expected = "different shapes")]
+fn attention_operands_must_agree() {
+    let q = random([2, 5, 16], 52, 1.0);
+    let _ = Flex::fast_attention(q.clone(), random([2, 4, 16], 53, 1.0), q, None, 2, 0.0);
+}
+
+#[test]
+fn an_empty_lookup_gives_a_zero_gradient_of_the_tables_shape() {
+    use burn::tensor::Int;
+    let table = leaf(&random([7, 5], 54, 1.0));
+    let ids = Tensor::<Ad, 2, Int>::from_data(TensorData::new(Vec::<i64>::new(), [1, 0]), &Default::default());
+    let out = Ad::fast_embedding(table.clone(), ids);
+    assert_eq!(out.dims(), [1, 0, 5]);
+    let grads = (out.sum() + table.clone().sum() * 0.0).backward();
+    let g = table.grad(&grads).unwrap();
+    assert_eq!(g.dims(), [7, 5]);
+    assert!(values(g).iter().all(|x| *x == 0.0));
+}
+
+#[test]
+fn nan_in_the_scores_stays_nan() {
+    let mut q = values(random([1, 3, 8], 55, 1.0));
+    q[0] = f32::NAN;
+    let q = Tensor::<Flex, 3>::from_data(TensorData::new(q, [1, 3, 8]), &Default::default());
+    let out = values(Flex::fast_attention(q.clone(), q.clone(), q, None, 2, 0.0));
+    assert!(out.iter().any(|x| x.is_nan()), "a NaN query must not be hidden by the softmax");
+}

@@ -41,8 +41,12 @@ struct Shape {
 }
 
 impl Shape {
-    fn of(q: &FlexTensor, heads: usize) -> Self {
+    /// The shape of `q`, which every other operand must have too.
+    fn of(q: &FlexTensor, others: &[&FlexTensor], heads: usize) -> Self {
         let d = q.layout().shape().to_vec();
+        for t in others {
+            assert_eq!(t.layout().shape().to_vec(), d, "attention operands of different shapes");
+        }
         assert_eq!(d.len(), 3, "attention takes [batch, seq, hidden]");
         assert!(heads > 0 && d[2].is_multiple_of(heads), "hidden size {} is not a multiple of {heads} heads", d[2]);
         Shape { batch: d[0], seq: d[1], hidden: d[2], heads, head_dim: d[2] / heads }
@@ -75,10 +79,11 @@ fn dropout_factors(spec: &Spec, s: &Shape, task: usize, i: usize, n: usize, mut 
 /// seq]` (before dropout).
 pub fn forward(q: &FlexTensor, k: &FlexTensor, v: &FlexTensor, key_bias: Option<&FlexTensor>, spec: Spec) -> (FlexTensor, Vec<f32>) {
     let (q, k, v) = (q.to_contiguous(), k.to_contiguous(), v.to_contiguous());
-    let s = Shape::of(&q, spec.heads);
+    let s = Shape::of(&q, &[&k, &v], spec.heads);
     let bias = key_bias.map(|b| b.to_contiguous());
     let (qs, ks, vs) = (f32s(&q), f32s(&k), f32s(&v));
     let bias = bias.as_ref().map(f32s);
+    assert!(bias.is_none_or(|b| b.len() == s.batch * s.seq), "the attention mask must be [batch, seq]");
     let n = s.seq;
     let mut probs = output(s.batch * s.heads * n * n);
     let mut ctx = output(qs.len());
@@ -90,8 +95,8 @@ pub fn forward(q: &FlexTensor, k: &FlexTensor, v: &FlexTensor, key_bias: Option<
         unsafe {
             gemm_raw(
                 p.as_mut_ptr(), n as isize, 1, false,
-                Mat::strided(qs, at, s.hidden, 1),
-                Mat::strided(ks, at, s.hidden, 1).t(),
+                Mat::strided(qs, at, s.hidden, 1, n, s.head_dim),
+                Mat::strided(ks, at, s.hidden, 1, n, s.head_dim).t(),
                 n, n, s.head_dim, s.scale(), gemm::Parallelism::None,
             );
         }
@@ -109,15 +114,15 @@ pub fn forward(q: &FlexTensor, k: &FlexTensor, v: &FlexTensor, key_bias: Option<
                     dropout_factors(&spec, &s, task, i, n, #[inline(always)] |j, f| out[j] = row[j] * f);
                 }
             });
-            Mat::strided(&dropped, 0, n, 1)
+            Mat::strided(&dropped, 0, n, 1, n, n)
         } else {
-            Mat::strided(p, 0, n, 1)
+            Mat::strided(p, 0, n, 1, n, n)
         };
         // SAFETY: this task alone writes head h's columns of batch item b.
         unsafe {
             gemm_raw(
                 ctx_out.at(at), s.hidden as isize, 1, false,
-                lhs, Mat::strided(vs, at, s.hidden, 1),
+                lhs, Mat::strided(vs, at, s.hidden, 1, n, s.head_dim),
                 n, s.head_dim, n, 1.0, gemm::Parallelism::None,
             );
         }
@@ -151,7 +156,7 @@ pub fn backward(
     spec: Spec,
 ) -> (FlexTensor, FlexTensor, FlexTensor) {
     let (d_ctx, q, k, v) = (d_ctx.to_contiguous(), q.to_contiguous(), k.to_contiguous(), v.to_contiguous());
-    let s = Shape::of(&q, spec.heads);
+    let s = Shape::of(&q, &[&k, &v, &d_ctx], spec.heads);
     let (dc, qs, ks, vs) = (f32s(&d_ctx), f32s(&q), f32s(&k), f32s(&v));
     let n = s.seq;
     let (mut dq, mut dk, mut dv) = (output(qs.len()), output(qs.len()), output(qs.len()));
@@ -178,12 +183,12 @@ pub fn backward(
         unsafe {
             gemm_raw(
                 dv_out.at(at), s.hidden as isize, 1, false,
-                Mat::strided(p_used, 0, n, 1).t(), Mat::strided(dc, at, s.hidden, 1),
+                Mat::strided(p_used, 0, n, 1, n, n).t(), Mat::strided(dc, at, s.hidden, 1, n, s.head_dim),
                 n, s.head_dim, n, 1.0, gemm::Parallelism::None,
             );
             gemm_raw(
                 dp.as_mut_ptr(), n as isize, 1, false,
-                Mat::strided(dc, at, s.hidden, 1), Mat::strided(vs, at, s.hidden, 1).t(),
+                Mat::strided(dc, at, s.hidden, 1, n, s.head_dim), Mat::strided(vs, at, s.hidden, 1, n, s.head_dim).t(),
                 n, n, s.head_dim, 1.0, gemm::Parallelism::None,
             );
         }
@@ -200,12 +205,12 @@ pub fn backward(
         unsafe {
             gemm_raw(
                 dq_out.at(at), s.hidden as isize, 1, false,
-                Mat::strided(&dp, 0, n, 1), Mat::strided(ks, at, s.hidden, 1),
+                Mat::strided(&dp, 0, n, 1, n, n), Mat::strided(ks, at, s.hidden, 1, n, s.head_dim),
                 n, s.head_dim, n, s.scale(), gemm::Parallelism::None,
             );
             gemm_raw(
                 dk_out.at(at), s.hidden as isize, 1, false,
-                Mat::strided(&dp, 0, n, 1).t(), Mat::strided(qs, at, s.hidden, 1),
+                Mat::strided(&dp, 0, n, 1, n, n).t(), Mat::strided(qs, at, s.hidden, 1, n, s.head_dim),
                 n, s.head_dim, n, s.scale(), gemm::Parallelism::None,
             );
         }

@@ -33,7 +33,12 @@ pub fn forward(weight: &FlexTensor, ids: &[u32], id_dims: &[usize]) -> FlexTenso
     let hidden = weight.layout().shape()[1];
     let w = f32s(&weight);
     let mut out = vec![0.0f32; ids.len() * hidden];
-    out.par_chunks_mut(hidden.max(1) * 64).enumerate().for_each(|(c, chunk)| {
+    if out.is_empty() {
+        let mut dims = id_dims.to_vec();
+        dims.push(hidden);
+        return from_vec(out, dims);
+    }
+    out.par_chunks_mut(hidden * 64).enumerate().for_each(|(c, chunk)| {
         for (r, row) in chunk.chunks_exact_mut(hidden).enumerate() {
             let id = ids[c * 64 + r] as usize;
             row.copy_from_slice(&w[id * hidden..(id + 1) * hidden]);
@@ -45,10 +50,10 @@ pub fn forward(weight: &FlexTensor, ids: &[u32], id_dims: &[usize]) -> FlexTenso
 }
 
 /// The gradient of the table: `dy`'s rows added into the rows of their ids, `[rows, hidden]`.
-pub fn backward(dy: &FlexTensor, ids: &[u32], rows: usize) -> FlexTensor {
+pub fn backward(dy: &FlexTensor, ids: &[u32], rows: usize, hidden: usize) -> FlexTensor {
     let dy = dy.to_contiguous();
     let g = f32s(&dy);
-    let hidden = g.len() / ids.len().max(1);
+    assert_eq!(g.len(), ids.len() * hidden, "an embedding gradient of another shape than the lookup");
     let mut grad = crate::ops::simd::output(rows * hidden);
     grad.par_chunks_mut(64 * 1024).for_each(|c| c.fill(0.0));
     vectorized(#[inline(always)] || {

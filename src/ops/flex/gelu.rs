@@ -35,7 +35,14 @@ pub fn exp_neg(x: f32) -> f32 {
     // in [-126, 0]. The unchecked conversion vectorizes; `as i32` (saturating) does not.
     let n = unsafe { n.to_int_unchecked::<i32>() };
     let e = p * f32::from_bits(((n + 127) as u32) << 23);
-    if x < -87.0 { 0.0 } else { e }
+    // NaN stays NaN (a diverging run must show NaN losses, as with burn's exp).
+    if x < -87.0 {
+        0.0
+    } else if x.is_nan() {
+        x
+    } else {
+        e
+    }
 }
 
 /// erf(x) as `x P(x^2) / Q(x^2)` on [-4, 4] (erf is ±1 in f32 beyond), the rational
@@ -105,5 +112,6 @@ mod tests {
         assert_eq!(exp_neg(-200.0), 0.0);
         assert_eq!(exp_neg(f32::MIN), 0.0);
         assert_eq!(exp_neg(0.0), 1.0);
+        assert!(exp_neg(f32::NAN).is_nan() && erf(f32::NAN).is_nan() && gelu(f32::NAN).is_nan() && gelu_grad(f32::NAN).is_nan());
     }
 }

@@ -24,6 +24,7 @@ pub fn forward(x: &FlexTensor, residual: Option<&FlexTensor>, gamma: &FlexTensor
         Some(r) => {
             let r = r.to_contiguous();
             let (a, b) = (f32s(&x), f32s(&r));
+            assert_eq!(a.len(), b.len(), "a residual of another shape than the layer norm's input");
             let mut s = output(a.len());
             s.par_chunks_mut(16 * 1024).enumerate().for_each(|(i, out)| {
                 let o = i * 16 * 1024;
@@ -36,7 +37,11 @@ pub fn forward(x: &FlexTensor, residual: Option<&FlexTensor>, gamma: &FlexTensor
     };
     let (gamma, beta) = (gamma.to_contiguous(), beta.to_contiguous());
     let (src, g, b) = (f32s(&input), f32s(&gamma), f32s(&beta));
-    let rows = src.len() / width.max(1);
+    assert!(g.len() == width && b.len() == width, "layer norm over {width} features with {} gammas and {} betas", g.len(), b.len());
+    if src.is_empty() {
+        return Forward { out: from_vec(Vec::new(), shape), input, stats: Vec::new() };
+    }
+    let rows = src.len() / width;
     let mut out = output(src.len());
     let mut stats = vec![[0.0f32; 2]; rows];
     let per = rows_per_task(rows, width);
@@ -66,6 +71,10 @@ pub fn backward(dy: &FlexTensor, input: &FlexTensor, stats: &[[f32; 2]], gamma: 
     let shape = input.layout().shape().to_vec();
     let width = *shape.last().unwrap();
     let (dy_s, src, g) = (f32s(&dy), f32s(input), f32s(&gamma));
+    assert_eq!(dy_s.len(), src.len(), "a gradient of another shape than the layer norm's output");
+    if src.is_empty() {
+        return (from_vec(Vec::new(), shape), from_vec(vec![0.0; width], vec![width]), from_vec(vec![0.0; width], vec![width]));
+    }
     let mut dx = output(src.len());
     // Fixed chunks of rows, partial sums added in chunk order: independent of the thread count.
     const CHUNK: usize = 64;

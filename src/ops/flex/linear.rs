@@ -56,11 +56,12 @@ pub fn grad_w(x: &FlexTensor, dy: &FlexTensor) -> FlexTensor {
     let d_in = *x.layout().shape().to_vec().last().unwrap();
     let d_out = *dy.layout().shape().to_vec().last().unwrap();
     let rows = x.layout().num_elements() / d_in.max(1);
+    assert_eq!(rows * d_out, dy.layout().num_elements(), "a gradient of another shape than the product's output");
     let (xs, gs) = (f32s(&x), f32s(&dy));
     let part = |first: usize, n: usize, par: bool| {
         let mut dw = output(d_in * d_out);
-        let lhs = Mat::strided(xs, first * d_in, d_in, 1).t();
-        let rhs = Mat::strided(gs, first * d_out, d_out, 1);
+        let lhs = Mat::strided(xs, first * d_in, d_in, 1, n, d_in).t();
+        let rhs = Mat::strided(gs, first * d_out, d_out, 1, n, d_out);
         if par {
             gemm_into(&mut dw, false, lhs, rhs, d_in, d_out, n);
         } else {

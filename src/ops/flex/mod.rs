@@ -62,12 +62,15 @@ pub fn in_place(t: FlexTensor, f: impl FnOnce(&mut [f32])) -> FlexTensor {
     t
 }
 
-/// A matrix operand for gemm: a pointer into a live tensor and its row and column strides.
+/// A matrix operand for gemm: a pointer into a live tensor, its row and column strides and its
+/// extent, checked to lie within the tensor's storage when the operand is made.
 #[derive(Clone, Copy)]
 pub struct Mat<'a> {
     ptr: *const f32,
     rs: isize,
     cs: isize,
+    rows: usize,
+    cols: usize,
     _life: PhantomData<&'a [f32]>,
 }
 
@@ -78,34 +81,34 @@ unsafe impl Sync for Mat<'_> {}
 impl<'a> Mat<'a> {
     /// A contiguous tensor read as `[rows, cols]`, row-major.
     pub fn of(t: &'a FlexTensor, rows: usize, cols: usize) -> Self {
-        let data = f32s(t);
-        assert!(rows * cols <= data.len());
-        Mat { ptr: data.as_ptr(), rs: cols as isize, cs: 1, _life: PhantomData }
+        Self::strided(f32s(t), 0, cols, 1, rows, cols)
     }
 
     /// A 2-D tensor with its own strides (a transposed view costs nothing).
     pub fn of2(t: &'a FlexTensor) -> Self {
         let l = t.layout();
-        assert_eq!(l.num_dims(), 2);
-        let storage: &[f32] = t.storage();
+        assert_eq!(l.num_dims(), 2, "a matrix operand must be 2-D");
         let (rs, cs) = (l.strides()[0], l.strides()[1]);
-        let (r, c) = (l.shape()[0] as isize, l.shape()[1] as isize);
-        let last = l.start_offset() as isize + (r - 1).max(0) * rs + (c - 1).max(0) * cs;
-        assert!(rs >= 0 && cs >= 0 && last < storage.len() as isize);
-        // SAFETY: the offset is within the storage (checked above).
-        Mat { ptr: unsafe { storage.as_ptr().add(l.start_offset()) }, rs, cs, _life: PhantomData }
+        assert!(rs >= 0 && cs >= 0, "matrix operands with negative strides are not supported");
+        Self::strided(t.storage(), l.start_offset(), rs as usize, cs as usize, l.shape()[0], l.shape()[1])
     }
 
-    /// A sub-matrix starting at `offset` elements, with the given strides (within the slice).
-    pub fn strided(data: &'a [f32], offset: usize, rs: usize, cs: usize) -> Self {
-        assert!(offset < data.len().max(1));
-        // SAFETY: the caller's strides stay within `data` (asserted by the callers' shapes).
-        Mat { ptr: unsafe { data.as_ptr().add(offset) }, rs: rs as isize, cs: cs as isize, _life: PhantomData }
+    /// The `[rows, cols]` matrix at `offset` in `data` with the given strides; panics unless all
+    /// of it lies within `data`.
+    pub fn strided(data: &'a [f32], offset: usize, rs: usize, cs: usize, rows: usize, cols: usize) -> Self {
+        if rows > 0 && cols > 0 {
+            let last = offset + (rows - 1) * rs + (cols - 1) * cs;
+            assert!(last < data.len(), "a [{rows}, {cols}] matrix at {offset} (strides {rs}, {cs}) overruns {} elements", data.len());
+        }
+        // SAFETY: `offset` is within `data` or the matrix is empty (then it is never read);
+        // `wrapping_add` keeps the empty case free of out-of-bounds pointer arithmetic.
+        let ptr = data.as_ptr().wrapping_add(offset);
+        Mat { ptr, rs: rs as isize, cs: cs as isize, rows, cols, _life: PhantomData }
     }
 
     /// The transpose (same memory).
     pub fn t(self) -> Self {
-        Mat { rs: self.cs, cs: self.rs, ..self }
+        Mat { rs: self.cs, cs: self.rs, rows: self.cols, cols: self.rows, ..self }
     }
 }
 
@@ -116,16 +119,16 @@ const PARALLEL_MACS: usize = 192 * 192 * 192;
 pub fn gemm_into(dst: &mut [f32], read_dst: bool, lhs: Mat<'_>, rhs: Mat<'_>, m: usize, n: usize, k: usize) {
     assert_eq!(dst.len(), m * n);
     let par = if m * n * k >= PARALLEL_MACS { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
-    // SAFETY: `dst` holds m*n elements; `lhs` and `rhs` borrow live tensors whose shapes the
-    // callers derived m, n and k from.
+    // SAFETY: `dst` is an exclusive [m, n] row-major buffer.
     unsafe { gemm_raw(dst.as_mut_ptr(), n as isize, 1, read_dst, lhs, rhs, m, n, k, 1.0, par) }
 }
 
-/// `dst = (dst if read_dst) + scale * lhs @ rhs` on raw strided memory.
+/// `dst = (dst if read_dst) + scale * lhs @ rhs` on raw strided memory. The operands' shapes
+/// are checked (they were checked against their storage when made).
 ///
 /// # Safety
-/// `dst` must be valid for writes of an `[m, n]` matrix with strides `(dst_rs, dst_cs)`, not
-/// aliased by anything else during the call, and `lhs` / `rhs` must address `[m, k]` / `[k, n]`.
+/// `dst` must be valid for writes of an `[m, n]` matrix with strides `(dst_rs, dst_cs)`, and not
+/// aliased by anything else during the call.
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn gemm_raw(
     dst: *mut f32,
@@ -140,6 +143,7 @@ pub unsafe fn gemm_raw(
     scale: f32,
     par: gemm::Parallelism,
 ) {
+    assert_eq!((lhs.rows, lhs.cols, rhs.rows, rhs.cols), (m, k, k, n), "matrix product of mismatched shapes");
     if m == 0 || n == 0 {
         return;
     }
@@ -168,7 +172,7 @@ impl FastOps for Flex {
         if uses_default(Op::Linear) {
             return burn::tensor::module::linear(x, weight, bias);
         }
-        if !is_f32(&x) || !is_f32(&weight) {
+        if !is_f32(&x) || !is_f32(&weight) || bias.as_ref().is_some_and(|b| !is_f32(b)) {
             return reference::linear(x, weight, bias);
         }
         tensor(linear::forward(&prim(x), &prim(weight), bias.map(prim).as_ref()))
@@ -188,7 +192,8 @@ impl FastOps for Flex {
         beta: Tensor<Self, 1>,
         epsilon: f64,
     ) -> Tensor<Self, 3> {
-        if !is_f32(&x) || uses_default(Op::LayerNorm) {
+        let all_f32 = is_f32(&x) && is_f32(&gamma) && is_f32(&beta) && residual.as_ref().is_none_or(is_f32);
+        if !all_f32 || uses_default(Op::LayerNorm) {
             return reference::layer_norm(x, residual, gamma, beta, epsilon);
         }
         let residual = residual.map(prim);
@@ -203,7 +208,8 @@ impl FastOps for Flex {
         heads: usize,
         _dropout: f64,
     ) -> Tensor<Self, 3> {
-        if !is_f32(&q) || uses_default(Op::Attention) {
+        let all_f32 = is_f32(&q) && is_f32(&k) && is_f32(&v) && key_bias.as_ref().is_none_or(is_f32);
+        if !all_f32 || uses_default(Op::Attention) {
             return reference::attention(q, k, v, key_bias, heads, 0.0);
         }
         // No autodiff, so no dropout (as burn's `Dropout`).
