@@ -3,8 +3,9 @@
 //! number of threads, and regenerated in the backward pass from the seed instead of stored.
 //!
 //! Element indices are taken modulo 2^32, so a mask would repeat only within a tensor of more
-//! than four billion elements. Each training thread has its own stream of mask seeds, set by [`seed_dropout`] (the training
-//! loop does it at every epoch, so a run resumed at an epoch boundary draws the same masks).
+//! than four billion elements. Each training thread has its own stream of mask seeds, set by
+//! [`seed_dropout`] (the training loop does it at every epoch, so a run resumed at an epoch
+//! boundary draws the same masks).
 
 use std::cell::Cell;
 
