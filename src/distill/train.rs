@@ -162,7 +162,7 @@ pub fn train_run<B: TrainBackend>(
             paused += control.wait_while_paused();
             if control.quit_requested() {
                 finish(pending.take())?;
-                return Ok(end(model, records, RunStatus::Pending, Some(format!("stopped at step {step} of {total}")), evaluation, paused));
+                return Ok(end(model, records, RunStatus::Stopped, Some(format!("stopped at step {step} of {total}")), evaluation, paused));
             }
             if control.take_skip() {
                 finish(pending.take())?;

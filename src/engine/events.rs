@@ -19,8 +19,11 @@ pub type RunId = usize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
+    /// Not started yet.
     Pending,
     Running,
+    /// Interrupted by the user or a signal; rerunning the same command resumes it.
+    Stopped,
     Done,
     Skipped,
     Failed,
@@ -31,6 +34,7 @@ impl RunStatus {
         match self {
             RunStatus::Pending => "pending",
             RunStatus::Running => "running",
+            RunStatus::Stopped => "stopped",
             RunStatus::Done => "done",
             RunStatus::Skipped => "skipped",
             RunStatus::Failed => "failed",

@@ -307,7 +307,7 @@ pub fn run_experiment<B: TrainBackend>(
                 r.checkpoint = Some(folder);
             }
             results.write(&exp.dir)?;
-            if outcome.status != RunStatus::Pending {
+            if outcome.status != RunStatus::Stopped {
                 ck.clear();
             }
             events.send(Event::RunEnded { run: run_id, status: outcome.status, reason: outcome.reason, seconds: outcome.seconds });
@@ -413,7 +413,7 @@ fn finished_earlier(previous: Option<&Results>, dir: &Path, run: &PlannedRun, se
     let ended = match r.status {
         RunStatus::Done => r.checkpoint.as_ref().is_some_and(|c| dir.join(c).join(crate::model::files::WEIGHTS).is_file()),
         RunStatus::Skipped | RunStatus::Failed => true,
-        RunStatus::Pending | RunStatus::Running => false,
+        RunStatus::Pending | RunStatus::Running | RunStatus::Stopped => false,
     };
     ended.then(|| r.clone())
 }

@@ -104,7 +104,8 @@ impl<W: Write> HeadlessPrinter<W> {
                     RunStatus::Done => "done",
                     RunStatus::Skipped => "skipped",
                     RunStatus::Failed => "FAILED",
-                    RunStatus::Pending => "stopped",
+                    RunStatus::Pending => "not started",
+                    RunStatus::Stopped => "stopped",
                     RunStatus::Running => "running",
                 };
                 writeln!(self.out, "  {} {what} in {}{why}", self.label(*run), fmt_seconds(*seconds))?;

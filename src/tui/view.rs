@@ -90,6 +90,7 @@ fn symbol(r: &RunView) -> Span<'static> {
         RunStatus::Pending => "·".dark_gray(),
         RunStatus::Running => "▶".fg(ACCENT).bold(),
         RunStatus::Done => "✓".fg(GOOD),
+        RunStatus::Stopped => "■".fg(WARN),
         RunStatus::Skipped => "»".fg(WARN),
         RunStatus::Failed => "✗".fg(BAD).bold(),
     }
@@ -112,6 +113,7 @@ fn run_list(f: &mut Frame, area: Rect, s: &AppState) {
                 RunStatus::Running => format!("ep {}/{} {}/{}", r.epoch.max(1), r.epochs_total, r.step, r.steps_total),
                 RunStatus::Done => r.last().map(|e| format!("acc {:.4}", e.validation_accuracy)).unwrap_or_default(),
                 RunStatus::Skipped => "skipped".into(),
+                RunStatus::Stopped => "stopped".into(),
                 RunStatus::Failed => "failed".into(),
             };
             let mut name = run_name(r);
