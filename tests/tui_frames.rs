@@ -1,22 +1,59 @@
-//! Whole frames of the monitor, rendered with ratatui's TestBackend at 80x24 and 120x40:
-//! running, paused, finished, and with a failed run. Snapshots live in tests/snapshots/.
+//! Whole frames of the monitor, rendered with ratatui's TestBackend at 80x24, 120x40 and
+//! 200x60 (and 60x15): running, paused, finished, each chart, the overlays, a failed and a
+//! stopped run, and without colour. Snapshots live in tests/snapshots/.
 
 use std::time::Duration;
 
 use distill_tui::backend::BackendInfo;
 use distill_tui::distill::loss::LossValues;
-use distill_tui::engine::events::{EpochRecord, Event, Level, RunKind, RunLabel, RunStatus, StepEvent};
+use distill_tui::engine::events::{EpochRecord, Event, Level, Phase, RunKind, RunLabel, RunStatus, StepEvent};
 use distill_tui::tui::state::{AppState, ChartMode};
 use distill_tui::tui::view::draw;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
 
-fn render(s: &AppState, w: u16, h: u16) -> String {
+fn buffer(s: &AppState, w: u16, h: u16) -> Buffer {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| draw(f, s)).unwrap();
-    let buf = t.backend().buffer();
-    (0..h)
-        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>().trim_end().to_string())
+    t.backend().buffer().clone()
+}
+
+fn text(buf: &Buffer) -> String {
+    let area = buf.area;
+    (0..area.height)
+        .map(|y| (0..area.width).map(|x| buf[(x, y)].symbol()).collect::<String>().trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn render(s: &AppState, w: u16, h: u16) -> String {
+    text(&buffer(s, w, h))
+}
+
+/// Where the attributes are: R reversed, B bold, D dim, . none (several: the first).
+fn attributes(buf: &Buffer) -> String {
+    let area = buf.area;
+    (0..area.height)
+        .map(|y| {
+            (0..area.width)
+                .map(|x| {
+                    let m = buf[(x, y)].modifier;
+                    if m.contains(Modifier::REVERSED) {
+                        'R'
+                    } else if m.contains(Modifier::BOLD) {
+                        'B'
+                    } else if m.contains(Modifier::DIM) {
+                        'D'
+                    } else {
+                        '.'
+                    }
+                })
+                .collect::<String>()
+                .trim_end_matches('.')
+                .to_string()
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -48,6 +85,8 @@ fn running() -> AppState {
             student("Odd Layer", vec![1, 3, 5, 7, 9, 11]),
             student("Even Layer", vec![2, 4, 6, 8, 10, 12]),
         ],
+        student_epochs: 2,
+        steps_per_epoch: 63,
     });
     s.apply(&Event::Log { level: Level::Info, text: "training data: train.tsv (2000 of 67349 examples)".into() });
     s.apply(&Event::Log { level: Level::Warn, text: "teacher bert-base-uncased: initialized classifier with seed 42: the checkpoint has none".into() });
@@ -94,10 +133,43 @@ fn paused_80x24() {
 }
 
 #[test]
-fn all_runs_chart_120x40() {
+fn running_200x60() {
+    insta::assert_snapshot!(render(&running(), 200, 60));
+}
+
+#[test]
+fn accuracy_chart_at_every_size() {
     let mut s = running();
-    s.chart = ChartMode::AllRuns;
-    insta::assert_snapshot!(render(&s, 120, 40));
+    s.chart = ChartMode::Accuracy;
+    let small = render(&s, 80, 24);
+    // The legend survives 80 columns, and the teacher is a line.
+    assert!(small.contains("Teacher 0.811") && small.contains("Top-K Layer"), "{small}");
+    insta::assert_snapshot!("accuracy_chart_80x24", small);
+    insta::assert_snapshot!("accuracy_chart_120x40", render(&s, 120, 40));
+}
+
+#[test]
+fn loss_of_every_student_and_the_recent_window() {
+    let mut s = running();
+    s.chart = ChartMode::LossAll;
+    let frame = render(&s, 120, 40);
+    assert!(frame.contains("Loss of every student") && frame.contains("Bottom-K Layer"), "{frame}");
+    insta::assert_snapshot!("loss_all_120x40", frame);
+    s.chart = ChartMode::Loss;
+    s.recent = true;
+    let frame = render(&s, 80, 24);
+    assert!(frame.contains("last 400 steps"), "{frame}");
+    insta::assert_snapshot!("loss_recent_80x24", frame);
+}
+
+#[test]
+fn the_chart_names_the_selected_run() {
+    let mut s = running();
+    s.selected = 1;
+    let frame = render(&s, 120, 40);
+    assert!(frame.contains("Loss · Top-K Layer {1-6}"), "{frame}");
+    // The progress line still names the run that trains.
+    assert!(frame.contains("Bottom-K Layer  step 90/126"), "{frame}");
 }
 
 #[test]
@@ -125,14 +197,86 @@ fn finished_80x24_and_120x40() {
     assert!(small.contains("FINISHED") && small.contains("results.md"));
     insta::assert_snapshot!("finished_80x24", small);
     insta::assert_snapshot!("finished_120x40", render(&s, 120, 40));
+    let big = render(&s, 200, 60);
+    // A skipped run is never best, whatever its numbers.
+    assert!(big.contains("0.7821 ▲") && !big.contains("0.7603 ▲"), "{big}");
+    insta::assert_snapshot!("finished_200x60", big);
 }
 
 #[test]
-fn help_and_quit_confirmation_overlays() {
+fn help_and_confirmation_overlays() {
     let mut s = running();
     s.help = true;
-    assert!(render(&s, 80, 24).contains("pause or resume"));
+    assert!(render(&s, 120, 40).contains("pause or resume"));
     s.help = false;
     s.confirm_quit = true;
-    assert!(render(&s, 80, 24).contains("Stop after the current step"));
+    let frame = render(&s, 80, 24);
+    assert!(frame.contains("Stop after the current step") && frame.contains("resumes"), "{frame}");
+    s.confirm_quit = false;
+    s.confirm_skip = Some(2);
+    let frame = render(&s, 80, 24);
+    assert!(frame.contains("Skip Bottom-K Layer (seed 42)?"), "{frame}");
+    insta::assert_snapshot!("confirm_skip_80x24", frame);
+}
+
+#[test]
+fn skipping_the_teacher_says_what_it_means() {
+    let mut s = running();
+    s.runs[0].status = RunStatus::Running;
+    s.current = Some(0);
+    s.confirm_skip = Some(0);
+    let frame = render(&s, 80, 24);
+    assert!(frame.contains("after 2 of 2 epochs") && frame.contains("not saved"), "{frame}");
+}
+
+#[test]
+fn progress_while_the_teacher_outputs_are_computed() {
+    let mut s = running();
+    s.apply(&Event::Progress { run: None, phase: Phase::TeacherOutputs, done: 0, total: 1052 });
+    s.tick(Duration::from_secs(20));
+    s.apply(&Event::Progress { run: None, phase: Phase::TeacherOutputs, done: 340, total: 1052 });
+    let frame = render(&s, 80, 24);
+    assert!(frame.contains("computing the teacher's outputs · batch 340/1052 · ETA 42s"), "{frame}");
+    s.apply(&Event::Progress { run: Some(2), phase: Phase::Evaluation, done: 0, total: 28 });
+    s.tick(Duration::from_secs(3));
+    s.apply(&Event::Progress { run: Some(2), phase: Phase::Evaluation, done: 3, total: 28 });
+    let frame = render(&s, 120, 40);
+    assert!(frame.contains("Bottom-K Layer: evaluating · batch 3/28 · ETA 25s") && frame.contains("eval 3/28"), "{frame}");
+}
+
+#[test]
+fn quit_mid_run_shows_stopped_rows() {
+    let mut s = running();
+    s.quitting = true;
+    s.apply(&Event::RunEnded { run: 2, status: RunStatus::Stopped, reason: Some("stopped at step 90 of 126".into()), seconds: 180.0 });
+    let frame = render(&s, 120, 40);
+    assert!(frame.contains("Bottom-K Layer (stopped)") && frame.contains("STOPPING"), "{frame}");
+    insta::assert_snapshot!("stopped_120x40", frame);
+}
+
+#[test]
+fn no_color_frames_carry_meaning_in_attributes() {
+    let mut s = running();
+    s.no_color = true;
+    s.apply(&Event::Epoch { run: 2, record: record(2, Some(0.2894), 0.5116, 0.7351) });
+    s.apply(&Event::RunEnded { run: 2, status: RunStatus::Done, reason: None, seconds: 185.0 });
+    let buf = buffer(&s, 80, 24);
+    for cell in buf.content.iter() {
+        assert_eq!((cell.fg, cell.bg), (Color::Reset, Color::Reset), "a colour was drawn under NO_COLOR");
+    }
+    let frame = text(&buf);
+    // The best value carries a mark, not only a colour.
+    assert!(frame.contains("0.7477 ▲"), "{frame}");
+    insta::assert_snapshot!("no_color_80x24", format!("{frame}\n---\n{}", attributes(&buf)));
+}
+
+#[test]
+fn tiny_terminal_does_not_state_wrong_facts() {
+    let s = running();
+    let frame = render(&s, 60, 15);
+    // A cut line ends in an ellipsis instead of reading as another fact.
+    for line in frame.lines() {
+        assert!(!line.contains("teacher layer 1 ") || line.contains('…'), "{line}");
+    }
+    insta::assert_snapshot!("tiny_60x15", frame);
 }

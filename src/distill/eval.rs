@@ -19,11 +19,24 @@ pub struct Evaluation {
     pub correct: Vec<bool>,
 }
 
-/// Runs `model` (on an inference backend: no dropout) over `data`.
-pub fn evaluate<B: FastOps>(model: &BertClassifier<B>, data: &Dataset, batch_size: usize, padding: Padding, device: &B::Device) -> Result<Evaluation> {
+/// Runs `model` (on an inference backend: no dropout) over `data`. `progress(done, total)` is
+/// called after each batch; `None` when it returned `false` (the user quit).
+pub fn evaluate<B: FastOps>(
+    model: &BertClassifier<B>,
+    data: &Dataset,
+    batch_size: usize,
+    padding: Padding,
+    device: &B::Device,
+    progress: &dyn Fn(usize, usize) -> bool,
+) -> Result<Option<Evaluation>> {
     let mut correct = vec![false; data.len()];
     let mut loss_sum = 0.0;
-    for batch in sorted_batches(&data.lengths(), batch_size) {
+    let batches = sorted_batches(&data.lengths(), batch_size);
+    let total = batches.len();
+    if !progress(0, total) {
+        return Ok(None);
+    }
+    for (done, batch) in batches.into_iter().enumerate() {
         let items: Vec<&Encoded> = batch.iter().map(|&i| &data.encoded[i]).collect();
         let labels: Vec<i64> = batch.iter().map(|&i| data.examples[i].label as i64).collect();
         let logits = model.forward(padding.collate(&items).to_input::<B>(device)).logits;
@@ -34,7 +47,10 @@ pub fn evaluate<B: FastOps>(model: &BertClassifier<B>, data: &Dataset, batch_siz
         for ((&i, &p), &y) in batch.iter().zip(&pred).zip(&labels) {
             correct[i] = p == y;
         }
+        if !progress(done + 1, total) {
+            return Ok(None);
+        }
     }
     let n = data.len().max(1) as f64;
-    Ok(Evaluation { loss: loss_sum / n, accuracy: correct.iter().filter(|c| **c).count() as f64 / n, correct })
+    Ok(Some(Evaluation { loss: loss_sum / n, accuracy: correct.iter().filter(|c| **c).count() as f64 / n, correct }))
 }

@@ -23,6 +23,7 @@ pub struct TeacherOutputs {
 }
 
 impl TeacherOutputs {
+    /// `progress(done, total)` is called after each batch; `None` when it returned `false`.
     pub fn compute<B: FastOps>(
         teacher: &BertClassifier<B>,
         data: &Dataset,
@@ -30,11 +31,17 @@ impl TeacherOutputs {
         padding: Padding,
         with_cls: bool,
         device: &B::Device,
-    ) -> Result<Self> {
+        progress: &dyn Fn(usize, usize) -> bool,
+    ) -> Result<Option<Self>> {
         let n = data.len();
         let (mut logits, mut cls, mut num_labels, mut hidden) = (Vec::new(), Vec::new(), 0, 0);
         let mut rows: Vec<(usize, Vec<f32>, Vec<f32>)> = Vec::with_capacity(n);
-        for batch in sorted_batches(&data.lengths(), batch_size) {
+        let batches = sorted_batches(&data.lengths(), batch_size);
+        let total = batches.len();
+        if !progress(0, total) {
+            return Ok(None);
+        }
+        for (done, batch) in batches.into_iter().enumerate() {
             let items: Vec<&Encoded> = batch.iter().map(|&i| &data.encoded[i]).collect();
             let out = teacher.forward(padding.collate(&items).to_input::<B>(device));
             num_labels = out.logits.dims()[1];
@@ -45,13 +52,16 @@ impl TeacherOutputs {
                 let cls_row = if with_cls { c[k * hidden..(k + 1) * hidden].to_vec() } else { Vec::new() };
                 rows.push((i, l[k * num_labels..(k + 1) * num_labels].to_vec(), cls_row));
             }
+            if !progress(done + 1, total) {
+                return Ok(None);
+            }
         }
         rows.sort_by_key(|r| r.0);
         for (_, l, c) in rows {
             logits.extend(l);
             cls.extend(c);
         }
-        Ok(Self { num_labels, logits, hidden, cls: with_cls.then_some(cls) })
+        Ok(Some(Self { num_labels, logits, hidden, cls: with_cls.then_some(cls) }))
     }
 
     fn gather<B: Backend>(rows: &[f32], width: usize, idx: &[usize], device: &B::Device) -> Tensor<B, 2> {

@@ -16,7 +16,7 @@ use super::schedule::LinearSchedule;
 use super::teacher_outputs::TeacherOutputs;
 use crate::data::Dataset;
 use crate::data::batches::epoch_batches;
-use crate::engine::events::{Control, EpochRecord, Event, Events, RunId, RunStatus, StepEvent};
+use crate::engine::events::{Control, EpochRecord, Event, Events, Phase, PhaseProgress, RunId, RunStatus, StepEvent};
 use crate::error::Result;
 use crate::experiment::{CosineTarget, LossWeights};
 use crate::model::BertClassifier;
@@ -51,8 +51,9 @@ pub struct RunOutcome<B: AutodiffBackend> {
     pub epochs: Vec<EpochRecord>,
     pub status: RunStatus,
     pub reason: Option<String>,
-    /// The last evaluation (of the final model).
-    pub evaluation: Evaluation,
+    /// The last evaluation (of the final model); `None` when the run was stopped before its
+    /// first evaluation ended.
+    pub evaluation: Option<Evaluation>,
     pub seconds: f64,
     /// The epoch a checkpoint let this run continue from, if it did.
     pub resumed_from: Option<usize>,
@@ -98,7 +99,8 @@ pub fn train_run<B: TrainBackend>(
     let distilling = !matches!(teacher, TeacherSignal::None);
     events.send(Event::RunStarted { run, epochs: s.epochs, steps_per_epoch: per_epoch, train_examples: train.len() });
 
-    let eval = |m: &BertClassifier<B>| evaluate(&m.valid(), valid, s.batch_size.max(32), s.padding, device);
+    let watch = PhaseProgress { events, control, run: Some(run), phase: Phase::Evaluation };
+    let eval = |m: &BertClassifier<B>| evaluate(&m.valid(), valid, s.batch_size.max(32), s.padding, device, &|d, t| watch.tick(d, t));
     // Continue from the last finished epoch when a checkpoint of these settings exists.
     let mut resumed = None;
     if let Some(ck) = checkpoint {
@@ -124,7 +126,11 @@ pub fn train_run<B: TrainBackend>(
             (state.evaluation(), state.records.clone(), state.epoch + 1, state.step, state.seconds)
         }
         None => {
-            let evaluation = eval(&model)?;
+            let Some(evaluation) = eval(&model)? else {
+                let seconds = (started.elapsed() - paused).as_secs_f64();
+                let reason = Some("stopped before training started".to_string());
+                return Ok(RunOutcome { model, epochs: vec![], status: RunStatus::Stopped, reason, evaluation: None, seconds, resumed_from: None });
+            };
             let record = EpochRecord {
                 epoch: 0,
                 train_loss: None,
@@ -146,7 +152,7 @@ pub fn train_run<B: TrainBackend>(
         epochs: records,
         status,
         reason,
-        evaluation,
+        evaluation: Some(evaluation),
         seconds: earlier_seconds + (started.elapsed() - paused).as_secs_f64(),
         resumed_from,
     };
@@ -219,7 +225,12 @@ pub fn train_run<B: TrainBackend>(
                 examples_per_s: batch.len() as f64 / t0.elapsed().as_secs_f64().max(1e-9),
             }));
         }
-        evaluation = eval(&model)?;
+        let Some(ev) = eval(&model)? else {
+            finish(pending.take())?;
+            let reason = Some(format!("stopped while evaluating epoch {epoch}, at step {step} of {total}"));
+            return Ok(end(model, records, RunStatus::Stopped, reason, evaluation, paused));
+        };
+        evaluation = ev;
         let mean = |x: f64| Some(x / n_steps.max(1) as f64);
         let record = EpochRecord {
             epoch,

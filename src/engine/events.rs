@@ -80,6 +80,25 @@ pub enum Level {
     Warn,
 }
 
+/// Work outside the training steps that is long enough to need its own progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// The teacher's outputs on the training set, computed once before the students.
+    TeacherOutputs,
+    /// A pass over the validation set.
+    Evaluation,
+}
+
+impl Phase {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Phase::TeacherOutputs => "computing the teacher's outputs",
+            Phase::Evaluation => "evaluating",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepEvent {
     pub run: RunId,
@@ -97,10 +116,21 @@ pub struct StepEvent {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// The whole matrix, before work starts.
-    Plan { experiment: String, backend: BackendInfo, teacher_layers: usize, runs: Vec<RunLabel> },
+    Plan {
+        experiment: String,
+        backend: BackendInfo,
+        teacher_layers: usize,
+        runs: Vec<RunLabel>,
+        /// Epochs of each student run and optimizer steps per epoch (for the ETA before the
+        /// first student starts).
+        student_epochs: usize,
+        steps_per_epoch: usize,
+    },
     Log { level: Level, text: String },
     RunStarted { run: RunId, epochs: usize, steps_per_epoch: usize, train_examples: usize },
     Step(StepEvent),
+    /// Batches done of a phase that is not a training step (`run`: the run it belongs to).
+    Progress { run: Option<RunId>, phase: Phase, done: usize, total: usize },
     Epoch { run: RunId, record: EpochRecord },
     RunEnded { run: RunId, status: RunStatus, reason: Option<String>, seconds: f64 },
     /// All runs are over; results are in `results_dir`.
@@ -153,6 +183,22 @@ impl Control {
     }
 }
 
+/// Reports the progress of a [`Phase`] and answers whether to go on (no quit was asked).
+pub struct PhaseProgress<'a> {
+    pub events: &'a Events,
+    pub control: &'a Control,
+    pub run: Option<RunId>,
+    pub phase: Phase,
+}
+
+impl PhaseProgress<'_> {
+    /// Sends `done` of `total` batches; `false` when the user asked to quit.
+    pub fn tick(&self, done: usize, total: usize) -> bool {
+        self.events.send(Event::Progress { run: self.run, phase: self.phase, done, total });
+        !self.control.quit_requested()
+    }
+}
+
 /// Where events go: a front end, and the experiment's `events.jsonl`. Sending never fails
 /// the engine: a front end that went away (a closed terminal) or a log that cannot be written
 /// (results are written and checked separately) must not stop training.
@@ -184,7 +230,8 @@ impl Events {
     }
 
     pub fn send(&self, e: Event) {
-        if let Some(log) = &self.log {
+        // Progress within a phase is for the screen only; the log keeps what happened.
+        if let Some(log) = self.log.as_ref().filter(|_| !matches!(e, Event::Progress { .. })) {
             if let Ok(mut v) = serde_json::to_value(&e) {
                 let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
                 if let Some(obj) = v.as_object_mut() {

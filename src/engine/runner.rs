@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::module::{AutodiffModule, Module};
 use crate::ops::TrainBackend;
 
-use super::events::{Control, EpochRecord, Event, Events, RunKind, RunLabel, RunStatus};
+use super::events::{Control, EpochRecord, Event, Events, Phase, PhaseProgress, RunKind, RunLabel, RunStatus};
 use super::labels::{LabelAlignment, align_labels};
 use crate::backend::BackendInfo;
 use crate::data::Dataset;
@@ -156,7 +156,14 @@ pub fn run_experiment<B: TrainBackend>(
         events.info(format!("--fresh: the earlier results were moved to {}", aside.display()));
     }
     let labels = plan_labels(exp, &p.plan);
-    events.send(Event::Plan { experiment: exp.name.clone(), backend: info.clone(), teacher_layers: p.config.num_hidden_layers, runs: labels.clone() });
+    events.send(Event::Plan {
+        experiment: exp.name.clone(),
+        backend: info.clone(),
+        teacher_layers: p.config.num_hidden_layers,
+        runs: labels.clone(),
+        student_epochs: exp.training.epochs,
+        steps_per_epoch: crate::distill::train::steps_per_epoch(p.train.len(), exp.training.batch_size),
+    });
     let padding = info.padding(&p.config);
     let task_labels: Vec<String> = exp.data.task.label_names.iter().map(|s| s.to_string()).collect();
     let config = p.config.with_labels(task_labels);
@@ -177,6 +184,9 @@ pub fn run_experiment<B: TrainBackend>(
         events.warn("the teacher is not fine-tuned (teacher.finetune_epochs = 0) and its classifier is random: KL and cosine will chase noise; set finetune_epochs");
     }
     let params = teacher.num_params();
+    // A student is the teacher less the encoder layers it does not copy.
+    let layer_params = teacher.layer(0).num_params();
+    let student_params = |layers: usize| params - (config.num_hidden_layers - layers) * layer_params;
     let mut results = Results {
         experiment: exp.name.clone(),
         config_file: exp.file.display().to_string(),
@@ -229,7 +239,7 @@ pub fn run_experiment<B: TrainBackend>(
                 train_loss: None,
                 validation_loss: None,
                 validation_accuracy: None,
-                params: 0,
+                params: student_params(r.teacher_layers.len()),
                 seconds: 0.0,
                 checkpoint: None,
                 resumed_from_epoch: None,
@@ -252,7 +262,12 @@ pub fn run_experiment<B: TrainBackend>(
     let cache = if opts.teacher_cache {
         let t0 = Instant::now();
         let with_cls = exp.training.cosine_target == CosineTarget::ClsHidden;
-        let c = TeacherOutputs::compute(&teacher_valid, &p.train, 64, padding, with_cls, device)?;
+        let watch = PhaseProgress { events, control, run: None, phase: Phase::TeacherOutputs };
+        let Some(c) = TeacherOutputs::compute(&teacher_valid, &p.train, 64, padding, with_cls, device, &|d, t| watch.tick(d, t))? else {
+            results.write(&exp.dir)?;
+            events.send(Event::Finished { results_dir: exp.dir.clone() });
+            return Ok(results);
+        };
         events.info(format!("teacher outputs for {} training examples computed once in {:.1}s", p.train.len(), t0.elapsed().as_secs_f64()));
         Some(c)
     } else {
@@ -277,9 +292,13 @@ pub fn run_experiment<B: TrainBackend>(
                 continue;
             }
             let (student, student_config) = build_student(&teacher, &config, &run.teacher_layers);
-            for line in verify_student(&teacher, &student, &run.teacher_layers)? {
-                events.info(format!("{} (seed {seed}): {line}", run.name));
-            }
+            let tensors = verify_student(&teacher, &student, &run.teacher_layers)?;
+            events.info(format!(
+                "{} (seed {seed}): student layers 1-{} copied from teacher layers {} ({tensors} tensors, each checked equal)",
+                run.name,
+                run.teacher_layers.len(),
+                crate::report::table::fmt_layers(&run.teacher_layers)
+            ));
             results.runs[idx].params = student.num_params();
             results.runs[idx].status = RunStatus::Running;
             results.write(&exp.dir)?;
@@ -334,9 +353,10 @@ fn finetune_teacher<B: TrainBackend>(
     control: &Control,
 ) -> Result<BertClassifier<B>> {
     let started = Instant::now();
-    let evaluate_teacher = |m: &BertClassifier<B>| evaluate(&m.valid(), &p.valid, exp.training.batch_size.max(32), padding, device);
+    let watch = PhaseProgress { events, control, run: (exp.teacher.finetune_epochs > 0).then_some(0), phase: Phase::Evaluation };
+    let evaluate_teacher = |m: &BertClassifier<B>| evaluate(&m.valid(), &p.valid, exp.training.batch_size.max(32), padding, device, &|d, t| watch.tick(d, t));
     if exp.teacher.finetune_epochs == 0 {
-        let ev = evaluate_teacher(&teacher)?;
+        let Some(ev) = evaluate_teacher(&teacher)? else { return Ok(teacher) };
         set_teacher(results, &ev, RunStatus::Done, started.elapsed().as_secs_f64());
         results.write(&exp.dir)?;
         return Ok(teacher);
@@ -353,7 +373,7 @@ fn finetune_teacher<B: TrainBackend>(
         }
         let (model, _) = load_classifier::<B>(&dir.join(crate::model::files::WEIGHTS), config, exp.seeds[0], device)?;
         events.info(format!("reusing the fine-tuned teacher saved in {}", dir.display()));
-        let ev = evaluate_teacher(&model)?;
+        let Some(ev) = evaluate_teacher(&model)? else { return Ok(model) };
         results.teacher.epochs = serde_json::from_value(saved["epochs"].clone()).unwrap_or_default();
         set_teacher(results, &ev, RunStatus::Done, saved["seconds"].as_f64().unwrap_or(0.0));
         results.teacher.checkpoint = Some(TEACHER_DIR.into());
@@ -370,7 +390,10 @@ fn finetune_teacher<B: TrainBackend>(
         set_teacher(results, ev, RunStatus::Running, started.elapsed().as_secs_f64());
         results.write(&exp_dir)
     })?;
-    set_teacher(results, &outcome.evaluation, outcome.status, outcome.seconds);
+    match &outcome.evaluation {
+        Some(ev) => set_teacher(results, ev, outcome.status, outcome.seconds),
+        None => results.teacher.status = outcome.status,
+    }
     results.teacher.epochs = outcome.epochs.clone();
     let mut model = outcome.model;
     match outcome.status {
@@ -393,7 +416,13 @@ fn finetune_teacher<B: TrainBackend>(
                 outcome.reason.unwrap_or_default()
             )));
         }
-        RunStatus::Skipped => events.warn("teacher fine-tune skipped: the students learn from the teacher as trained so far (not saved for reuse)"),
+        RunStatus::Skipped => {
+            let trained = outcome.epochs.iter().filter(|e| e.epoch > 0).count();
+            events.warn(format!(
+                "teacher fine-tune skipped after {trained} of {} epochs: the students learn from this teacher; it is not saved, so a rerun fine-tunes it again",
+                exp.teacher.finetune_epochs
+            ))
+        }
         _ => {}
     }
     results.write(&exp.dir)?;

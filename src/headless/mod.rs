@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::engine::events::{Event, Level, RunLabel, RunStatus};
+use crate::engine::events::{Event, Level, Phase, RunLabel, RunStatus};
 use crate::report::table::{fmt_layers, fmt_seconds};
 
 /// Prints events as they come; a progress line at most every `progress_every` inside an epoch.
@@ -82,6 +82,16 @@ impl<W: Write> HeadlessPrinter<W> {
                     writeln!(self.out, "    step {}/{}  loss {:.4}  lr {:.2e}  {:.1} examples/s", s.step, s.steps_total, s.loss.total, s.lr, s.examples_per_s)?;
                 }
             }
+            Event::Progress { phase: Phase::TeacherOutputs, done, total, .. } => {
+                if *done == 0 {
+                    self.last_progress = Instant::now();
+                    writeln!(self.out, "  {} for the students ({total} batches)", Phase::TeacherOutputs.describe())?;
+                } else if self.last_progress.elapsed() >= self.progress_every {
+                    self.last_progress = Instant::now();
+                    writeln!(self.out, "    batch {done}/{total}")?;
+                }
+            }
+            Event::Progress { .. } => {}
             Event::Epoch { run, record: r } => {
                 let total = self.epochs.get(*run).copied().unwrap_or(0);
                 let train = match (r.train_loss, r.train_kl, r.train_cosine) {

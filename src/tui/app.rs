@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 
 use super::state::{AppState, Command};
+use super::sysinfo::Sampler;
 use super::view::draw;
 use crate::engine::events::{Control, Event, Level};
 use crate::error::{Error, Result};
@@ -57,7 +58,9 @@ pub fn run(rx: &Receiver<Event>, control: Arc<Control>, signals: &Signals) -> Re
 }
 
 fn event_loop(terminal: &mut ratatui::DefaultTerminal, rx: &Receiver<Event>, control: &Control, signals: &Signals) -> MonitorExit {
-    let mut state = AppState::default();
+    let mut state = AppState { no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()), ..AppState::default() };
+    let mut sampler: Option<Sampler> = None;
+    let mut last_sample = Instant::now();
     let mut stopped_by: Option<StopSignal> = None;
     let frame_time = Duration::from_millis(1000 / MAX_FPS);
     let mut last_tick = Instant::now();
@@ -76,6 +79,13 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, rx: &Receiver<Event>, con
             }
         }
         let now = Instant::now();
+        if sampler.is_none() && !state.backend.is_empty() {
+            sampler = Some(Sampler::new(state.backend == "cuda"));
+        }
+        if let Some(sm) = sampler.as_mut().filter(|_| now - last_sample >= Duration::from_secs(1)) {
+            state.sys = sm.sample();
+            last_sample = now;
+        }
         let before = state.elapsed.as_secs();
         state.tick(now - last_tick);
         last_tick = now;

@@ -7,11 +7,15 @@ use std::time::Duration;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::engine::events::{EpochRecord, Event, Level, RunKind, RunLabel, RunStatus};
+use super::history::History;
+use super::keys::{Action, lookup};
+use super::sysinfo::SysStats;
+use crate::distill::loss::LossValues;
+use crate::engine::events::{EpochRecord, Event, Level, Phase, RunId, RunKind, RunLabel, RunStatus};
 
-/// Loss history kept per run for the sparklines (older points are dropped).
-pub const HISTORY: usize = 4000;
-const LOG_LINES: usize = 200;
+const LOG_LINES: usize = 500;
+/// Weight of the newest step in the smoothed loss parts shown under the chart.
+const PARTS_EMA: f64 = 0.05;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunView {
@@ -24,10 +28,10 @@ pub struct RunView {
     pub step: usize,
     pub steps_total: usize,
     pub examples_per_s: f64,
-    pub loss: VecDeque<f64>,
-    pub ce: VecDeque<f64>,
-    pub kl: VecDeque<f64>,
-    pub cosine: VecDeque<f64>,
+    /// The training objective per step: the distillation loss, or CE for the teacher.
+    pub loss: History,
+    /// The loss and its parts, smoothed over the latest steps.
+    pub parts: Option<LossValues>,
     /// Active time (pauses excluded).
     pub seconds: f64,
 }
@@ -44,31 +48,71 @@ impl RunView {
             step: 0,
             steps_total: 0,
             examples_per_s: 0.0,
-            loss: VecDeque::new(),
-            ce: VecDeque::new(),
-            kl: VecDeque::new(),
-            cosine: VecDeque::new(),
+            loss: History::default(),
+            parts: None,
             seconds: 0.0,
         }
+    }
+
+    pub fn is_student(&self) -> bool {
+        self.label.kind == RunKind::Student
     }
 
     pub fn last(&self) -> Option<&EpochRecord> {
         self.epochs.last()
     }
 
+    /// Epochs trained (epoch 0 is the evaluation before any update).
+    pub fn trained_epochs(&self) -> usize {
+        self.epochs.iter().filter(|e| e.epoch > 0).count()
+    }
+
+    /// The trained epoch with the highest validation accuracy (the first of equals).
+    pub fn best_epoch(&self) -> Option<&EpochRecord> {
+        self.epochs.iter().filter(|e| e.epoch > 0).fold(None, |best: Option<&EpochRecord>, e| match best {
+            Some(b) if b.validation_accuracy >= e.validation_accuracy => Some(b),
+            _ => Some(e),
+        })
+    }
+
+    pub fn steps_per_epoch(&self) -> usize {
+        if self.epochs_total == 0 { 0 } else { self.steps_total / self.epochs_total }
+    }
+
+    /// Seconds per optimizer step so far.
+    pub fn pace(&self) -> Option<f64> {
+        (self.step > 0 && self.seconds > 0.0).then(|| self.seconds / self.step as f64)
+    }
+
     /// Seconds left in this run, from its pace so far.
     pub fn eta(&self) -> Option<f64> {
-        (self.status == RunStatus::Running && self.step > 0 && self.steps_total > 0)
-            .then(|| self.seconds / self.step as f64 * (self.steps_total - self.step) as f64)
+        if self.status != RunStatus::Running || self.steps_total == 0 {
+            return None;
+        }
+        self.pace().map(|p| p * (self.steps_total - self.step.min(self.steps_total)) as f64)
+    }
+
+    /// The name with its layers, `Top-K Layer {1-6}`, and the seed when there are several.
+    pub fn title(&self, several_seeds: bool) -> String {
+        let mut s = self.label.name.clone();
+        if self.is_student() {
+            s.push_str(&format!(" {{{}}}", crate::report::table::fmt_layers_compact(&self.label.teacher_layers)));
+            if several_seeds {
+                s.push_str(&format!(" s{}", self.label.seed));
+            }
+        }
+        s
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChartMode {
-    /// The selected run's training loss and its CE / KL / cosine parts.
-    LossParts,
-    /// Every run's validation accuracy per epoch.
-    AllRuns,
+    /// The selected run's training loss (smoothed and raw), validation loss, epoch marks.
+    Loss,
+    /// Every student's smoothed training loss on shared axes.
+    LossAll,
+    /// Every run's validation accuracy per epoch, the teacher as a line.
+    Accuracy,
 }
 
 /// What a key asks the engine to do.
@@ -79,17 +123,51 @@ pub enum Command {
     Quit,
 }
 
+/// A phase outside the training steps that is under way.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PhaseView {
+    pub run: Option<RunId>,
+    pub phase: Phase,
+    pub done: usize,
+    pub total: usize,
+    /// Active seconds since it began.
+    pub seconds: f64,
+}
+
+impl PhaseView {
+    pub fn eta(&self) -> Option<f64> {
+        (self.done > 0 && self.seconds > 0.0).then(|| self.seconds / self.done as f64 * (self.total.saturating_sub(self.done)) as f64)
+    }
+}
+
+/// The matrix's remaining time; `approximate` while no student has run yet.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Eta {
+    pub seconds: f64,
+    pub approximate: bool,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppState {
     pub experiment: String,
+    pub backend: String,
     pub device: String,
     pub teacher_layers: usize,
+    pub student_epochs: usize,
+    pub steps_per_epoch: usize,
     pub runs: Vec<RunView>,
     pub logs: VecDeque<(Level, String)>,
+    pub warnings: usize,
+    /// Log lines scrolled back from the newest (0: follow new lines).
+    pub log_scroll: usize,
     pub selected: usize,
     pub chart: ChartMode,
+    /// Loss charts show the latest steps instead of the whole run.
+    pub recent: bool,
     pub help: bool,
     pub confirm_quit: bool,
+    /// The run a confirmed `s` would skip.
+    pub confirm_skip: Option<RunId>,
     pub paused: bool,
     pub quitting: bool,
     pub finished: bool,
@@ -98,6 +176,10 @@ pub struct AppState {
     pub elapsed: Duration,
     /// The run that is training now.
     pub current: Option<usize>,
+    pub phase: Option<PhaseView>,
+    pub sys: SysStats,
+    /// Draw without colours (`NO_COLOR`): selection and best values by attributes and marks.
+    pub no_color: bool,
     /// Set when something visible changed; the app redraws and clears it.
     pub dirty: bool,
 }
@@ -106,48 +188,49 @@ impl Default for AppState {
     fn default() -> Self {
         Self {
             experiment: String::new(),
+            backend: String::new(),
             device: String::new(),
             teacher_layers: 0,
+            student_epochs: 0,
+            steps_per_epoch: 0,
             runs: vec![],
             logs: VecDeque::new(),
+            warnings: 0,
+            log_scroll: 0,
             selected: 0,
-            chart: ChartMode::LossParts,
+            chart: ChartMode::Loss,
+            recent: false,
             help: false,
             confirm_quit: false,
+            confirm_skip: None,
             paused: false,
             quitting: false,
             finished: false,
             results_dir: None,
             elapsed: Duration::ZERO,
             current: None,
+            phase: None,
+            sys: SysStats::default(),
+            no_color: false,
             dirty: true,
         }
     }
-}
-
-fn push(v: &mut VecDeque<f64>, x: f64) {
-    if v.len() == HISTORY {
-        v.pop_front();
-    }
-    v.push_back(x);
 }
 
 impl AppState {
     pub fn apply(&mut self, event: &Event) {
         self.dirty = true;
         match event {
-            Event::Plan { experiment, backend, teacher_layers, runs } => {
+            Event::Plan { experiment, backend, teacher_layers, runs, student_epochs, steps_per_epoch } => {
                 self.experiment = experiment.clone();
                 self.teacher_layers = *teacher_layers;
+                self.backend = backend.name.to_string();
                 self.device = backend.device.clone();
+                self.student_epochs = *student_epochs;
+                self.steps_per_epoch = *steps_per_epoch;
                 self.runs = runs.iter().cloned().map(RunView::new).collect();
             }
-            Event::Log { level, text } => {
-                if self.logs.len() == LOG_LINES {
-                    self.logs.pop_front();
-                }
-                self.logs.push_back((*level, text.clone()));
-            }
+            Event::Log { level, text } => self.log(*level, text.clone()),
             Event::RunStarted { run, epochs, steps_per_epoch, .. } => {
                 if let Some(r) = self.runs.get_mut(*run) {
                     r.status = RunStatus::Running;
@@ -161,23 +244,38 @@ impl AppState {
                 self.current = Some(*run);
             }
             Event::Step(s) => {
+                self.phase = None;
                 if let Some(r) = self.runs.get_mut(s.run) {
                     r.step = s.step;
                     r.steps_total = s.steps_total;
                     r.epoch = s.epoch;
                     r.examples_per_s = if r.examples_per_s == 0.0 { s.examples_per_s } else { 0.9 * r.examples_per_s + 0.1 * s.examples_per_s };
-                    push(&mut r.loss, s.loss.total);
-                    push(&mut r.ce, s.loss.ce);
-                    push(&mut r.kl, s.loss.kl);
-                    push(&mut r.cosine, s.loss.cosine);
+                    r.loss.push(s.step, s.loss.total);
+                    let v = s.loss;
+                    r.parts = Some(match r.parts {
+                        None => v,
+                        Some(p) => {
+                            let m = |a: f64, b: f64| if b.is_finite() { (1.0 - PARTS_EMA) * a + PARTS_EMA * b } else { a };
+                            LossValues { total: m(p.total, v.total), ce: m(p.ce, v.ce), kl: m(p.kl, v.kl), cosine: m(p.cosine, v.cosine) }
+                        }
+                    });
                 }
+            }
+            Event::Progress { run, phase, done, total } => {
+                let seconds = match self.phase {
+                    Some(p) if p.phase == *phase && p.run == *run && *done > 0 => p.seconds,
+                    _ => 0.0,
+                };
+                self.phase = (done < total).then_some(PhaseView { run: *run, phase: *phase, done: *done, total: *total, seconds });
             }
             Event::Epoch { run, record } => {
                 if let Some(r) = self.runs.get_mut(*run) {
+                    r.epochs.retain(|e| e.epoch != record.epoch);
                     r.epochs.push(record.clone());
                 }
             }
             Event::RunEnded { run, status, reason, seconds } => {
+                self.phase = None;
                 if let Some(r) = self.runs.get_mut(*run) {
                     r.status = *status;
                     r.reason = reason.clone();
@@ -185,16 +283,36 @@ impl AppState {
                         r.seconds = *seconds;
                     }
                 }
+                if self.confirm_skip == Some(*run) {
+                    self.confirm_skip = None;
+                }
                 if *status == RunStatus::Failed {
                     let name = self.runs.get(*run).map(|r| r.label.name.clone()).unwrap_or_default();
-                    self.logs.push_back((Level::Warn, format!("{name} failed: {}", reason.clone().unwrap_or_default())));
+                    self.log(Level::Warn, format!("{name} failed: {}", reason.clone().unwrap_or_default()));
                 }
             }
             Event::Finished { results_dir } => {
                 self.finished = true;
                 self.current = None;
+                self.phase = None;
+                self.confirm_quit = false;
+                self.confirm_skip = None;
                 self.results_dir = Some(results_dir.clone());
             }
+        }
+    }
+
+    fn log(&mut self, level: Level, text: String) {
+        if self.logs.len() == LOG_LINES {
+            self.logs.pop_front();
+        }
+        if level == Level::Warn {
+            self.warnings += 1;
+        }
+        self.logs.push_back((level, text));
+        // A log scrolled back stays on the lines the user is reading.
+        if self.log_scroll > 0 {
+            self.log_scroll = (self.log_scroll + 1).min(self.logs.len().saturating_sub(1));
         }
     }
 
@@ -204,6 +322,9 @@ impl AppState {
             return;
         }
         self.elapsed += dt;
+        if let Some(p) = &mut self.phase {
+            p.seconds += dt.as_secs_f64();
+        }
         if let Some(r) = self.current.and_then(|c| self.runs.get_mut(c))
             && r.status == RunStatus::Running
         {
@@ -211,89 +332,120 @@ impl AppState {
         }
     }
 
-    /// Runs that are over (done, skipped or failed) and the total.
+    /// Runs that are over (done, skipped, stopped or failed) and the total.
     pub fn progress(&self) -> (usize, usize) {
         let over = self.runs.iter().filter(|r| matches!(r.status, RunStatus::Done | RunStatus::Skipped | RunStatus::Failed)).count();
         (over, self.runs.len())
     }
 
-    /// Seconds left for the whole matrix: the current run's remainder plus, for each run not
-    /// started, the time a finished student run took (or the current one's projected total).
-    pub fn eta(&self) -> Option<f64> {
-        if self.finished {
-            return Some(0.0);
-        }
-        let cur = self.current.and_then(|c| self.runs.get(c))?;
-        let current_left = cur.eta()?;
-        let per_student = self
-            .runs
+    pub fn several_seeds(&self) -> bool {
+        let mut seeds = self.runs.iter().filter(|r| r.is_student()).map(|r| r.label.seed);
+        seeds.next().is_some_and(|first| seeds.any(|s| s != first))
+    }
+
+    /// The best finished student's validation accuracy; runs that did not finish (skipped,
+    /// stopped, running) never count.
+    pub fn best_accuracy(&self) -> Option<f64> {
+        self.runs
             .iter()
-            .filter(|r| r.label.kind == RunKind::Student && r.status == RunStatus::Done)
-            .map(|r| r.seconds)
-            .next_back()
-            .or_else(|| (cur.label.kind == RunKind::Student).then(|| cur.seconds + current_left))?;
-        let pending = self.runs.iter().filter(|r| r.status == RunStatus::Pending && r.label.kind == RunKind::Student).count();
-        Some(current_left + pending as f64 * per_student)
+            .filter(|r| r.is_student() && r.status == RunStatus::Done)
+            .filter_map(|r| r.last().map(|e| e.validation_accuracy))
+            .fold(None, |b: Option<f64>, v| Some(b.map_or(v, |b| b.max(v))))
+    }
+
+    /// The teacher's validation accuracy, once evaluated.
+    pub fn teacher_accuracy(&self) -> Option<f64> {
+        self.runs.iter().find(|r| !r.is_student()).and_then(|r| r.last()).map(|e| e.validation_accuracy)
+    }
+
+    /// Time left for the whole matrix, from the first measured step: the current run's
+    /// remainder plus, for each student not started, what a finished student took (or the
+    /// current student's projected total; during the teacher's fine-tune, its pace scaled by the
+    /// students' share of its layers, and the teacher-outputs pass as a third of an epoch).
+    pub fn eta(&self) -> Option<Eta> {
+        if self.finished {
+            return Some(Eta { seconds: 0.0, approximate: false });
+        }
+        let pending = self.runs.iter().filter(|r| r.status == RunStatus::Pending && r.is_student()).count();
+        let student_steps = (self.student_epochs * self.steps_per_epoch) as f64;
+        let done_students: Vec<f64> = self.runs.iter().filter(|r| r.is_student() && r.status == RunStatus::Done && r.seconds > 0.0).map(|r| r.seconds).collect();
+        let teacher = self.runs.iter().find(|r| !r.is_student());
+        let student_layers = self.runs.iter().find(|r| r.is_student()).map_or(0, |r| r.label.teacher_layers.len());
+        let layer_share = if self.teacher_layers > 0 { student_layers as f64 / self.teacher_layers as f64 } else { 1.0 };
+        let teacher_pace = teacher.and_then(RunView::pace);
+        let cur = self.current.and_then(|c| self.runs.get(c));
+        let (per_student, approximate) = if !done_students.is_empty() {
+            (done_students.iter().sum::<f64>() / done_students.len() as f64, false)
+        } else if let Some(c) = cur.filter(|c| c.is_student() && c.pace().is_some()) {
+            (c.pace()? * c.steps_total as f64, true)
+        } else {
+            (teacher_pace? * student_steps * layer_share, true)
+        };
+        let mut left = pending as f64 * per_student;
+        match (self.phase, cur) {
+            (Some(p), _) if p.phase == Phase::TeacherOutputs => left += p.eta()?,
+            (_, Some(c)) if c.status == RunStatus::Running => {
+                left += c.eta().unwrap_or(if c.is_student() { per_student } else { 0.0 });
+                if !c.is_student() {
+                    left += teacher_pace.unwrap_or(0.0) * self.steps_per_epoch as f64 / 3.0;
+                }
+            }
+            _ => {}
+        }
+        Some(Eta { seconds: left, approximate })
     }
 
     /// Handles a key; returns what the engine must be told.
     pub fn key(&mut self, key: KeyEvent) -> Option<Command> {
         self.dirty = true;
-        let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
-        if ctrl_c {
+        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
             self.quitting = true;
             return Some(Command::Quit);
         }
+        let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter);
         if self.confirm_quit {
             self.confirm_quit = false;
-            if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter) {
+            if yes {
                 self.quitting = true;
                 return Some(Command::Quit);
             }
             return None;
         }
+        if let Some(run) = self.confirm_skip.take() {
+            return (yes && self.current == Some(run)).then_some(Command::Skip);
+        }
         if self.help {
             self.help = false;
             return None;
         }
-        match key.code {
-            KeyCode::Char('q') | KeyCode::Esc => {
-                if self.finished {
-                    self.quitting = true;
-                    Some(Command::Quit)
-                } else {
-                    self.confirm_quit = true;
-                    None
-                }
+        let binding = lookup(key.code, !self.finished)?;
+        match binding.action {
+            Action::Quit if self.finished => {
+                self.quitting = true;
+                return Some(Command::Quit);
             }
-            KeyCode::Char('p') | KeyCode::Char(' ') if !self.finished => {
+            Action::Quit => self.confirm_quit = true,
+            Action::Pause => {
                 self.paused = !self.paused;
-                Some(Command::Pause(self.paused))
+                return Some(Command::Pause(self.paused));
             }
-            KeyCode::Char('s') if !self.finished && self.current.is_some() => Some(Command::Skip),
-            KeyCode::Down | KeyCode::Char('j') => {
-                if self.selected + 1 < self.runs.len() {
-                    self.selected += 1;
-                }
-                None
-            }
-            KeyCode::Up | KeyCode::Char('k') => {
-                self.selected = self.selected.saturating_sub(1);
-                None
-            }
-            KeyCode::Tab => {
+            Action::Skip => self.confirm_skip = self.current,
+            Action::Down => self.selected = (self.selected + 1).min(self.runs.len().saturating_sub(1)),
+            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::NextChart => {
                 self.chart = match self.chart {
-                    ChartMode::LossParts => ChartMode::AllRuns,
-                    ChartMode::AllRuns => ChartMode::LossParts,
-                };
-                None
+                    ChartMode::Loss => ChartMode::LossAll,
+                    ChartMode::LossAll => ChartMode::Accuracy,
+                    ChartMode::Accuracy => ChartMode::Loss,
+                }
             }
-            KeyCode::Char('?') => {
-                self.help = true;
-                None
-            }
-            _ => None,
+            Action::Window => self.recent = !self.recent,
+            Action::LogOlder => self.log_scroll = (self.log_scroll + 5).min(self.logs.len().saturating_sub(1)),
+            Action::LogNewer => self.log_scroll = self.log_scroll.saturating_sub(5),
+            Action::LogLatest => self.log_scroll = 0,
+            Action::Help => self.help = true,
         }
+        None
     }
 }
 
@@ -301,7 +453,6 @@ impl AppState {
 mod tests {
     use super::*;
     use crate::backend::BackendInfo;
-    use crate::distill::loss::LossValues;
     use crate::engine::events::StepEvent;
 
     fn key(c: KeyCode) -> KeyEvent {
@@ -316,6 +467,8 @@ mod tests {
             backend: BackendInfo { name: "cpu", device: "CPU".into() },
             teacher_layers: 4,
             runs: vec![label(RunKind::Teacher, "Teacher fine-tune", vec![]), label(RunKind::Student, "Top", vec![1, 2]), label(RunKind::Student, "Odd", vec![1, 3])],
+            student_epochs: 1,
+            steps_per_epoch: 10,
         });
         s
     }
@@ -324,8 +477,12 @@ mod tests {
         Event::Step(StepEvent { run, epoch: 1, step, steps_total: total, loss: LossValues { total: 1.0, ce: 0.5, kl: 0.2, cosine: 0.3 }, lr: 1e-3, examples_per_s: 10.0 })
     }
 
+    fn record(epoch: usize, acc: f64) -> EpochRecord {
+        EpochRecord { epoch, train_loss: (epoch > 0).then_some(0.5), train_ce: None, train_kl: None, train_cosine: None, validation_loss: 0.6, validation_accuracy: acc }
+    }
+
     #[test]
-    fn pause_resume_skip_and_quit_confirmation() {
+    fn pause_resume_skip_with_confirmation_and_quit_confirmation() {
         let mut s = planned();
         s.apply(&Event::RunStarted { run: 0, epochs: 1, steps_per_epoch: 10, train_examples: 100 });
         assert_eq!(s.key(key(KeyCode::Char('p'))), Some(Command::Pause(true)));
@@ -335,7 +492,17 @@ mod tests {
         assert_eq!(s.key(key(KeyCode::Char('p'))), Some(Command::Pause(false)));
         s.tick(Duration::from_secs(5));
         assert_eq!(s.elapsed, Duration::from_secs(5));
-        assert_eq!(s.key(key(KeyCode::Char('s'))), Some(Command::Skip));
+        assert_eq!(s.key(key(KeyCode::Char('s'))), None, "skip asks first");
+        assert_eq!(s.confirm_skip, Some(0));
+        assert_eq!(s.key(key(KeyCode::Char('n'))), None);
+        assert_eq!(s.confirm_skip, None);
+        s.key(key(KeyCode::Char('s')));
+        assert_eq!(s.key(key(KeyCode::Char('y'))), Some(Command::Skip));
+        // A confirmation left open while the run ended skips nothing else.
+        s.key(key(KeyCode::Char('s')));
+        s.apply(&Event::RunEnded { run: 0, status: RunStatus::Done, reason: None, seconds: 3.0 });
+        s.apply(&Event::RunStarted { run: 1, epochs: 1, steps_per_epoch: 10, train_examples: 100 });
+        assert_eq!(s.key(key(KeyCode::Char('y'))), None);
         assert_eq!(s.key(key(KeyCode::Char('q'))), None, "quit asks first");
         assert!(s.confirm_quit);
         assert_eq!(s.key(key(KeyCode::Char('n'))), None);
@@ -353,11 +520,12 @@ mod tests {
         s.apply(&Event::Finished { results_dir: "out".into() });
         assert_eq!(s.key(key(KeyCode::Char('p'))), None);
         assert_eq!(s.key(key(KeyCode::Char('s'))), None);
+        assert_eq!(s.confirm_skip, None);
         assert_eq!(s.key(key(KeyCode::Char('q'))), Some(Command::Quit));
     }
 
     #[test]
-    fn selection_follows_the_work_and_tab_switches_charts() {
+    fn selection_follows_the_work_and_tab_cycles_charts() {
         let mut s = planned();
         s.apply(&Event::RunStarted { run: 1, epochs: 1, steps_per_epoch: 10, train_examples: 100 });
         assert_eq!(s.selected, 1);
@@ -365,12 +533,18 @@ mod tests {
         assert_eq!(s.selected, 0);
         s.apply(&Event::RunStarted { run: 2, epochs: 1, steps_per_epoch: 10, train_examples: 100 });
         assert_eq!(s.selected, 0, "a run the user picked stays selected");
-        s.key(key(KeyCode::Down));
-        s.key(key(KeyCode::Down));
-        s.key(key(KeyCode::Down));
+        for _ in 0..3 {
+            s.key(key(KeyCode::Down));
+        }
         assert_eq!(s.selected, 2);
         s.key(key(KeyCode::Tab));
-        assert_eq!(s.chart, ChartMode::AllRuns);
+        assert_eq!(s.chart, ChartMode::LossAll);
+        s.key(key(KeyCode::Tab));
+        assert_eq!(s.chart, ChartMode::Accuracy);
+        s.key(key(KeyCode::Tab));
+        assert_eq!(s.chart, ChartMode::Loss);
+        s.key(key(KeyCode::Char('r')));
+        assert!(s.recent);
         s.key(key(KeyCode::Char('?')));
         assert!(s.help);
         s.key(key(KeyCode::Char('x')));
@@ -384,10 +558,72 @@ mod tests {
         s.apply(&Event::RunStarted { run: 1, epochs: 1, steps_per_epoch: 10, train_examples: 100 });
         s.tick(Duration::from_secs(4));
         s.apply(&step(1, 2, 10));
-        // 2 s/step: 16 s left in this run, and one student (20 s) to go.
+        // 2 s/step: 16 s left in this run, and one student of 20 s (projected) to go.
         assert_eq!(s.runs[1].eta(), Some(16.0));
-        assert_eq!(s.eta(), Some(36.0));
+        assert_eq!(s.eta(), Some(Eta { seconds: 36.0, approximate: true }));
         assert_eq!(s.progress(), (1, 3));
-        assert_eq!(s.runs[1].loss.len(), 1);
+        assert_eq!(s.runs[1].loss.last(), Some(1.0));
+        // Once a student has finished, its time is the measure.
+        s.apply(&Event::RunEnded { run: 1, status: RunStatus::Done, reason: None, seconds: 25.0 });
+        s.apply(&Event::RunStarted { run: 2, epochs: 1, steps_per_epoch: 10, train_examples: 100 });
+        assert_eq!(s.eta(), Some(Eta { seconds: 25.0, approximate: false }));
+    }
+
+    #[test]
+    fn eta_during_the_teacher_and_its_outputs() {
+        let mut s = planned();
+        assert_eq!(s.eta(), None, "nothing measured yet");
+        s.apply(&Event::RunStarted { run: 0, epochs: 2, steps_per_epoch: 10, train_examples: 100 });
+        s.tick(Duration::from_secs(10));
+        s.apply(&step(0, 5, 20));
+        // Teacher: 2 s/step, 15 steps left = 30 s, its outputs a third of an epoch = 6.67 s;
+        // each student: 10 steps x 2 s x 2/4 of the layers = 10 s, two of them.
+        let e = s.eta().unwrap();
+        assert!(e.approximate);
+        assert!((e.seconds - (30.0 + 20.0 / 3.0 + 20.0)).abs() < 1e-9, "{e:?}");
+        s.tick(Duration::from_secs(30));
+        s.apply(&step(0, 20, 20));
+        s.apply(&Event::RunEnded { run: 0, status: RunStatus::Done, reason: None, seconds: 40.0 });
+        s.apply(&Event::Progress { run: None, phase: Phase::TeacherOutputs, done: 0, total: 8 });
+        s.tick(Duration::from_secs(3));
+        s.apply(&Event::Progress { run: None, phase: Phase::TeacherOutputs, done: 2, total: 8 });
+        // 1.5 s a batch, 6 left = 9 s; the students as before.
+        let e = s.eta().unwrap();
+        assert!((e.seconds - 29.0).abs() < 1e-9, "{e:?}");
+        s.apply(&Event::Progress { run: None, phase: Phase::TeacherOutputs, done: 8, total: 8 });
+        assert_eq!(s.phase, None);
+    }
+
+    #[test]
+    fn best_counts_only_finished_students_and_epochs_are_honest() {
+        let mut s = planned();
+        s.apply(&Event::Epoch { run: 1, record: record(0, 0.5) });
+        s.apply(&Event::Epoch { run: 1, record: record(1, 0.8) });
+        s.apply(&Event::Epoch { run: 1, record: record(2, 0.7) });
+        s.apply(&Event::RunEnded { run: 1, status: RunStatus::Done, reason: None, seconds: 1.0 });
+        s.apply(&Event::Epoch { run: 2, record: record(0, 0.5) });
+        s.apply(&Event::Epoch { run: 2, record: record(1, 0.9) });
+        s.apply(&Event::RunEnded { run: 2, status: RunStatus::Skipped, reason: None, seconds: 1.0 });
+        assert_eq!(s.best_accuracy(), Some(0.7), "a skipped run is never best");
+        assert_eq!(s.runs[1].best_epoch().map(|e| e.epoch), Some(1));
+        assert_eq!(s.runs[1].trained_epochs(), 2);
+        // A resumed run sends its epochs again: no duplicates.
+        s.apply(&Event::Epoch { run: 1, record: record(1, 0.8) });
+        assert_eq!(s.runs[1].epochs.len(), 3);
+    }
+
+    #[test]
+    fn the_log_counts_warnings_and_stays_where_scrolled() {
+        let mut s = planned();
+        for i in 0..20 {
+            s.apply(&Event::Log { level: if i % 5 == 0 { Level::Warn } else { Level::Info }, text: format!("line {i}") });
+        }
+        assert_eq!(s.warnings, 4);
+        s.key(key(KeyCode::PageUp));
+        assert_eq!(s.log_scroll, 5);
+        s.apply(&Event::Log { level: Level::Info, text: "new".into() });
+        assert_eq!(s.log_scroll, 6, "the lines being read stay in view");
+        s.key(key(KeyCode::End));
+        assert_eq!(s.log_scroll, 0);
     }
 }
