@@ -24,7 +24,7 @@ fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
 say "$(date -u +%FT%TZ) $(cat "$OUT/gpu.txt")"
 for b in cuda cpu; do
-  timeout 90 "$BIN" --backend $b predict --model tests/fixtures/tiny-bert --json "the movie was good" "the film was great" \
+  timeout 90 "$BIN" predict --backend $b --model tests/fixtures/tiny-bert --json "the movie was good" "the film was great" \
     > "$OUT/predict-$b.json" 2> "$OUT/predict-$b.err"
   say "predict $b: rc $? $(head -c 300 "$OUT/predict-$b.json")"
 done
@@ -33,7 +33,7 @@ python3 -c "import torch, transformers; assert torch.cuda.is_available()" 2>/dev
 for shape in 384/128 768/128 384/32; do
   h=${shape%/*}; seq=${shape#*/}
   fits 150 "bench $h/12 seq $seq" || continue
-  timeout 150 "$BIN" --backend cuda bench --hidden $h --layers 12 --batch 32 --seq $seq --steps 10 --json \
+  timeout 150 "$BIN" bench --backend cuda --hidden $h --layers 12 --batch 32 --seq $seq --steps 10 --json \
     > "$OUT/bench-burn-cuda-$h-$seq.json" 2> "$OUT/bench-burn-cuda-$h-$seq.err"
   say "bench burn-cuda $h/12 seq $seq: rc $? $(cat "$OUT/bench-burn-cuda-$h-$seq.json")"
   if [ $has_torch = 1 ] && fits 90 "torch $h/12 seq $seq"; then
@@ -46,7 +46,7 @@ for run in 1 2; do
   fits 120 "demo run $run" || continue
   rm -rf "$OUT/demo-$run"
   start=$SECONDS
-  timeout 120 "$BIN" --backend cuda demo --dir "$OUT/demo-$run" > "$OUT/demo-$run.txt" 2>&1
+  timeout 120 "$BIN" demo --backend cuda --dir "$OUT/demo-$run" > "$OUT/demo-$run.txt" 2>&1
   say "demo run $run on CUDA: rc $?, $((SECONDS - start)) s"
   tail -12 "$OUT/demo-$run.txt" >> "$OUT/summary.txt"
 done

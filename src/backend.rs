@@ -28,6 +28,9 @@ pub enum BackendChoice {
     #[cfg(feature = "ndarray")]
     Ndarray,
     /// burn-cuda on NVIDIA GPU 0 (needs a build with `--features cuda` and the NVIDIA driver).
+    // Not offered in help without the feature, but still accepted, so that `--backend cuda`
+    // says how to build with CUDA instead of clap's bare "invalid value".
+    #[cfg_attr(not(feature = "cuda"), value(hide = true))]
     Cuda,
 }
 

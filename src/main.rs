@@ -1,5 +1,3 @@
-use clap::Parser;
-
 // Training allocates and frees tensors of tens of megabytes every step (the embedding
 // gradient, Adam's moments). glibc hands such blocks back to the kernel each time, so every
 // step paid for page faults; mimalloc keeps them for reuse.
@@ -20,7 +18,7 @@ fn main() {
         // SAFETY: setting an option is allowed at any time; it only changes when memory is purged.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     }
-    let cli = distill_tui::cli::Cli::parse();
+    let cli = distill_tui::cli::Cli::parse_with_tips();
     match distill_tui::cli::run(cli) {
         Ok(0) => {}
         Ok(code) => std::process::exit(code),

@@ -23,32 +23,19 @@ use crate::tui::app::MonitorExit;
     name = "distill-tui",
     version,
     about = "Distill BERT into students initialized from chosen teacher layers, and compare the choices",
-    after_help = "Without a command, runs the experiment matrix of --config and prints the results table."
+    after_help = "Without a command, runs the experiment matrix of --config and prints the results table. \
+                  New here? `distill-tui demo` runs a small synthetic experiment that needs no download.",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
-    /// Where to run: cpu (burn-flex), cuda (needs a build with --features cuda), auto, or
-    /// ndarray (burn-ndarray on the CPU, in builds with --features ndarray).
-    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu, global = true)]
-    pub backend: BackendChoice,
+    #[command(flatten)]
+    pub backend: BackendArg,
 
-    /// The experiment file.
-    #[arg(long, default_value = "experiments.toml", global = true)]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 
-    /// Override a config value before validation, e.g. --set training.epochs=1 (repeatable;
-    /// dotted keys, TOML values; a bare path is a string).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-
-    /// Print one line per epoch instead of the terminal monitor (also what happens when stdout
-    /// is not a terminal).
-    #[arg(long)]
-    pub headless: bool,
-
-    /// Run the teacher in every step instead of computing its outputs once (same results,
-    /// slower; for checking).
-    #[arg(long)]
-    pub no_teacher_cache: bool,
+    #[command(flatten)]
+    pub monitor: MonitorArgs,
 
     /// Start the experiment over: its existing folder is first renamed to <name>.old-N (never
     /// deleted). Without it, a rerun resumes: finished runs are kept, an interrupted run
@@ -60,45 +47,80 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// [`Parser::parse`], where a command given after options of another says where its own go.
+    pub fn parse_with_tips() -> Self {
+        Self::try_parse().unwrap_or_else(|e| with_tips(e).exit())
+    }
+}
+
+/// Adds a tip to clap's "the subcommand 'bench' cannot be used with '--backend <BACKEND>'" (as in
+/// `distill-tui --backend cuda bench`, which once worked): a command's options go after it.
+pub fn with_tips(mut e: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::ArgumentConflict
+        && let Some(ContextValue::String(sub)) = e.get(ContextKind::InvalidSubcommand).cloned()
+    {
+        let tip = format!("a command's options go after it: `distill-tui {sub} [OPTIONS]` (see `distill-tui {sub} --help`)");
+        e.insert(ContextKind::Suggested, ContextValue::StyledStrs(vec![tip.into()]));
+    }
+    e
+}
+
+/// `--backend`, for the commands that compute.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct BackendArg {
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+    pub backend: BackendChoice,
+}
+
+/// `--config` and `--set`: which experiment, for running it or finding its folder.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// The experiment file.
+    #[arg(long, default_value = "experiments.toml")]
+    pub config: PathBuf,
+
+    /// Override a config value before validation, e.g. --set training.epochs=1 (repeatable;
+    /// dotted keys, TOML values; a bare path is a string).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+/// How an experiment matrix is watched and computed.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct MonitorArgs {
+    /// Print one line per epoch instead of the terminal monitor (also what happens when stdout
+    /// is not a terminal).
+    #[arg(long)]
+    pub headless: bool,
+
+    /// Run the teacher in every step instead of computing its outputs once (same results,
+    /// slower; for checking).
+    #[arg(long)]
+    pub no_teacher_cache: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Classify text with a model folder or Hub id and print the label and probabilities.
     Predict(PredictArgs),
     /// Time one distillation step on random weights (teacher forward, student forward and
     /// backward, Adam) and print examples/s, GFLOP/s and peak memory.
-    Bench {
-        #[arg(long, default_value_t = 384)]
-        hidden: usize,
-        /// Teacher layers; the student has half.
-        #[arg(long, default_value_t = 12)]
-        layers: usize,
-        #[arg(long, default_value_t = 32)]
-        batch: usize,
-        #[arg(long, default_value_t = 128)]
-        seq: usize,
-        /// Timed steps, after one warm-up step.
-        #[arg(long, default_value_t = 5)]
-        steps: usize,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
-    },
+    Bench(BenchArgs),
     /// Run a small SYNTHETIC experiment (generated 12-layer teacher and task, four 6-layer
     /// students) that needs no download: for trying the tool and checking a machine or GPU.
-    Demo {
-        /// Where the generated inputs and the results go.
-        #[arg(long, default_value = "checkpoints")]
-        dir: PathBuf,
-    },
+    /// Every demo starts over.
+    Demo(DemoArgs),
     /// Print the results table of an experiment folder (default: the one --config writes to).
-    Report {
-        /// An experiment folder (checkpoints/<name>) or its results.json.
-        dir: Option<PathBuf>,
-    },
+    Report(ReportArgs),
 }
 
 #[derive(Debug, clap::Args)]
 pub struct PredictArgs {
+    #[command(flatten)]
+    pub backend: BackendArg,
     /// Model folder (config.json, model.safetensors, tokenizer.json) or Hub id.
     #[arg(long)]
     pub model: String,
@@ -119,6 +141,51 @@ pub struct PredictArgs {
     pub text: Option<String>,
     /// Second text of a pair (premise/hypothesis, question/sentence, ...).
     pub text_pair: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub backend: BackendArg,
+    /// Hidden size of teacher and student, a multiple of 64 (one attention head per 64;
+    /// BERT-base is 768, MiniLM 384).
+    #[arg(long, default_value_t = 384)]
+    pub hidden: usize,
+    /// Teacher layers; the student has half.
+    #[arg(long, default_value_t = 12)]
+    pub layers: usize,
+    /// Examples per step.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Tokens per example, without padding (at most 512).
+    #[arg(long, default_value_t = 128)]
+    pub seq: usize,
+    /// Timed steps, after one warm-up step.
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub backend: BackendArg,
+    /// Where the generated inputs and the results go.
+    #[arg(long, default_value = "checkpoints")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub monitor: MonitorArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// An experiment folder (checkpoints/<name>) or its results.json [default: the folder of
+    /// the experiment of --config].
+    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 /// Writes to stdout, ignoring errors (print! panics when the terminal or pipe has gone).
@@ -152,11 +219,12 @@ pub fn run(cli: Cli) -> Result<i32> {
                 input,
                 hub: HubSettings::from_env(),
             };
-            run_on(cli.backend, request)??;
+            run_on(a.backend.backend, request)??;
             Ok(0)
         }
-        Some(Command::Bench { hidden, layers, batch, seq, steps, json }) => {
-            let report = run_on(cli.backend, crate::bench::BenchShape { hidden, layers, batch, seq, steps })??;
+        Some(Command::Bench(a)) => {
+            let BenchArgs { backend, hidden, layers, batch, seq, steps, json } = a;
+            let report = run_on(backend.backend, crate::bench::BenchShape { hidden, layers, batch, seq, steps })??;
             if json {
                 print_out(&format!("{}\n", serde_json::to_string(&report).expect("serializes")));
             } else {
@@ -164,23 +232,24 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Some(Command::Demo { ref dir }) => {
+        Some(Command::Demo(a)) => {
+            let dir = &a.dir;
             print_err(&format!("distill-tui demo: a synthetic teacher and task (random words), generated in {}; not real data", dir.display()));
             let config = crate::demo::prepare(dir)?;
             // Every demo starts over: its results are synthetic and regenerated in a minute.
             crate::engine::workspace::discard(&dir.join(crate::demo::DEMO_NAME))?;
-            run_matrix(&cli, &config)
+            run_matrix(a.backend.backend, &config, &[], a.monitor, false)
         }
-        Some(Command::Report { dir }) => {
-            let dir = match dir {
+        Some(Command::Report(a)) => {
+            let dir = match a.dir {
                 Some(d) => d,
-                None => Experiment::load(&cli.config, &cli.set)?.dir,
+                None => Experiment::load(&a.config.config, &a.config.set)?.dir,
             };
             let results = Results::read(&dir)?;
             print_out(&final_text(&results, &dir));
             Ok(0)
         }
-        None => run_matrix(&cli, &cli.config),
+        None => run_matrix(cli.backend.backend, &cli.config.config, &cli.config.set, cli.monitor, cli.fresh),
     }
 }
 
@@ -210,18 +279,25 @@ impl BackendTask for MatrixTask {
     }
 }
 
-fn run_matrix(cli: &Cli, config: &std::path::Path) -> Result<i32> {
-    let experiment = Experiment::load(config, &cli.set)?;
+/// Runs the experiment matrix of `config` (with `overrides` applied) in the monitor or headless;
+/// `fresh` starts its folder over.
+fn run_matrix(
+    backend: BackendChoice,
+    config: &std::path::Path,
+    overrides: &[String],
+    monitor: MonitorArgs,
+    fresh: bool,
+) -> Result<i32> {
+    let experiment = Experiment::load(config, overrides)?;
     let dir = experiment.dir.clone();
     let mut options = EngineOptions::new(HubSettings::from_env());
-    options.teacher_cache = !cli.no_teacher_cache;
-    options.fresh = cli.fresh;
-    let headless = cli.headless || !crate::tui::app::terminal_available();
+    options.teacher_cache = !monitor.no_teacher_cache;
+    options.fresh = fresh;
+    let headless = monitor.headless || !crate::tui::app::terminal_available();
     let signals = Signals::install(headless)?;
     let (tx, rx) = std::sync::mpsc::channel();
     let control = Arc::new(Control::default());
     let task = MatrixTask { experiment, options, events: Events::new(tx), control: control.clone() };
-    let backend = cli.backend;
     let engine = std::thread::Builder::new()
         .name("distill-engine".into())
         .spawn(move || run_on(backend, task))

@@ -135,7 +135,10 @@ impl Experiment {
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::Input(format!(
-                "{}: no such file; pass --config FILE (an example is examples/minilm-sst2.toml)",
+                "{}: no such file. To try distill-tui with no download, run `distill-tui demo` (a small \
+                 synthetic experiment). To run your own, write an experiment file (./experiments.toml is \
+                 read by default) or point to one with --config FILE; examples/minilm-sst2.toml in \
+                 distill-tui's repository is one to start from",
                 path.display()
             )),
             _ => Error::io(path, e),
