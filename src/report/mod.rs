@@ -3,5 +3,6 @@
 pub mod results;
 pub mod stats;
 pub mod table;
+pub mod terminal;
 
 pub use results::Results;

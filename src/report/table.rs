@@ -38,7 +38,8 @@ impl Row {
             .collect()
     }
 
-    fn status(&self) -> String {
+    /// What is not done among the runs ("stopped", "1 stopped, 2 pending"); empty when all are.
+    pub fn status(&self) -> String {
         let done = self.done().len();
         if done == self.runs.len() {
             return String::new();
@@ -146,42 +147,92 @@ fn fmt_stat(v: Option<(f64, f64)>, several: bool) -> String {
     }
 }
 
-fn teacher_label(r: &Results) -> String {
-    if r.teacher.finetune_epochs > 0 {
-        format!(
-            "Teacher ({} layers, fine-tuned {} epoch{})",
-            r.teacher.num_layers,
-            r.teacher.finetune_epochs,
-            if r.teacher.finetune_epochs == 1 { "" } else { "s" }
-        )
-    } else {
-        format!("Teacher ({} layers, as loaded)", r.teacher.num_layers)
+/// How the teacher was really trained: "12 layers, fine-tuned 3 epochs", "12 layers, fine-tuned
+/// 1 of 3 epochs, skipped", "12 layers, as loaded".
+pub fn teacher_detail(r: &Results) -> String {
+    let t = &r.teacher;
+    let n = t.finetune_epochs;
+    let plural = |k: usize| if k == 1 { "" } else { "s" };
+    if n == 0 {
+        return format!("{} layers, as loaded", t.num_layers);
+    }
+    // Epoch 0 is the evaluation before training; the others are trained epochs.
+    let trained = t.epochs.iter().filter(|e| e.epoch > 0 && e.train_loss.is_some()).map(|e| e.epoch).max().unwrap_or(0);
+    match t.status {
+        // A done fine-tune ran every epoch; records may be missing from an older results file.
+        RunStatus::Done if trained >= n || t.epochs.is_empty() => format!("{} layers, fine-tuned {n} epoch{}", t.num_layers, plural(n)),
+        RunStatus::Done => format!("{} layers, fine-tuned {trained} of {n} epoch{}", t.num_layers, plural(n)),
+        RunStatus::Pending => format!("{} layers, fine-tune of {n} epoch{} not started", t.num_layers, plural(n)),
+        s => format!("{} layers, fine-tuned {trained} of {n} epoch{}, {}", t.num_layers, plural(n), s.as_str()),
     }
 }
 
-/// The table as rows of cells (header first); markdown and the terminal both print it.
-pub fn table_cells(results: &Results) -> Vec<Vec<String>> {
+pub fn teacher_label(r: &Results) -> String {
+    format!("Teacher ({})", teacher_detail(r))
+}
+
+/// The table's column headers, in order.
+pub const HEADER: [&str; 8] =
+    ["Student Layer", "Teacher layers", "Training Loss", "Validation Loss", "Validation Accuracy", "Params", "Time", "vs best (McNemar)"];
+
+/// One line of the results table as text: the teacher's, then one per strategy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableRow {
+    pub teacher: bool,
+    /// The teacher's full label, or the strategy's name without its status.
+    pub name: String,
+    /// What is not done ("stopped", "1 stopped, 2 pending"); empty when every run is done.
+    pub status: String,
+    pub layers: Vec<usize>,
+    pub train_loss: String,
+    pub validation_loss: String,
+    pub validation_accuracy: String,
+    pub params: String,
+    pub time: String,
+    /// Against the best row: "best", "p = 0.012 *" or "–"; empty when no student has finished.
+    pub vs_best: String,
+    /// The best row (highest mean accuracy over its done runs; the first of equals).
+    pub best: bool,
+}
+
+impl TableRow {
+    /// The name, with " (status)" when some run is not done.
+    pub fn name_with_status(&self) -> String {
+        if self.status.is_empty() { self.name.clone() } else { format!("{} ({})", self.name, self.status) }
+    }
+
+    /// The teacher layers, "1, 3, 5" or in `compact` form "1,3,5" / "1-6"; the teacher's "1-12".
+    pub fn layers_text(&self, compact: bool) -> String {
+        match (self.teacher, compact) {
+            (true, _) => format!("1-{}", self.layers.len()),
+            (false, true) => fmt_layers_compact(&self.layers),
+            (false, false) => fmt_layers(&self.layers),
+        }
+    }
+}
+
+/// The rows of the table, the teacher's first.
+pub fn table_rows(results: &Results) -> Vec<TableRow> {
     let rows = rows(results);
     let several = results.runs.iter().map(|r| r.seed).collect::<std::collections::BTreeSet<_>>().len() > 1;
     let best = best_row(&rows);
-    let mut out = vec![
-        ["Student Layer", "Teacher layers", "Training Loss", "Validation Loss", "Validation Accuracy", "Params", "Time", "vs best (McNemar)"]
-            .map(String::from)
-            .to_vec(),
-    ];
     let t = &results.teacher;
-    out.push(vec![
-        teacher_label(results),
-        format!("1-{}", t.num_layers),
-        t.epochs.iter().rev().find_map(|e| e.train_loss).map(|v| format!("{v:.4}")).unwrap_or("–".into()),
-        t.validation_loss.map(|v| format!("{v:.4}")).unwrap_or("–".into()),
-        t.validation_accuracy.map(|v| format!("{v:.4}")).unwrap_or("–".into()),
-        fmt_params(t.params),
-        fmt_seconds(t.seconds),
-        String::new(),
-    ]);
+    let opt = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or("–".into());
+    let mut out = vec![TableRow {
+        teacher: true,
+        name: teacher_label(results),
+        status: String::new(),
+        layers: (1..=t.num_layers).collect(),
+        train_loss: opt(t.epochs.iter().rev().find_map(|e| e.train_loss)),
+        validation_loss: opt(t.validation_loss),
+        validation_accuracy: opt(t.validation_accuracy),
+        params: fmt_params(t.params),
+        time: fmt_seconds(t.seconds),
+        vs_best: String::new(),
+        best: false,
+    }];
     for (i, row) in rows.iter().enumerate() {
-        let vs = match (best, Some(i) == best) {
+        let vs_best = match (best, Some(i) == best) {
             (_, true) => "best".to_string(),
             (Some(b), false) => match compare(&rows[b], row) {
                 Some(c) => format!("{}{}", fmt_p(c.p), if c.p < 0.05 { " *" } else { "" }),
@@ -189,17 +240,36 @@ pub fn table_cells(results: &Results) -> Vec<Vec<String>> {
             },
             (None, _) => String::new(),
         };
-        let status = row.status();
-        let name = if status.is_empty() { row.name.clone() } else { format!("{} ({status})", row.name) };
+        out.push(TableRow {
+            teacher: false,
+            name: row.name.clone(),
+            status: row.status(),
+            layers: row.teacher_layers.clone(),
+            train_loss: fmt_stat(row.stat(|r| r.train_loss), several),
+            validation_loss: fmt_stat(row.stat(|r| r.validation_loss), several),
+            validation_accuracy: fmt_stat(row.accuracy(), several),
+            params: row.runs.first().map(|r| fmt_params(r.params)).unwrap_or_default(),
+            time: fmt_seconds(row.runs.iter().map(|r| r.seconds).sum()),
+            vs_best,
+            best: Some(i) == best,
+        });
+    }
+    out
+}
+
+/// The table as rows of cells (header first); markdown and the terminal both print it.
+pub fn table_cells(results: &Results) -> Vec<Vec<String>> {
+    let mut out = vec![HEADER.map(String::from).to_vec()];
+    for r in table_rows(results) {
         out.push(vec![
-            name,
-            fmt_layers(&row.teacher_layers),
-            fmt_stat(row.stat(|r| r.train_loss), several),
-            fmt_stat(row.stat(|r| r.validation_loss), several),
-            fmt_stat(row.accuracy(), several),
-            row.runs.first().map(|r| fmt_params(r.params)).unwrap_or_default(),
-            fmt_seconds(row.runs.iter().map(|r| r.seconds).sum()),
-            vs,
+            r.name_with_status(),
+            r.layers_text(false),
+            r.train_loss,
+            r.validation_loss,
+            r.validation_accuracy,
+            r.params,
+            r.time,
+            r.vs_best,
         ]);
     }
     out
@@ -231,10 +301,15 @@ pub fn analysis(results: &Results) -> Vec<String> {
     let n_val = results.data.validation_examples;
     let mut ranked: Vec<(&Row, f64)> = rows.iter().filter_map(|r| r.accuracy().map(|(m, _)| (r, m))).collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    lines.push(format!(
-        "Ranking by validation accuracy: {}.",
-        ranked.iter().map(|(r, m)| format!("{} {{{}}} {m:.4}", r.name, fmt_layers(&r.teacher_layers))).collect::<Vec<_>>().join(" > ")
-    ));
+    // Accuracies equal as printed are tied: "=", not ">".
+    let mut ranking = String::new();
+    for (i, (r, m)) in ranked.iter().enumerate() {
+        if i > 0 {
+            ranking.push_str(if format!("{:.4}", ranked[i - 1].1) == format!("{m:.4}") { " = " } else { " > " });
+        }
+        let _ = write!(ranking, "{} {{{}}} {m:.4}", r.name, fmt_layers(&r.teacher_layers));
+    }
+    lines.push(format!("Ranking by validation accuracy: {ranking}."));
     let best = &rows[b];
     let mut sig = Vec::new();
     for (i, row) in rows.iter().enumerate() {
