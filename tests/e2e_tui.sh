@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end check of the terminal monitor, as a user drives it, in tmux: wait for a running
-# run, pause (the step counter stays still, PAUSED shows), resume (it moves), skip (the run
-# shows skipped), quit with confirmation; then the process exited 0, the terminal is back in
-# cooked mode and the final table was printed. Then SIGTERM (clean stop: exit 143, terminal
-# restored, results written) and SIGHUP (the terminal goes away: training carries on to the end
-# and writes every result).  Usage: tests/e2e_tui.sh BINARY
+# run, pause (the step counter stays still, PAUSED shows), resume (it moves), skip (asks first:
+# `n` keeps the run going, `s` `y` skips it), quit mid-run with confirmation; then the process
+# exited 0, the terminal is back in cooked mode, the final table was printed with the stopped
+# run and the hint to resume, and results.json says skipped and stopped.
+# Then SIGTERM (clean stop: exit 143, terminal restored, results written) and SIGHUP (the
+# terminal goes away: training carries on to the end and writes every result).  Usage: tests/e2e_tui.sh BINARY
 set -euo pipefail
 bin=$(realpath "${1:?usage: e2e_tui.sh BINARY}")
 dir=$(mktemp -d)
@@ -34,7 +35,17 @@ tmux send-keys -t $sess p
 for _ in $(seq 1 100); do [ "$(step)" != "$b" ] && break; sleep 0.2; done
 [ "$(step)" != "$b" ] || fail "step did not move after resume"
 tmux send-keys -t $sess s
+wait_for 'Skip Top-K Layer (seed 42)?' 10
+tmux send-keys -t $sess n
+sleep 1
+screen | grep -q 'skipped' && fail "the run was skipped although the user said n"
+tmux send-keys -t $sess s
+wait_for 'Skip Top-K Layer (seed 42)?' 10
+tmux send-keys -t $sess y
 wait_for 'skipped' 20
+# Quit while the next run trains: it is stopped, to be resumed by the same command.
+wait_for '▶ Bottom-K Layer' 120
+wait_for 'Bottom-K Layer  step [1-9]' 60
 tmux send-keys -t $sess q
 wait_for 'Stop after the current step' 10
 tmux send-keys -t $sess y
@@ -46,6 +57,9 @@ screen | grep -q 'results.md' || fail "no results path"
 tty=$(tmux display -p -t $sess '#{pane_tty}')
 stty -a -F "$tty" | grep -qw -- 'icanon' || fail "terminal left in raw mode"
 grep -q '"status": "skipped"' "$dir/out/demo-synthetic/results.json" || fail "skipped run not in results.json"
+grep -q '"status": "stopped"' "$dir/out/demo-synthetic/results.json" || fail "stopped run not in results.json"
+screen | grep -q 'Bottom-K Layer (stopped)' || fail "the final table does not show the stopped run"
+screen | grep -q 'rerun the same command to resume' || fail "no hint to resume"
 passed=1
 
 # SIGTERM: stop after the current step, restore the terminal, write results, exit 128+15.

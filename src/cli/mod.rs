@@ -14,7 +14,7 @@ use crate::headless::HeadlessPrinter;
 use crate::hub::HubSettings;
 use crate::predict::{Input, PredictRequest};
 use crate::report::Results;
-use crate::report::table::{analysis, plain_table};
+use crate::report::terminal::{final_text, terminal_width};
 use crate::signals::{Signals, StopSignal};
 use crate::tui::app::MonitorExit;
 
@@ -246,22 +246,11 @@ pub fn run(cli: Cli) -> Result<i32> {
                 None => Experiment::load(&a.config.config, &a.config.set)?.dir,
             };
             let results = Results::read(&dir)?;
-            print_out(&final_text(&results, &dir));
+            print_out(&final_text(&results, &dir, terminal_width()));
             Ok(0)
         }
         None => run_matrix(cli.backend.backend, &cli.config.config, &cli.config.set, cli.monitor, cli.fresh),
     }
-}
-
-/// The table, the analysis and where the files are.
-pub fn final_text(results: &Results, dir: &std::path::Path) -> String {
-    let mut s = format!("\n{}\n", plain_table(results));
-    for line in analysis(results) {
-        s.push_str(&format!("- {line}\n"));
-    }
-    let dir = if dir.is_file() { dir.parent().unwrap_or(dir).to_path_buf() } else { dir.to_path_buf() };
-    s.push_str(&format!("\nresults: {}\n", dir.join(crate::report::results::RESULTS_MD).display()));
-    s
 }
 
 /// The experiment run on whichever backend was chosen.
@@ -323,7 +312,7 @@ fn run_matrix(
         }
     };
     let results = engine.join().map_err(|_| Error::Internal("the engine thread panicked".into()))???;
-    print_out(&final_text(&results, &dir));
+    print_out(&final_text(&results, &dir, terminal_width()));
     Ok(stopped_by.map_or(0, |s| s.exit_code()))
 }
 

@@ -85,9 +85,40 @@ pub fn final_text(results: &Results, dir: &Path, width: Option<usize>) -> String
         "",
         "",
     ));
+    if let Some(hint) = resume_hint(results) {
+        lines.extend(wrap(&hint, w, "", ""));
+    }
     let mut s = lines.join("\n");
     s.push('\n');
     s
+}
+
+/// What is left to do, and how to do it, when the matrix did not run to its end.
+fn resume_hint(results: &Results) -> Option<String> {
+    use crate::engine::events::RunStatus;
+    let mut parts = Vec::new();
+    if matches!(results.teacher.status, RunStatus::Stopped | RunStatus::Running) {
+        parts.push("the teacher's fine-tune stopped".to_string());
+    }
+    let stopped: Vec<String> = results
+        .runs
+        .iter()
+        .filter(|r| matches!(r.status, RunStatus::Stopped | RunStatus::Running))
+        .map(|r| format!("{} (seed {})", r.name, r.seed))
+        .collect();
+    if !stopped.is_empty() {
+        parts.push(format!("stopped: {}", stopped.join(", ")));
+    }
+    let pending = results.runs.iter().filter(|r| r.status == RunStatus::Pending).count();
+    if pending > 0 {
+        parts.push(format!("{pending} run{} not started", if pending == 1 { "" } else { "s" }));
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "Not finished ({}): rerun the same command to resume; finished runs are kept, a stopped run continues from its last finished epoch (--fresh starts over).",
+            parts.join("; ")
+        )
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

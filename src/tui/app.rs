@@ -42,7 +42,8 @@ pub fn run(rx: &Receiver<Event>, control: Arc<Control>, signals: &Signals) -> Re
     // try_init switches to raw mode and the alternate screen and installs a panic hook that
     // restores the terminal before the panic message is printed.
     let mut terminal = ratatui::try_init().map_err(|e| Error::Internal(format!("cannot set up the terminal: {e}")))?;
-    let exit = event_loop(&mut terminal, rx, &control, signals);
+    let mut resized = false;
+    let exit = event_loop(&mut terminal, rx, &control, signals, &mut resized);
     if matches!(exit, MonitorExit::Detached(_)) {
         // The terminal is gone: ratatui's Terminal (on drop) and its panic hook print their
         // errors with eprintln!, which panics when stderr is the dead terminal. Restore what
@@ -53,11 +54,18 @@ pub fn run(rx: &Receiver<Event>, control: Arc<Control>, signals: &Signals) -> Re
     } else {
         drop(terminal);
         let _ = ratatui::try_restore();
+        if resized {
+            // Some terminals (tmux among them) bring back the normal screen with parts of the
+            // monitor's last frame after a resize; what is printed next starts on a clean one.
+            use std::io::Write;
+            let mut out = std::io::stdout();
+            let _ = out.write_all(b"\x1b[2J\x1b[H").and_then(|_| out.flush());
+        }
     }
     Ok(exit)
 }
 
-fn event_loop(terminal: &mut ratatui::DefaultTerminal, rx: &Receiver<Event>, control: &Control, signals: &Signals) -> MonitorExit {
+fn event_loop(terminal: &mut ratatui::DefaultTerminal, rx: &Receiver<Event>, control: &Control, signals: &Signals, resized: &mut bool) -> MonitorExit {
     let mut state = AppState { no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()), ..AppState::default() };
     let mut sampler: Option<Sampler> = None;
     let mut last_sample = Instant::now();
@@ -143,7 +151,10 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, rx: &Receiver<Event>, con
                     }
                     None => {}
                 },
-                TermEvent::Resize(_, _) => state.dirty = true,
+                TermEvent::Resize(_, _) => {
+                    state.dirty = true;
+                    *resized = true;
+                }
                 _ => {}
             }
         }
