@@ -69,6 +69,10 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Called after each evaluated epoch with the records so far, the evaluation and the model
+/// (the caller writes results).
+pub type OnEpoch<'a, B> = dyn FnMut(&[EpochRecord], &Evaluation, &BertClassifier<B>) -> Result<()> + 'a;
+
 /// Number of optimizer steps in one epoch.
 pub fn steps_per_epoch(examples: usize, batch_size: usize) -> usize {
     examples.div_ceil(batch_size)
@@ -86,7 +90,7 @@ pub fn train_run<B: TrainBackend>(
     control: &Control,
     device: &B::Device,
     checkpoint: Option<&RunCheckpoint>,
-    on_epoch: &mut dyn FnMut(&[EpochRecord], &Evaluation, &BertClassifier<B>) -> Result<()>,
+    on_epoch: &mut OnEpoch<'_, B>,
 ) -> Result<RunOutcome<B>> {
     let started = Instant::now();
     let mut paused = std::time::Duration::ZERO;

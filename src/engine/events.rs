@@ -231,15 +231,15 @@ impl Events {
 
     pub fn send(&self, e: Event) {
         // Progress within a phase is for the screen only; the log keeps what happened.
-        if let Some(log) = self.log.as_ref().filter(|_| !matches!(e, Event::Progress { .. })) {
-            if let Ok(mut v) = serde_json::to_value(&e) {
-                let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-                if let Some(obj) = v.as_object_mut() {
-                    obj.insert("t".into(), serde_json::json!((t * 1000.0).round() / 1000.0));
-                }
-                if let Ok(mut w) = log.lock() {
-                    let _ = writeln!(w, "{v}");
-                }
+        if let Some(log) = self.log.as_ref().filter(|_| !matches!(e, Event::Progress { .. }))
+            && let Ok(mut v) = serde_json::to_value(&e)
+        {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("t".into(), serde_json::json!((t * 1000.0).round() / 1000.0));
+            }
+            if let Ok(mut w) = log.lock() {
+                let _ = writeln!(w, "{v}");
             }
         }
         if let Some(tx) = &self.tx {

@@ -150,7 +150,7 @@ impl BertConfig {
                 return Err(format!("key \"{key}\" is 0; it must be a positive integer"));
             }
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads

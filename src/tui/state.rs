@@ -76,7 +76,7 @@ impl RunView {
     }
 
     pub fn steps_per_epoch(&self) -> usize {
-        if self.epochs_total == 0 { 0 } else { self.steps_total / self.epochs_total }
+        self.steps_total.checked_div(self.epochs_total).unwrap_or(0)
     }
 
     /// Seconds per optimizer step so far.
