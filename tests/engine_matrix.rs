@@ -7,7 +7,7 @@ use std::sync::mpsc;
 
 use burn::backend::Autodiff;
 use distill_tui::backend::{BackendInfo, CpuBackend};
-use distill_tui::engine::events::{Event, RunStatus};
+use distill_tui::engine::events::{Event, Phase, RunStatus};
 use distill_tui::engine::{Control, EngineOptions, Events, run_experiment};
 use distill_tui::experiment::Experiment;
 use distill_tui::hub::HubSettings;
@@ -138,6 +138,23 @@ fn the_whole_matrix_runs_and_records_sound_results() {
     assert!(md.contains("Initialization only (epoch 0"));
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 6);
+    // `report` fits the terminal it prints to, every accuracy whole.
+    for width in [80usize, 120] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_distill-tui")).arg("report").arg(&out).env("COLUMNS", width.to_string()).output().unwrap();
+        assert!(o.status.success());
+        let text = String::from_utf8(o.stdout).unwrap();
+        for line in text.lines() {
+            assert!(line.chars().count() <= width, "wider than {width}: {line}");
+        }
+        for r in &results.runs {
+            assert!(text.contains(&format!("{:.4}", r.validation_accuracy.unwrap())), "{text}");
+        }
+    }
+    // Progress between steps: the teacher's outputs and every evaluation, batch by batch.
+    let progress = |phase: Phase| events.iter().filter(|e| matches!(e, Event::Progress { phase: p, done, total, .. } if *p == phase && done == total)).count();
+    assert_eq!(progress(Phase::TeacherOutputs), 1);
+    // Teacher: epoch 0 and 3 epochs; students: epoch 0 and 2 epochs each.
+    assert_eq!(progress(Phase::Evaluation), 4 + 4 * 3);
     assert!(std::fs::read_to_string(out.join("config.toml")).unwrap().contains("finetune_epochs = 3"));
 
     // A rerun of the same config reuses the fine-tuned teacher and keeps every finished run.

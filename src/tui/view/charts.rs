@@ -59,7 +59,7 @@ fn empty(f: &mut Frame, area: Rect, block: Block, text: &str) {
 }
 
 fn window_name(s: &AppState) -> String {
-    if s.recent { format!("last {RECENT_STEPS} steps") } else { "whole run".into() }
+    if s.recent { format!("{RECENT_STEPS} steps") } else { "whole run".into() }
 }
 
 /// The selected run's training loss.
