@@ -109,6 +109,10 @@ fn a_killed_matrix_resumes_to_the_same_numbers() {
     let killed = results(&out);
     assert_eq!(killed["runs"][0]["status"], "done");
     assert_eq!(killed["runs"][1]["status"], "running");
+    // Runs not started yet already carry their real parameter counts.
+    assert_eq!(killed["runs"][2]["status"], "pending");
+    assert_eq!(killed["runs"][2]["params"], reference["runs"][2]["params"]);
+    assert!(killed["runs"][2]["params"].as_u64().unwrap() > 0);
     assert!(out.join(".lock").exists(), "a killed process leaves its lock behind");
     let first_student = files(&out.join("top-k-layer"));
     let first_result = killed["runs"][0].clone();
