@@ -234,7 +234,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Some(Command::Demo(a)) => {
             let dir = &a.dir;
-            print_err(&format!("distill-tui demo: a synthetic teacher and task (random words), generated in {}; not real data", dir.display()));
+            print_err(&format!("distill-tui demo: synthetic teacher and task (random words, not real data) in {}", dir.display()));
             let config = crate::demo::prepare(dir)?;
             // Every demo starts over: its results are synthetic and regenerated in a minute.
             crate::engine::workspace::discard(&dir.join(crate::demo::DEMO_NAME))?;
