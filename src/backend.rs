@@ -52,7 +52,11 @@ impl BackendInfo {
 
     /// How batches for `config`'s model are padded on this backend.
     pub fn padding(&self, config: &crate::model::BertConfig) -> Padding {
-        Padding { pad_id: config.pad_token_id as u32, multiple: self.pad_multiple(), limit: config.max_position_embeddings }
+        Padding {
+            pad_id: config.pad_token_id as u32,
+            multiple: self.pad_multiple(),
+            limit: config.max_position_embeddings,
+        }
     }
 }
 
@@ -130,14 +134,11 @@ pub fn cuda_probe() -> std::result::Result<String, String> {
     type CuDeviceGetName = unsafe extern "C" fn(*mut std::ffi::c_char, i32, i32) -> i32;
     let names = ["libcuda.so.1", "libcuda.so", "nvcuda.dll"];
     // SAFETY: loading the NVIDIA driver library runs its initializers, as burn-cuda itself would.
-    let lib = names
-        .iter()
-        .find_map(|n| unsafe { libloading::Library::new(n) }.ok())
-        .ok_or_else(|| {
-            "no NVIDIA driver found (libcuda.so.1 could not be loaded); install the NVIDIA driver, \
+    let lib = names.iter().find_map(|n| unsafe { libloading::Library::new(n) }.ok()).ok_or_else(|| {
+        "no NVIDIA driver found (libcuda.so.1 could not be loaded); install the NVIDIA driver, \
              or use --backend cpu"
-                .to_string()
-        })?;
+            .to_string()
+    })?;
     // SAFETY: these are the documented CUDA driver API signatures.
     unsafe {
         let init: libloading::Symbol<CuInit> = lib.get(b"cuInit\0").map_err(|e| e.to_string())?;

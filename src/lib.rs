@@ -3,13 +3,13 @@
 
 pub mod backend;
 pub mod bench;
+pub mod cli;
 pub mod data;
 pub mod demo;
 pub mod distill;
 pub mod engine;
-pub mod experiment;
-pub mod cli;
 pub mod error;
+pub mod experiment;
 pub mod headless;
 pub mod hub;
 pub mod kernel_cache;

@@ -68,26 +68,149 @@ fn model_json(d: &Path, from: &str, to: &str) {
 
 fn cases() -> Vec<Case> {
     vec![
-        Case { name: "malformed TOML", setup: |d| config(d, "[training]", "[training"), overrides: &[], env: &[], expect: &["experiments.toml", "not valid TOML", "line 19"] },
-        Case { name: "unknown key", setup: |d| config(d, "batch_size = 16", "batch_size = 16\nepoch = 3"), overrides: &[], env: &[], expect: &["training", "unknown field `epoch`", "line 22"] },
-        Case { name: "wrong type", setup: |d| config(d, "batch_size = 16", "batch_size = \"16\""), overrides: &[], env: &[], expect: &["training.batch_size", "line 21"] },
-        Case { name: "missing section", setup: |d| config(d, "[student]\nnum_layers = 2\n", ""), overrides: &[], env: &[], expect: &["missing field `student`"] },
-        Case { name: "layer list of the wrong length", setup: |d| config(d, "[1, 3]", "[1, 2, 3]"), overrides: &[], env: &[], expect: &["runs[0].teacher_layers", "lists 3 layers", "give exactly 2"] },
-        Case { name: "duplicated layer", setup: |d| config(d, "[1, 3]", "[3, 3]"), overrides: &[], env: &[], expect: &["runs[0].teacher_layers", "layer 3 is listed twice"] },
-        Case { name: "layer 0", setup: |d| config(d, "[1, 3]", "[0, 3]"), overrides: &[], env: &[], expect: &["runs[0].teacher_layers", "layer 0 does not exist", "numbered from 1"] },
-        Case { name: "layer beyond the teacher's depth", setup: |d| config(d, "[1, 3]", "[1, 5]"), overrides: &[], env: &[], expect: &["teacher_layers", "layer 5 does not exist", "to 4 for this teacher"] },
-        Case { name: "student deeper than the teacher", setup: |d| config(d, "teacher_layers = [1, 3]", "strategy = \"odd\""), overrides: &["student.num_layers=5"], env: &[], expect: &["student.num_layers", "teacher has only 4 layers"] },
-        Case { name: "unknown task", setup: nothing, overrides: &["data.task=\"sst3\""], env: &[], expect: &["data.task", "cola, sst2, mrpc, qqp, mnli, qnli, rte, wnli"] },
-        Case { name: "unknown split", setup: nothing, overrides: &["data.validation_split=\"dev\""], env: &[], expect: &["data.validation_split", "not a split of sst2"] },
-        Case { name: "data file missing", setup: nothing, overrides: &["data.train=\"data/nope.tsv\""], env: &[], expect: &["data.train", "nope.tsv", "does not exist"] },
-        Case { name: "data file empty", setup: |d| std::fs::write(d.join("data/train.tsv"), "").unwrap(), overrides: &[], env: &[], expect: &["train.tsv", "is empty", "header line"] },
-        Case { name: "data file without a label column", setup: |d| std::fs::write(d.join("data/train.tsv"), "sentence\tscore\nok\t1\n").unwrap(), overrides: &[], env: &[], expect: &["train.tsv", "\"label\"", "\"sentence\", \"score\""] },
-        Case { name: "label outside the task's range", setup: |d| std::fs::write(d.join("data/train.tsv"), "sentence\tlabel\ngood\t1\nbad\t3\n").unwrap(), overrides: &[], env: &[], expect: &["train.tsv:3", "label 3 is outside sst2's labels 0..1"] },
-        Case { name: "mixed label names and ids", setup: |d| std::fs::write(d.join("data/train.tsv"), "sentence\tlabel\ngood\tpositive\nbad\t0\n").unwrap(), overrides: &[], env: &[], expect: &["train.tsv:3", "mix"] },
-        Case { name: "unreadable earlier results", setup: |d| std::fs::write(d.join("out/tiny/results.json"), "{\"earlier\": true}").unwrap(), overrides: &[], env: &[], expect: &["results.json", "not a distill-tui results file", "--fresh"] },
-        Case { name: "output folder that cannot be created", setup: |d| { std::fs::write(d.join("blocked"), "a file").unwrap(); config(d, "output_dir = \"out\"", "output_dir = \"blocked\""); }, overrides: &[], env: &[], expect: &["cannot create the experiment folder blocked/tiny", "Not a directory", "experiment.output_dir"] },
-        Case { name: "model folder without config.json", setup: |d| std::fs::remove_file(d.join("teacher/config.json")).unwrap(), overrides: &[], env: &[], expect: &["teacher", "config.json"] },
-        Case { name: "model folder without weights", setup: |d| std::fs::remove_file(d.join("teacher/model.safetensors")).unwrap(), overrides: &[], env: &[], expect: &["teacher", "model.safetensors"] },
+        Case {
+            name: "malformed TOML",
+            setup: |d| config(d, "[training]", "[training"),
+            overrides: &[],
+            env: &[],
+            expect: &["experiments.toml", "not valid TOML", "line 19"],
+        },
+        Case {
+            name: "unknown key",
+            setup: |d| config(d, "batch_size = 16", "batch_size = 16\nepoch = 3"),
+            overrides: &[],
+            env: &[],
+            expect: &["training", "unknown field `epoch`", "line 22"],
+        },
+        Case {
+            name: "wrong type",
+            setup: |d| config(d, "batch_size = 16", "batch_size = \"16\""),
+            overrides: &[],
+            env: &[],
+            expect: &["training.batch_size", "line 21"],
+        },
+        Case {
+            name: "missing section",
+            setup: |d| config(d, "[student]\nnum_layers = 2\n", ""),
+            overrides: &[],
+            env: &[],
+            expect: &["missing field `student`"],
+        },
+        Case {
+            name: "layer list of the wrong length",
+            setup: |d| config(d, "[1, 3]", "[1, 2, 3]"),
+            overrides: &[],
+            env: &[],
+            expect: &["runs[0].teacher_layers", "lists 3 layers", "give exactly 2"],
+        },
+        Case {
+            name: "duplicated layer",
+            setup: |d| config(d, "[1, 3]", "[3, 3]"),
+            overrides: &[],
+            env: &[],
+            expect: &["runs[0].teacher_layers", "layer 3 is listed twice"],
+        },
+        Case {
+            name: "layer 0",
+            setup: |d| config(d, "[1, 3]", "[0, 3]"),
+            overrides: &[],
+            env: &[],
+            expect: &["runs[0].teacher_layers", "layer 0 does not exist", "numbered from 1"],
+        },
+        Case {
+            name: "layer beyond the teacher's depth",
+            setup: |d| config(d, "[1, 3]", "[1, 5]"),
+            overrides: &[],
+            env: &[],
+            expect: &["teacher_layers", "layer 5 does not exist", "to 4 for this teacher"],
+        },
+        Case {
+            name: "student deeper than the teacher",
+            setup: |d| config(d, "teacher_layers = [1, 3]", "strategy = \"odd\""),
+            overrides: &["student.num_layers=5"],
+            env: &[],
+            expect: &["student.num_layers", "teacher has only 4 layers"],
+        },
+        Case {
+            name: "unknown task",
+            setup: nothing,
+            overrides: &["data.task=\"sst3\""],
+            env: &[],
+            expect: &["data.task", "cola, sst2, mrpc, qqp, mnli, qnli, rte, wnli"],
+        },
+        Case {
+            name: "unknown split",
+            setup: nothing,
+            overrides: &["data.validation_split=\"dev\""],
+            env: &[],
+            expect: &["data.validation_split", "not a split of sst2"],
+        },
+        Case {
+            name: "data file missing",
+            setup: nothing,
+            overrides: &["data.train=\"data/nope.tsv\""],
+            env: &[],
+            expect: &["data.train", "nope.tsv", "does not exist"],
+        },
+        Case {
+            name: "data file empty",
+            setup: |d| std::fs::write(d.join("data/train.tsv"), "").unwrap(),
+            overrides: &[],
+            env: &[],
+            expect: &["train.tsv", "is empty", "header line"],
+        },
+        Case {
+            name: "data file without a label column",
+            setup: |d| std::fs::write(d.join("data/train.tsv"), "sentence\tscore\nok\t1\n").unwrap(),
+            overrides: &[],
+            env: &[],
+            expect: &["train.tsv", "\"label\"", "\"sentence\", \"score\""],
+        },
+        Case {
+            name: "label outside the task's range",
+            setup: |d| std::fs::write(d.join("data/train.tsv"), "sentence\tlabel\ngood\t1\nbad\t3\n").unwrap(),
+            overrides: &[],
+            env: &[],
+            expect: &["train.tsv:3", "label 3 is outside sst2's labels 0..1"],
+        },
+        Case {
+            name: "mixed label names and ids",
+            setup: |d| std::fs::write(d.join("data/train.tsv"), "sentence\tlabel\ngood\tpositive\nbad\t0\n").unwrap(),
+            overrides: &[],
+            env: &[],
+            expect: &["train.tsv:3", "mix"],
+        },
+        Case {
+            name: "unreadable earlier results",
+            setup: |d| std::fs::write(d.join("out/tiny/results.json"), "{\"earlier\": true}").unwrap(),
+            overrides: &[],
+            env: &[],
+            expect: &["results.json", "not a distill-tui results file", "--fresh"],
+        },
+        Case {
+            name: "output folder that cannot be created",
+            setup: |d| {
+                std::fs::write(d.join("blocked"), "a file").unwrap();
+                config(d, "output_dir = \"out\"", "output_dir = \"blocked\"");
+            },
+            overrides: &[],
+            env: &[],
+            expect: &["cannot create the experiment folder blocked/tiny", "Not a directory", "experiment.output_dir"],
+        },
+        Case {
+            name: "model folder without config.json",
+            setup: |d| std::fs::remove_file(d.join("teacher/config.json")).unwrap(),
+            overrides: &[],
+            env: &[],
+            expect: &["teacher", "config.json"],
+        },
+        Case {
+            name: "model folder without weights",
+            setup: |d| std::fs::remove_file(d.join("teacher/model.safetensors")).unwrap(),
+            overrides: &[],
+            env: &[],
+            expect: &["teacher", "model.safetensors"],
+        },
         Case {
             name: "truncated safetensors",
             setup: |d| {
@@ -99,13 +222,55 @@ fn cases() -> Vec<Case> {
             env: &[],
             expect: &["model.safetensors", "truncated or corrupt", "download it again"],
         },
-        Case { name: "corrupt safetensors", setup: |d| std::fs::write(d.join("teacher/model.safetensors"), b"\xff\xff\xff\xff not a header").unwrap(), overrides: &[], env: &[], expect: &["model.safetensors", "not a readable safetensors file"] },
-        Case { name: "tensor shapes that do not match the config", setup: |d| model_json(d, "intermediate_size", "40"), overrides: &[], env: &[], expect: &["model.safetensors", "intermediate.dense.bias", "[40]", "do not belong together"] },
-        Case { name: "tokenizer larger than the model's vocabulary", setup: |d| model_json(d, "vocab_size", "20"), overrides: &[], env: &[], expect: &["the tokenizer has", "vocab_size is 20"] },
-        Case { name: "max_length over the model's positions", setup: nothing, overrides: &["data.max_length=4096"], env: &[], expect: &["data.max_length", "use at most"] },
-        Case { name: "batch size 0", setup: nothing, overrides: &["training.batch_size=0"], env: &[], expect: &["training.batch_size", "is 0; it must be at least 1"] },
-        Case { name: "learning rate <= 0", setup: nothing, overrides: &["training.learning_rate=-1e-5"], env: &[], expect: &["training.learning_rate", "must be a number above 0"] },
-        Case { name: "Hub offline without a cache", setup: nothing, overrides: &["teacher.model=\"bert-base-uncased\""], env: &[], expect: &["bert-base-uncased@main", "HF_HUB_OFFLINE", "local folder"] },
+        Case {
+            name: "corrupt safetensors",
+            setup: |d| std::fs::write(d.join("teacher/model.safetensors"), b"\xff\xff\xff\xff not a header").unwrap(),
+            overrides: &[],
+            env: &[],
+            expect: &["model.safetensors", "not a readable safetensors file"],
+        },
+        Case {
+            name: "tensor shapes that do not match the config",
+            setup: |d| model_json(d, "intermediate_size", "40"),
+            overrides: &[],
+            env: &[],
+            expect: &["model.safetensors", "intermediate.dense.bias", "[40]", "do not belong together"],
+        },
+        Case {
+            name: "tokenizer larger than the model's vocabulary",
+            setup: |d| model_json(d, "vocab_size", "20"),
+            overrides: &[],
+            env: &[],
+            expect: &["the tokenizer has", "vocab_size is 20"],
+        },
+        Case {
+            name: "max_length over the model's positions",
+            setup: nothing,
+            overrides: &["data.max_length=4096"],
+            env: &[],
+            expect: &["data.max_length", "use at most"],
+        },
+        Case {
+            name: "batch size 0",
+            setup: nothing,
+            overrides: &["training.batch_size=0"],
+            env: &[],
+            expect: &["training.batch_size", "is 0; it must be at least 1"],
+        },
+        Case {
+            name: "learning rate <= 0",
+            setup: nothing,
+            overrides: &["training.learning_rate=-1e-5"],
+            env: &[],
+            expect: &["training.learning_rate", "must be a number above 0"],
+        },
+        Case {
+            name: "Hub offline without a cache",
+            setup: nothing,
+            overrides: &["teacher.model=\"bert-base-uncased\""],
+            env: &[],
+            expect: &["bert-base-uncased@main", "HF_HUB_OFFLINE", "local folder"],
+        },
         Case {
             name: "Hub unreachable without a cache",
             setup: nothing,
@@ -119,7 +284,8 @@ fn cases() -> Vec<Case> {
 /// A good setup: a generated 4-layer teacher (hidden 32, max 64 positions), a task and the
 /// config; and an earlier results folder that must not change.
 fn good(dir: &Path) -> PathBuf {
-    distill_tui::synthetic::write_teacher::<CpuBackend>(&dir.join("teacher"), 4, 32, 2, 5, &Default::default()).unwrap();
+    distill_tui::synthetic::write_teacher::<CpuBackend>(&dir.join("teacher"), 4, 32, 2, 5, &Default::default())
+        .unwrap();
     distill_tui::synthetic::write_task(&dir.join("data"), 64, 32, 9).unwrap();
     let out = dir.join("out/tiny");
     std::fs::create_dir_all(&out).unwrap();
@@ -137,7 +303,9 @@ fn every_bad_input_exits_2_with_a_message_and_touches_nothing() {
         let cfg = good(tmp.path());
         (case.setup)(tmp.path());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_distill-tui"));
-        cmd.args(["--headless", "--config", cfg.to_str().unwrap()]).env("HF_HUB_OFFLINE", "1").env("HF_HOME", tmp.path().join("hf"));
+        cmd.args(["--headless", "--config", cfg.to_str().unwrap()])
+            .env("HF_HUB_OFFLINE", "1")
+            .env("HF_HOME", tmp.path().join("hf"));
         for o in case.overrides {
             cmd.args(["--set", o]);
         }
@@ -153,7 +321,10 @@ fn every_bad_input_exits_2_with_a_message_and_touches_nothing() {
         let untouched = std::fs::read_dir(tmp.path().join("out/tiny")).unwrap().count() == 1
             && std::fs::read(tmp.path().join("out/tiny/results.json")).unwrap() == b"{\"earlier\": true}";
         if code != Some(2) || !missing.is_empty() || message.contains("panicked") || !untouched {
-            failures.push(format!("{}: exit {code:?}, missing {missing:?}, results untouched: {untouched}\n  {message}", case.name));
+            failures.push(format!(
+                "{}: exit {code:?}, missing {missing:?}, results untouched: {untouched}\n  {message}",
+                case.name
+            ));
         }
     }
     if let Ok(path) = std::env::var("DISTILL_TUI_BAD_INPUT_TABLE") {

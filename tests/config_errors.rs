@@ -55,7 +55,12 @@ fn the_good_file_plans_the_matrix() {
 
 #[test]
 fn overrides_apply_before_validation() {
-    let exp = Experiment::from_str(GOOD, Path::new("e.toml"), &["training.epochs=1".into(), "experiment.seeds=[1,2,3]".into()]).unwrap();
+    let exp = Experiment::from_str(
+        GOOD,
+        Path::new("e.toml"),
+        &["training.epochs=1".into(), "experiment.seeds=[1,2,3]".into()],
+    )
+    .unwrap();
     assert_eq!(exp.training.epochs, 1);
     assert_eq!(exp.seeds, vec![1, 2, 3]);
     has(&exp.resolved_toml, &["epochs = 1"]);
@@ -70,11 +75,17 @@ fn the_assignments_seven_layer_odd_set_is_refused() {
 #[test]
 fn layer_list_errors() {
     has(&err(&GOOD.replace("[1, 3, 5, 7, 9, 11]", "[1, 3, 3, 7, 9, 11]"), &[]), &["layer 3 is listed twice"]);
-    has(&err(&GOOD.replace("[1, 3, 5, 7, 9, 11]", "[0, 3, 5, 7, 9, 11]"), &[]), &["layer 0 does not exist", "numbered from 1 (next to the embeddings)"]);
+    has(
+        &err(&GOOD.replace("[1, 3, 5, 7, 9, 11]", "[0, 3, 5, 7, 9, 11]"), &[]),
+        &["layer 0 does not exist", "numbered from 1 (next to the embeddings)"],
+    );
     has(&err(&GOOD.replace("[1, 3, 5, 7, 9, 11]", "[1, 3, 5, 7, 9, 13]"), &[]), &["layer 13 does not exist"]);
     let strategies_only = GOOD.split("[[runs]]").next().unwrap();
     has(&err(strategies_only, &["student.num_layers=13"]), &["student.num_layers", "teacher has only 12 layers"]);
-    has(&err(&GOOD.replace("teacher_layers = [1, 3, 5, 7, 9, 11]", "strategy = \"middle\""), &[]), &["runs[0].strategy", "\"middle\" is not known", "top, bottom, odd, even"]);
+    has(
+        &err(&GOOD.replace("teacher_layers = [1, 3, 5, 7, 9, 11]", "strategy = \"middle\""), &[]),
+        &["runs[0].strategy", "\"middle\" is not known", "top, bottom, odd, even"],
+    );
 }
 
 #[test]
@@ -85,10 +96,16 @@ fn value_errors_name_the_key() {
     has(&err(GOOD, &["data.max_length=1024"]), &["data.max_length", "512 positions", "use at most 512"]);
     has(&err(GOOD, &["data.task=\"glue\""]), &["data.task", "cola, sst2, mrpc, qqp, mnli, qnli, rte, wnli"]);
     has(&err(GOOD, &["data.validation_split=\"test_matched\""]), &["data.validation_split", "labels are hidden (-1)"]);
-    has(&err(GOOD, &["data.validation_split=\"validation\""]), &["not a split of mnli", "validation_matched, validation_mismatched"]);
+    has(
+        &err(GOOD, &["data.validation_split=\"validation\""]),
+        &["not a split of mnli", "validation_matched, validation_mismatched"],
+    );
     has(&err(GOOD, &["data.train=\"missing.tsv\""]), &["data.train", "does not exist"]);
     has(&err(GOOD, &["data.train=\"x.xlsx\""]), &["must be \"hub\" or a .tsv, .csv, .jsonl or .parquet file"]);
-    has(&err(GOOD, &["training.cosine_target=\"pooled\""]), &["training.cosine_target", "\"logits\" or \"cls_hidden\""]);
+    has(
+        &err(GOOD, &["training.cosine_target=\"pooled\""]),
+        &["training.cosine_target", "\"logits\" or \"cls_hidden\""],
+    );
     has(&err(GOOD, &["experiment.seeds=[]"]), &["experiment.seeds", "is empty"]);
     has(&err(GOOD, &["training.loss_weights={ce=0, kl=0, cosine=0}"]), &["are all 0"]);
     has(&err(GOOD, &["training.temperature=0"]), &["training.temperature"]);

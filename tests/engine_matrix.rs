@@ -22,7 +22,8 @@ type B = Autodiff<CpuBackend>;
 static ENGINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn setup(dir: &Path) -> String {
-    distill_tui::synthetic::write_teacher::<CpuBackend>(&dir.join("teacher"), 4, 32, 2, 5, &Default::default()).unwrap();
+    distill_tui::synthetic::write_teacher::<CpuBackend>(&dir.join("teacher"), 4, 32, 2, 5, &Default::default())
+        .unwrap();
     distill_tui::synthetic::write_task(&dir.join("data"), 480, 64, 9).unwrap();
     r#"
 [experiment]
@@ -59,7 +60,8 @@ fn run(dir: &Path, toml: &str, overrides: &[String], cache: bool) -> (Results, V
     let mut opts = EngineOptions::new(HubSettings::offline_cache(dir.join("hub")));
     opts.teacher_cache = cache;
     let info = BackendInfo { name: "cpu", device: "test".into() };
-    let results = run_experiment::<B>(&exp, &opts, &info, &Default::default(), &Events::new(tx), &Control::default()).unwrap();
+    let results =
+        run_experiment::<B>(&exp, &opts, &info, &Default::default(), &Events::new(tx), &Control::default()).unwrap();
     (results, rx.try_iter().collect())
 }
 
@@ -72,7 +74,9 @@ fn the_whole_matrix_runs_and_records_sound_results() {
     let out = tmp.path().join("out/tiny");
 
     // The plan: teacher fine-tune, then the four strategies sized for a 4-layer teacher.
-    let Some(Event::Plan { runs, .. }) = events.iter().find(|e| matches!(e, Event::Plan { .. })) else { panic!("no plan") };
+    let Some(Event::Plan { runs, .. }) = events.iter().find(|e| matches!(e, Event::Plan { .. })) else {
+        panic!("no plan")
+    };
     let layers: Vec<Vec<usize>> = runs.iter().map(|r| r.teacher_layers.clone()).collect();
     assert_eq!(layers, vec![vec![], vec![1, 2], vec![3, 4], vec![1, 3], vec![2, 4]]);
 
@@ -91,7 +95,15 @@ fn the_whole_matrix_runs_and_records_sound_results() {
         assert!(r.epochs[0].train_loss.is_none() && r.epochs[1].train_kl.is_some());
         assert_eq!(r.validation_correct.len(), 64);
         let folder = out.join(r.checkpoint.as_ref().unwrap());
-        let loaded = LoadedModel::<CpuBackend>::load(folder.to_str().unwrap(), "main", &HubSettings::offline_cache(tmp.path()), None, 0, &Default::default()).unwrap();
+        let loaded = LoadedModel::<CpuBackend>::load(
+            folder.to_str().unwrap(),
+            "main",
+            &HubSettings::offline_cache(tmp.path()),
+            None,
+            0,
+            &Default::default(),
+        )
+        .unwrap();
         assert_eq!(loaded.model.num_layers(), 2);
         assert_eq!(loaded.config.labels, vec!["negative", "positive"]);
         assert!(loaded.report.initialized.is_empty());
@@ -123,7 +135,10 @@ fn the_whole_matrix_runs_and_records_sound_results() {
     assert!(lr > 0.0 && lr < 3e-3 / 2.0, "decayed linearly: {lr}");
     let teacher_w = read(&out.join("teacher/model.safetensors"), "bert.encoder.layer.2.output.dense.weight");
     let bottom = results.runs.iter().find(|r| r.teacher_layers == vec![3, 4]).unwrap();
-    let student_w = read(&out.join(bottom.checkpoint.as_ref().unwrap()).join("model.safetensors"), "bert.encoder.layer.0.output.dense.weight");
+    let student_w = read(
+        &out.join(bottom.checkpoint.as_ref().unwrap()).join("model.safetensors"),
+        "bert.encoder.layer.0.output.dense.weight",
+    );
     assert_eq!(teacher_w.len(), student_w.len());
     assert_ne!(teacher_w, student_w, "training moved the copied weights");
     let diff = teacher_w.iter().zip(&student_w).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
@@ -140,7 +155,12 @@ fn the_whole_matrix_runs_and_records_sound_results() {
     assert_eq!(csv.lines().count(), 6);
     // `report` fits the terminal it prints to, every accuracy whole.
     for width in [80usize, 120] {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_distill-tui")).arg("report").arg(&out).env("COLUMNS", width.to_string()).output().unwrap();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_distill-tui"))
+            .arg("report")
+            .arg(&out)
+            .env("COLUMNS", width.to_string())
+            .output()
+            .unwrap();
         assert!(o.status.success());
         let text = String::from_utf8(o.stdout).unwrap();
         for line in text.lines() {
@@ -151,7 +171,12 @@ fn the_whole_matrix_runs_and_records_sound_results() {
         }
     }
     // Progress between steps: the teacher's outputs and every evaluation, batch by batch.
-    let progress = |phase: Phase| events.iter().filter(|e| matches!(e, Event::Progress { phase: p, done, total, .. } if *p == phase && done == total)).count();
+    let progress = |phase: Phase| {
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::Progress { phase: p, done, total, .. } if *p == phase && done == total))
+            .count()
+    };
     assert_eq!(progress(Phase::TeacherOutputs), 1);
     // Teacher: epoch 0 and 3 epochs; students: epoch 0 and 2 epochs each.
     assert_eq!(progress(Phase::Evaluation), 4 + 4 * 3);
@@ -159,14 +184,25 @@ fn the_whole_matrix_runs_and_records_sound_results() {
 
     // A rerun of the same config reuses the fine-tuned teacher and keeps every finished run.
     let (again, events) = run(tmp.path(), &toml, &[], true);
-    assert!(events.iter().any(|e| matches!(e, Event::Log { text, .. } if text.contains("reusing the fine-tuned teacher"))));
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Log { text, .. } if text.contains("reusing the fine-tuned teacher")))
+    );
     assert_eq!(again.teacher.validation_accuracy, results.teacher.validation_accuracy);
     assert_eq!(again.runs, results.runs, "finished runs are kept as they were");
     assert!(!events.iter().any(|e| matches!(e, Event::Step(_))), "nothing was trained again");
     // A changed setting is refused, naming it, rather than silently mixed.
     let path = tmp.path().join("experiments.toml");
     let exp = Experiment::load(&path, &["teacher.finetune_epochs=1".into()]).unwrap();
-    let err = run_experiment::<B>(&exp, &EngineOptions::new(HubSettings::offline_cache(tmp.path())), &BackendInfo { name: "cpu", device: "t".into() }, &Default::default(), &Events::none(), &Control::default()).err().unwrap();
+    let err = run_experiment::<B>(
+        &exp,
+        &EngineOptions::new(HubSettings::offline_cache(tmp.path())),
+        &BackendInfo { name: "cpu", device: "t".into() },
+        &Default::default(),
+        &Events::none(),
+        &Control::default(),
+    )
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("teacher.finetune_epochs: 3 -> 1"), "{err}");
     assert_eq!(Results::read(&out).unwrap(), again, "and the results are untouched");
 }
@@ -175,13 +211,19 @@ fn the_whole_matrix_runs_and_records_sound_results() {
 fn a_diverging_run_is_marked_failed_and_the_matrix_goes_on() {
     let _one_at_a_time = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
-    let toml = setup(tmp.path()).replace("finetune_epochs = 3", "finetune_epochs = 0").replace("learning_rate = 3e-3", "learning_rate = 1e30");
+    let toml = setup(tmp.path())
+        .replace("finetune_epochs = 3", "finetune_epochs = 0")
+        .replace("learning_rate = 3e-3", "learning_rate = 1e30");
     let (results, events) = run(tmp.path(), &toml, &[], true);
     assert_eq!(results.runs.len(), 4);
     for r in &results.runs {
         assert_eq!(r.status, RunStatus::Failed, "{}", r.name);
         let reason = r.reason.as_deref().unwrap_or("");
-        assert!(reason.starts_with("loss became NaN at epoch 1, step ") || reason.starts_with("loss became inf at epoch 1, step "), "{reason}");
+        assert!(
+            reason.starts_with("loss became NaN at epoch 1, step ")
+                || reason.starts_with("loss became inf at epoch 1, step "),
+            "{reason}"
+        );
         assert!(r.checkpoint.is_none(), "no student is saved from a failed run");
     }
     // Every run was attempted: the failure of one did not stop the others.
@@ -196,7 +238,8 @@ fn the_teacher_cache_changes_no_result() {
     let _one_at_a_time = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
     // The teacher as loaded (no fine-tune): what is compared is the students' training.
-    let toml = setup(tmp.path()).replace("finetune_epochs = 3", "finetune_epochs = 0") + "\n[[runs]]\nname = \"Odd\"\nstrategy = \"odd\"\n";
+    let toml = setup(tmp.path()).replace("finetune_epochs = 3", "finetune_epochs = 0")
+        + "\n[[runs]]\nname = \"Odd\"\nstrategy = \"odd\"\n";
     let toml_cls = toml.replace("learning_rate = 3e-3", "learning_rate = 3e-3\ncosine_target = \"cls_hidden\"");
     for t in [toml, toml_cls] {
         let (cached, _) = run(tmp.path(), &t, &[], true);
@@ -206,7 +249,12 @@ fn the_teacher_cache_changes_no_result() {
         let (a, b) = (&cached.runs[0], &live.runs[0]);
         assert_eq!(a.validation_correct, b.validation_correct);
         for (x, y) in a.epochs.iter().zip(&b.epochs) {
-            for (u, v) in [(x.train_loss, y.train_loss), (x.train_kl, y.train_kl), (x.train_cosine, y.train_cosine), (Some(x.validation_loss), Some(y.validation_loss))] {
+            for (u, v) in [
+                (x.train_loss, y.train_loss),
+                (x.train_kl, y.train_kl),
+                (x.train_cosine, y.train_cosine),
+                (Some(x.validation_loss), Some(y.validation_loss)),
+            ] {
                 let (u, v) = (u.unwrap_or(0.0), v.unwrap_or(0.0));
                 assert!((u - v).abs() < 1e-5, "epoch {}: cached {u} vs live {v}", x.epoch);
             }

@@ -60,7 +60,16 @@ fn padded_batches_give_the_same_logits() {
     // Exact padding (the CPU's) and lengths rounded up to 32 within the positions (CUDA's).
     let rounded = Padding { pad_id: 0, multiple: 32, limit: loaded.config.max_position_embeddings };
     for padding in [Padding::exact(0), rounded] {
-        let preds = predict_batch(&loaded.model, &loaded.tokenizer, &loaded.config.labels, &items, 8, padding, &Default::default()).unwrap();
+        let preds = predict_batch(
+            &loaded.model,
+            &loaded.tokenizer,
+            &loaded.config.labels,
+            &items,
+            8,
+            padding,
+            &Default::default(),
+        )
+        .unwrap();
         assert_eq!(preds.len(), cases.len());
         for (p, c) in preds.iter().zip(&cases) {
             assert_close(&p.logits, &c.logits, TOL, &format!("batched logits of {:?} with {padding:?}", c.text));
@@ -121,10 +130,17 @@ fn sentence_transformers_layout_without_classifier_loads_the_encoder() {
 fn missing_pooler_and_classifier_are_reported_in_one_line() {
     let dir = fixture_copy();
     rewrite_weights(dir.path(), |k, s, d| {
-        if k.starts_with("classifier.") || k.starts_with("bert.pooler.") { vec![] } else { vec![(k.into(), s.to_vec(), d.to_vec())] }
+        if k.starts_with("classifier.") || k.starts_with("bert.pooler.") {
+            vec![]
+        } else {
+            vec![(k.into(), s.to_vec(), d.to_vec())]
+        }
     });
     let loaded = load(dir.path(), None).unwrap();
-    assert_eq!(loaded.report.summary(7).unwrap(), "initialized pooler and classifier with seed 7: the checkpoint has none");
+    assert_eq!(
+        loaded.report.summary(7).unwrap(),
+        "initialized pooler and classifier with seed 7: the checkpoint has none"
+    );
 }
 
 #[test]
@@ -165,7 +181,11 @@ fn a_bad_shape_names_the_tensor_and_both_shapes() {
 fn a_missing_encoder_tensor_is_an_error_naming_it() {
     let dir = fixture_copy();
     rewrite_weights(dir.path(), |k, s, d| {
-        if k == "bert.encoder.layer.3.attention.self.value.bias" { vec![] } else { vec![(k.into(), s.to_vec(), d.to_vec())] }
+        if k == "bert.encoder.layer.3.attention.self.value.bias" {
+            vec![]
+        } else {
+            vec![(k.into(), s.to_vec(), d.to_vec())]
+        }
     });
     let text = load(dir.path(), None).unwrap_err().to_string();
     assert!(text.contains("`encoder.layer.3.attention.self.value.bias` is missing"), "{text}");
@@ -201,6 +221,10 @@ fn attention_mask_hides_padding() {
     let mut mask = vec![1i64; n];
     mask.extend([0, 0, 0]);
     let t = |v: Vec<i64>| Tensor::<B, 1, burn::tensor::Int>::from_ints(v.as_slice(), &device).reshape([1, n + 3]);
-    let out = loaded.model.forward(BertInput { input_ids: t(ids), token_type_ids: t(vec![0; n + 3]), attention_mask: Some(t(mask)) });
+    let out = loaded.model.forward(BertInput {
+        input_ids: t(ids),
+        token_type_ids: t(vec![0; n + 3]),
+        attention_mask: Some(t(mask)),
+    });
     assert_close(&out.logits.into_data().to_vec::<f32>().unwrap(), &c.logits, TOL, "masked logits");
 }

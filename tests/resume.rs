@@ -38,7 +38,8 @@ learning_rate = 3e-3
 
 /// A generated 4-layer teacher and task, and the config, in `dir`.
 fn setup(dir: &Path) -> PathBuf {
-    distill_tui::synthetic::write_teacher::<CpuBackend>(&dir.join("teacher"), 4, 32, 2, 5, &Default::default()).unwrap();
+    distill_tui::synthetic::write_teacher::<CpuBackend>(&dir.join("teacher"), 4, 32, 2, 5, &Default::default())
+        .unwrap();
     distill_tui::synthetic::write_task(&dir.join("data"), 480, 64, 9).unwrap();
     let cfg = dir.join("experiments.toml");
     std::fs::write(&cfg, CONFIG).unwrap();
@@ -76,7 +77,16 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 fn numbers(r: &Value) -> Vec<Value> {
     let mut v = vec![r["teacher"]["epochs"].clone(), r["teacher"]["validation_correct"].clone()];
     for run in r["runs"].as_array().unwrap() {
-        for key in ["name", "status", "epochs", "train_loss", "validation_loss", "validation_accuracy", "validation_correct", "params"] {
+        for key in [
+            "name",
+            "status",
+            "epochs",
+            "train_loss",
+            "validation_loss",
+            "validation_accuracy",
+            "validation_correct",
+            "params",
+        ] {
             v.push(run[key].clone());
         }
     }

@@ -27,7 +27,14 @@ fn save_then_load_gives_identical_tensors_and_logits() {
     save_folder(&dir, &original.config, &original.model, &original.files, &original.tokenizer).unwrap();
     if let Ok(keep) = std::env::var("DISTILL_TUI_KEEP_SAVED") {
         // For scripts/check_saved.py, which loads the folder with transformers.
-        save_folder(std::path::Path::new(&keep), &original.config, &original.model, &original.files, &original.tokenizer).unwrap();
+        save_folder(
+            std::path::Path::new(&keep),
+            &original.config,
+            &original.model,
+            &original.files,
+            &original.tokenizer,
+        )
+        .unwrap();
     }
 
     // Same Hugging Face key names, layouts and values, bit for bit.
@@ -38,10 +45,12 @@ fn save_then_load_gives_identical_tensors_and_logits() {
         assert_eq!(&got[k].0, shape, "shape of {k}");
         assert_eq!(&got[k].1, data, "values of {k}");
     }
-    let meta = safetensors::SafeTensors::read_metadata(&std::fs::read(dir.join("model.safetensors")).unwrap()).unwrap().1;
+    let meta =
+        safetensors::SafeTensors::read_metadata(&std::fs::read(dir.join("model.safetensors")).unwrap()).unwrap().1;
     assert_eq!(meta.metadata().as_ref().unwrap()["format"], "pt", "transformers needs format=pt");
 
-    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["architectures"][0], "BertForSequenceClassification");
     assert_eq!(config["num_hidden_layers"], 4);
     assert_eq!(config["id2label"]["2"], "contradiction");
@@ -67,7 +76,10 @@ fn a_shallower_model_saves_with_its_own_depth() {
     let teacher = read_weights(&fixture_dir().join("model.safetensors"));
     assert!(!saved.contains_key("bert.encoder.layer.2.output.dense.weight"));
     assert_eq!(saved["bert.encoder.layer.0.output.dense.weight"], teacher["bert.encoder.layer.1.output.dense.weight"]);
-    assert_eq!(saved["bert.encoder.layer.1.attention.self.query.bias"], teacher["bert.encoder.layer.3.attention.self.query.bias"]);
+    assert_eq!(
+        saved["bert.encoder.layer.1.attention.self.query.bias"],
+        teacher["bert.encoder.layer.3.attention.self.query.bias"]
+    );
     let back = load(out.path(), None).unwrap();
     assert_eq!(back.config.num_hidden_layers, 2);
     assert_eq!(back.model.num_layers(), 2);
@@ -96,7 +108,8 @@ fn a_hub_id_loads_from_the_hf_hub_cache_offline() {
     let cache = tempfile::tempdir().unwrap();
     let commit = "aaaabbbbccccddddeeeeffff0000111122223333";
     let names = ["config.json", "model.safetensors", "tokenizer.json", "vocab.txt", "tokenizer_config.json"];
-    let files: Vec<(&str, Vec<u8>)> = names.iter().map(|n| (*n, std::fs::read(fixture_dir().join(n)).unwrap())).collect();
+    let files: Vec<(&str, Vec<u8>)> =
+        names.iter().map(|n| (*n, std::fs::read(fixture_dir().join(n)).unwrap())).collect();
     let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
     distill_tui::hub::testing::fake_cache(cache.path(), "models--tiny-org--tiny-bert", "main", commit, &refs);
     let settings = HubSettings::offline_cache(cache.path());
@@ -105,6 +118,7 @@ fn a_hub_id_loads_from_the_hf_hub_cache_offline() {
     assert_eq!(logits(&hub), logits(&load(&fixture_dir(), None).unwrap()));
     let by_commit = LoadedModel::<B>::load("tiny-org/tiny-bert", commit, &settings, None, 7, &Default::default());
     assert!(by_commit.is_ok());
-    let missing = LoadedModel::<B>::load("tiny-org/other", "main", &settings, None, 7, &Default::default()).unwrap_err();
+    let missing =
+        LoadedModel::<B>::load("tiny-org/other", "main", &settings, None, 7, &Default::default()).unwrap_err();
     assert!(missing.to_string().contains("tiny-org/other@main") && missing.to_string().contains("config.json"));
 }

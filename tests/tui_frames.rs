@@ -73,7 +73,12 @@ fn record(epoch: usize, train: Option<f64>, loss: f64, acc: f64) -> EpochRecord 
 /// Teacher fine-tuned, Top-K done, Bottom-K half-way through epoch 2, two runs queued.
 fn running() -> AppState {
     let mut s = AppState::default();
-    let student = |name: &str, layers: Vec<usize>| RunLabel { kind: RunKind::Student, name: name.into(), seed: 42, teacher_layers: layers };
+    let student = |name: &str, layers: Vec<usize>| RunLabel {
+        kind: RunKind::Student,
+        name: name.into(),
+        seed: 42,
+        teacher_layers: layers,
+    };
     s.apply(&Event::Plan {
         experiment: "mnli-student-init".into(),
         backend: BackendInfo { name: "cpu", device: "CPU (burn-flex, 2 threads)".into() },
@@ -89,13 +94,39 @@ fn running() -> AppState {
         steps_per_epoch: 63,
     });
     s.apply(&Event::Log { level: Level::Info, text: "training data: train.tsv (2000 of 67349 examples)".into() });
-    s.apply(&Event::Log { level: Level::Warn, text: "teacher bert-base-uncased: initialized classifier with seed 42: the checkpoint has none".into() });
-    for (run, epochs, seconds) in [(0usize, vec![record(0, None, 1.10, 0.33), record(1, Some(0.71), 0.62, 0.74), record(2, Some(0.45), 0.48, 0.8108)], 349.0), (1, vec![record(0, None, 0.69, 0.51), record(1, Some(0.66), 0.66, 0.7351), record(2, Some(0.3766), 0.5824, 0.7477)], 251.0)] {
+    s.apply(&Event::Log {
+        level: Level::Warn,
+        text: "teacher bert-base-uncased: initialized classifier with seed 42: the checkpoint has none".into(),
+    });
+    for (run, epochs, seconds) in [
+        (
+            0usize,
+            vec![record(0, None, 1.10, 0.33), record(1, Some(0.71), 0.62, 0.74), record(2, Some(0.45), 0.48, 0.8108)],
+            349.0,
+        ),
+        (
+            1,
+            vec![
+                record(0, None, 0.69, 0.51),
+                record(1, Some(0.66), 0.66, 0.7351),
+                record(2, Some(0.3766), 0.5824, 0.7477),
+            ],
+            251.0,
+        ),
+    ] {
         s.apply(&Event::RunStarted { run, epochs: 2, steps_per_epoch: 63, train_examples: 2000 });
         for (i, r) in epochs.into_iter().enumerate() {
             for k in 1..=if i == 0 { 0 } else { 63 } {
                 let x = 0.8 - 0.4 * (k as f64 / 63.0) + 0.05 * ((k * 7 % 11) as f64 / 11.0);
-                s.apply(&Event::Step(StepEvent { run, epoch: i, step: (i - 1) * 63 + k, steps_total: 126, loss: LossValues { total: x, ce: x * 1.4, kl: x * 0.5, cosine: x * 0.3 }, lr: 5e-5, examples_per_s: 15.0 }));
+                s.apply(&Event::Step(StepEvent {
+                    run,
+                    epoch: i,
+                    step: (i - 1) * 63 + k,
+                    steps_total: 126,
+                    loss: LossValues { total: x, ce: x * 1.4, kl: x * 0.5, cosine: x * 0.3 },
+                    lr: 5e-5,
+                    examples_per_s: 15.0,
+                }));
             }
             s.apply(&Event::Epoch { run, record: r });
         }
@@ -106,7 +137,15 @@ fn running() -> AppState {
     s.apply(&Event::Epoch { run: 2, record: record(1, Some(0.3186), 0.6048, 0.7351) });
     for k in 1..=90 {
         let x = 0.6 - 0.3 * (k as f64 / 90.0) + 0.04 * ((k * 5 % 13) as f64 / 13.0);
-        s.apply(&Event::Step(StepEvent { run: 2, epoch: if k > 63 { 2 } else { 1 }, step: k, steps_total: 126, loss: LossValues { total: x, ce: x * 1.5, kl: x * 0.4, cosine: x * 0.2 }, lr: 2e-5, examples_per_s: 16.0 }));
+        s.apply(&Event::Step(StepEvent {
+            run: 2,
+            epoch: if k > 63 { 2 } else { 1 },
+            step: k,
+            steps_total: 126,
+            loss: LossValues { total: x, ce: x * 1.5, kl: x * 0.4, cosine: x * 0.2 },
+            lr: 2e-5,
+            examples_per_s: 16.0,
+        }));
     }
     s.runs[2].seconds = 180.0;
     s.elapsed = Duration::from_secs(349 + 251 + 180);
@@ -126,13 +165,26 @@ fn finished() -> AppState {
         let steps = if run == 3 { 70 } else { 126 };
         for k in 1..=steps {
             let x = 0.7 - 0.4 * (k as f64 / 126.0) + 0.05 * ((k * 3 % 7) as f64 / 7.0);
-            s.apply(&Event::Step(StepEvent { run, epoch: 1 + (k - 1) / 63, step: k, steps_total: 126, loss: LossValues { total: x, ce: x * 1.3, kl: x * 0.45, cosine: x * 0.25 }, lr: 2e-5, examples_per_s: 16.0 }));
+            s.apply(&Event::Step(StepEvent {
+                run,
+                epoch: 1 + (k - 1) / 63,
+                step: k,
+                steps_total: 126,
+                loss: LossValues { total: x, ce: x * 1.3, kl: x * 0.45, cosine: x * 0.25 },
+                lr: 2e-5,
+                examples_per_s: 16.0,
+            }));
         }
         s.apply(&Event::Epoch { run, record: record(1, Some(0.3), 0.5, acc - 0.01) });
         if run == 4 {
             s.apply(&Event::Epoch { run, record: record(2, Some(0.25), 0.47, acc) });
         }
-        s.apply(&Event::RunEnded { run, status: if run == 3 { RunStatus::Skipped } else { RunStatus::Done }, reason: None, seconds: 200.0 });
+        s.apply(&Event::RunEnded {
+            run,
+            status: if run == 3 { RunStatus::Skipped } else { RunStatus::Done },
+            reason: None,
+            seconds: 200.0,
+        });
     }
     s.apply(&Event::Finished { results_dir: "checkpoints/mnli-student-init".into() });
     s
@@ -202,7 +254,12 @@ fn the_chart_names_the_selected_run() {
 #[test]
 fn with_a_failed_run_120x40() {
     let mut s = running();
-    s.apply(&Event::RunEnded { run: 2, status: RunStatus::Failed, reason: Some("loss became NaN at epoch 2, step 91 of 126".into()), seconds: 180.0 });
+    s.apply(&Event::RunEnded {
+        run: 2,
+        status: RunStatus::Failed,
+        reason: Some("loss became NaN at epoch 2, step 91 of 126".into()),
+        seconds: 180.0,
+    });
     let frame = render(&s, 120, 40);
     assert!(frame.contains("failed") && frame.contains("NaN"));
     insta::assert_snapshot!(frame);
@@ -246,14 +303,22 @@ fn progress_while_the_teacher_outputs_are_computed() {
     s.tick(Duration::from_secs(3));
     s.apply(&Event::Progress { run: Some(2), phase: Phase::Evaluation, done: 3, total: 28 });
     let frame = render(&s, 120, 40);
-    assert!(frame.contains("Bottom-K Layer: evaluating · batch 3/28 · ETA 25s") && frame.contains("eval 3/28"), "{frame}");
+    assert!(
+        frame.contains("Bottom-K Layer: evaluating · batch 3/28 · ETA 25s") && frame.contains("eval 3/28"),
+        "{frame}"
+    );
 }
 
 #[test]
 fn quit_mid_run_shows_stopped_rows() {
     let mut s = running();
     s.quitting = true;
-    s.apply(&Event::RunEnded { run: 2, status: RunStatus::Stopped, reason: Some("stopped at step 90 of 126".into()), seconds: 180.0 });
+    s.apply(&Event::RunEnded {
+        run: 2,
+        status: RunStatus::Stopped,
+        reason: Some("stopped at step 90 of 126".into()),
+        seconds: 180.0,
+    });
     let frame = render(&s, 120, 40);
     assert!(frame.contains("Bottom-K Layer (stopped)") && frame.contains("STOPPING"), "{frame}");
     insta::assert_snapshot!("stopped_120x40", frame);

@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
+use crate::ops::TrainBackend;
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsParams, Optimizer};
-use crate::ops::TrainBackend;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -80,7 +80,9 @@ pub fn step_flops(s: &BenchShape) -> f64 {
 pub fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
 }
@@ -91,7 +93,9 @@ impl BackendTask for BenchShape {
     fn run<B: TrainBackend>(self, device: B::Device, info: BackendInfo) -> Result<BenchReport> {
         let s = self;
         if !s.hidden.is_multiple_of(64) || s.layers < 2 || s.batch == 0 || s.seq < 2 || s.steps == 0 {
-            return Err(Error::Input("bench needs --hidden a multiple of 64, --layers >= 2, --batch >= 1, --seq >= 2, --steps >= 1".into()));
+            return Err(Error::Input(
+                "bench needs --hidden a multiple of 64, --layers >= 2, --batch >= 1, --seq >= 2, --steps >= 1".into(),
+            ));
         }
         if s.seq > 512 {
             return Err(Error::Input("bench --seq is at most 512 (BERT's positions)".into()));
@@ -127,7 +131,8 @@ impl BackendTask for BenchShape {
             let t1 = Instant::now();
             let out = student.forward(input(&device));
             let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels.clone(), [s.batch]), &device);
-            let terms = distillation_loss(out.logits.clone(), t_logits.clone(), y, (out.logits, t_logits), 1.0, weights);
+            let terms =
+                distillation_loss(out.logits.clone(), t_logits.clone(), y, (out.logits, t_logits), 1.0, weights);
             sync()?;
             let t2 = Instant::now();
             let grads = GradientsParams::from_grads(terms.total.backward(), &student);
@@ -170,9 +175,22 @@ impl BenchReport {
     pub fn human(&self) -> String {
         format!(
             "distillation step, teacher {}x{} -> student {} layers, batch {} x {} tokens, on {}:\n  median {:.3} s/step (min {:.3}, {} steps after 1 warm-up)\n  {:.2} examples/s, {:.1} GFLOP/s (matmuls), peak RSS {:.0} MB\n  phases (medians): teacher forward {:.3} s, student forward + loss {:.3} s, backward {:.3} s, Adam {:.3} s\n",
-            self.teacher_layers, self.hidden, self.student_layers, self.batch, self.seq, self.device,
-            self.step_s_median, self.step_s_min, self.steps, self.examples_per_s, self.gflops, self.peak_rss_mb,
-            self.phases_s.teacher_forward, self.phases_s.student_forward, self.phases_s.backward, self.phases_s.optimizer
+            self.teacher_layers,
+            self.hidden,
+            self.student_layers,
+            self.batch,
+            self.seq,
+            self.device,
+            self.step_s_median,
+            self.step_s_min,
+            self.steps,
+            self.examples_per_s,
+            self.gflops,
+            self.peak_rss_mb,
+            self.phases_s.teacher_forward,
+            self.phases_s.student_forward,
+            self.phases_s.backward,
+            self.phases_s.optimizer
         )
     }
 }

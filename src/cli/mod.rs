@@ -61,7 +61,8 @@ pub fn with_tips(mut e: clap::Error) -> clap::Error {
     if e.kind() == ErrorKind::ArgumentConflict
         && let Some(ContextValue::String(sub)) = e.get(ContextKind::InvalidSubcommand).cloned()
     {
-        let tip = format!("a command's options go after it: `distill-tui {sub} [OPTIONS]` (see `distill-tui {sub} --help`)");
+        let tip =
+            format!("a command's options go after it: `distill-tui {sub} [OPTIONS]` (see `distill-tui {sub} --help`)");
         e.insert(ContextKind::Suggested, ContextValue::StyledStrs(vec![tip.into()]));
     }
     e
@@ -234,7 +235,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Some(Command::Demo(a)) => {
             let dir = &a.dir;
-            print_err(&format!("distill-tui demo: synthetic teacher and task (random words, not real data) in {}", dir.display()));
+            print_err(&format!(
+                "distill-tui demo: synthetic teacher and task (random words, not real data) in {}",
+                dir.display()
+            ));
             let config = crate::demo::prepare(dir)?;
             // Every demo starts over: its results are synthetic and regenerated in a minute.
             crate::engine::workspace::discard(&dir.join(crate::demo::DEMO_NAME))?;
@@ -301,7 +305,10 @@ fn run_matrix(
             Ok(MonitorExit::Detached(why)) => {
                 // Whatever happened to the screen, training goes on to the end.
                 control.set_paused(false);
-                printer.note(&format!("distill-tui: {why}; training carries on without the monitor, results go to {}", dir.display()));
+                printer.note(&format!(
+                    "distill-tui: {why}; training carries on without the monitor, results go to {}",
+                    dir.display()
+                ));
                 follow_headless(&rx, &mut printer, &control, &signals)
             }
             Err(e) => {
@@ -338,7 +345,10 @@ fn follow_headless(
             stopped_by = Some(sig);
             control.quit();
             control.set_paused(false);
-            printer.note(&format!("{}: stopping after the current step and writing results (rerun the same command to resume)", sig.name()));
+            printer.note(&format!(
+                "{}: stopping after the current step and writing results (rerun the same command to resume)",
+                sig.name()
+            ));
         }
         if signals.take_hangup() {
             printer.note("SIGHUP: the terminal went away; training carries on");

@@ -88,12 +88,16 @@ pub fn rows_to_examples(rows: Vec<Row>, task: &Task, path: &Path) -> Result<Vec<
             Ok(-1) => {
                 return Err(bad(
                     row.line,
-                    "label -1: this is a GLUE test split, whose labels are hidden; evaluate on a validation split".into(),
+                    "label -1: this is a GLUE test split, whose labels are hidden; evaluate on a validation split"
+                        .into(),
                 ));
             }
             Ok(v) if v >= 0 && (v as usize) < task.num_labels() => (v as usize, false),
             Ok(v) => {
-                return Err(bad(row.line, format!("label {v} is outside {}'s labels 0..{}", task.name, task.num_labels() - 1)));
+                return Err(bad(
+                    row.line,
+                    format!("label {v} is outside {}'s labels 0..{}", task.name, task.num_labels() - 1),
+                ));
             }
             Err(_) if label_cell.is_empty() => return Err(bad(row.line, "has no label".into())),
             Err(_) => match task.label_names.iter().position(|n| n.eq_ignore_ascii_case(label_cell)) {
@@ -101,7 +105,11 @@ pub fn rows_to_examples(rows: Vec<Row>, task: &Task, path: &Path) -> Result<Vec<
                 None => {
                     return Err(bad(
                         row.line,
-                        format!("label \"{label_cell}\" is not one of {}'s labels ({})", task.name, task.label_names.join(", ")),
+                        format!(
+                            "label \"{label_cell}\" is not one of {}'s labels ({})",
+                            task.name,
+                            task.label_names.join(", ")
+                        ),
                     ));
                 }
             },
@@ -157,7 +165,13 @@ pub fn hub_split(task: &Task, split: &str, hub: &HubSettings) -> Result<PathBuf>
 }
 
 /// Reads the training or validation examples the spec asks for.
-pub fn load_examples(spec: &DataSpec, source: &DataSource, split: &str, limit: Option<usize>, hub: &HubSettings) -> Result<(String, Vec<Example>)> {
+pub fn load_examples(
+    spec: &DataSpec,
+    source: &DataSource,
+    split: &str,
+    limit: Option<usize>,
+    hub: &HubSettings,
+) -> Result<(String, Vec<Example>)> {
     let path = match source {
         DataSource::Hub => hub_split(spec.task, split, hub)?,
         DataSource::File(p) => p.clone(),
@@ -178,7 +192,11 @@ mod tests {
     use super::*;
 
     fn rows(labels: &[&str]) -> Vec<Row> {
-        labels.iter().enumerate().map(|(i, l)| Row { line: i + 2, cells: vec![Some(format!("s{i}")), Some(l.to_string())] }).collect()
+        labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| Row { line: i + 2, cells: vec![Some(format!("s{i}")), Some(l.to_string())] })
+            .collect()
     }
 
     #[test]
@@ -222,24 +240,42 @@ mod tests {
             &[("a", "b", 0), ("c", "d", 1), ("e", "f", 1)],
         );
         let bytes = std::fs::read(&parquet).unwrap();
-        crate::hub::testing::fake_cache(dir.path(), "datasets--nyu-mll--glue", GLUE_REVISION, GLUE_REVISION, &[("rte/validation-00000-of-00001.parquet", &bytes)]);
+        crate::hub::testing::fake_cache(
+            dir.path(),
+            "datasets--nyu-mll--glue",
+            GLUE_REVISION,
+            GLUE_REVISION,
+            &[("rte/validation-00000-of-00001.parquet", &bytes)],
+        );
         let toml = "[experiment]\nname='t'\n[teacher]\nmodel='m'\n[student]\nnum_layers=1\n[data]\ntask='rte'\nvalidation_examples=2\n";
         let exp = crate::experiment::Experiment::from_str(toml, Path::new("e.toml"), &[]).unwrap();
         let hub = HubSettings::offline_cache(dir.path());
-        let (source, ex) = load_examples(&exp.data, &exp.data.validation, "validation", exp.data.validation_examples, &hub).unwrap();
+        let (source, ex) =
+            load_examples(&exp.data, &exp.data.validation, "validation", exp.data.validation_examples, &hub).unwrap();
         assert_eq!(ex.len(), 2);
         assert!(ex.iter().all(|e| e.pair.is_some()));
-        assert!(source.contains("nyu-mll/glue@bcdcba79 rte/validation-00000-of-00001.parquet (2 of 3 examples)"), "{source}");
+        assert!(
+            source.contains("nyu-mll/glue@bcdcba79 rte/validation-00000-of-00001.parquet (2 of 3 examples)"),
+            "{source}"
+        );
     }
 
     #[test]
     fn hub_split_verifies_the_pinned_hash() {
         let dir = tempfile::tempdir().unwrap();
         let commit = GLUE_REVISION;
-        crate::hub::testing::fake_cache(dir.path(), "datasets--nyu-mll--glue", commit, commit, &[("sst2/validation-00000-of-00001.parquet", b"tampered")]);
-        let err = hub_split(Task::by_name("sst2").unwrap(), "validation", &HubSettings::offline_cache(dir.path())).unwrap_err();
+        crate::hub::testing::fake_cache(
+            dir.path(),
+            "datasets--nyu-mll--glue",
+            commit,
+            commit,
+            &[("sst2/validation-00000-of-00001.parquet", b"tampered")],
+        );
+        let err = hub_split(Task::by_name("sst2").unwrap(), "validation", &HubSettings::offline_cache(dir.path()))
+            .unwrap_err();
         assert!(err.to_string().contains("is not the pinned one"), "{err}");
-        let missing = hub_split(Task::by_name("mnli").unwrap(), "train", &HubSettings::offline_cache(dir.path())).unwrap_err();
+        let missing =
+            hub_split(Task::by_name("mnli").unwrap(), "train", &HubSettings::offline_cache(dir.path())).unwrap_err();
         assert!(missing.to_string().contains("mnli/train-00000-of-00001.parquet"), "{missing}");
     }
 }

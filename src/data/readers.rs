@@ -45,7 +45,10 @@ pub fn read_rows(path: &Path, wanted: &ColumnChoices) -> Result<Vec<Row>> {
         "csv" => read_delimited(path, b',', wanted),
         "jsonl" => read_jsonl(path, wanted),
         "parquet" => read_parquet(path, wanted),
-        other => Err(Error::Input(format!("{}: unknown data format \"{other}\"; use .tsv, .csv, .jsonl or .parquet", path.display()))),
+        other => Err(Error::Input(format!(
+            "{}: unknown data format \"{other}\"; use .tsv, .csv, .jsonl or .parquet",
+            path.display()
+        ))),
     }?;
     if rows.is_empty() {
         return Err(Error::Input(format!("{}: holds no examples", path.display())));
@@ -59,7 +62,12 @@ pub fn read_delimited(path: &Path, delimiter: u8, wanted: &ColumnChoices) -> Res
     read_delimited_from(path, std::io::BufReader::new(file), delimiter, wanted)
 }
 
-pub fn read_delimited_from(path: &Path, reader: impl std::io::Read, delimiter: u8, wanted: &ColumnChoices) -> Result<Vec<Row>> {
+pub fn read_delimited_from(
+    path: &Path,
+    reader: impl std::io::Read,
+    delimiter: u8,
+    wanted: &ColumnChoices,
+) -> Result<Vec<Row>> {
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .quoting(delimiter != b'\t')
@@ -143,8 +151,12 @@ pub fn read_parquet(path: &Path, wanted: &ColumnChoices) -> Result<Vec<Row>> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     use parquet::record::Field;
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader = SerializedFileReader::new(file)
-        .map_err(|e| Error::Input(format!("{}: not a readable parquet file ({e}); it may be truncated: download it again", path.display())))?;
+    let reader = SerializedFileReader::new(file).map_err(|e| {
+        Error::Input(format!(
+            "{}: not a readable parquet file ({e}); it may be truncated: download it again",
+            path.display()
+        ))
+    })?;
     let schema = reader.metadata().file_metadata().schema_descr();
     let header: Vec<String> = schema.root_schema().get_fields().iter().map(|f| f.name().to_string()).collect();
     let cols = pick_columns(path, &header, wanted)?;
@@ -168,7 +180,13 @@ pub fn read_parquet(path: &Path, wanted: &ColumnChoices) -> Result<Vec<Row>> {
                     Field::UInt(v) => Some(v.to_string()),
                     Field::ULong(v) => Some(v.to_string()),
                     Field::Bool(b) => Some((*b as u8).to_string()),
-                    other => return Err(bad(path, i + 1, format!("column \"{name}\" holds {other}, not text or an integer"))),
+                    other => {
+                        return Err(bad(
+                            path,
+                            i + 1,
+                            format!("column \"{name}\" holds {other}, not text or an integer"),
+                        ));
+                    }
                 };
             }
         }
@@ -188,7 +206,13 @@ mod tests {
     #[test]
     fn glue_tsv_keeps_quotes_and_finds_alias_columns() {
         let tsv = "index\tsentence1\tsentence2\tgold_label\n0\tHe said \"hi\tthere\tneutral\n1\ta\tb\tentailment\n";
-        let rows = read_delimited_from(Path::new("dev.tsv"), tsv.as_bytes(), b'\t', &choices(&[&["premise", "sentence1"], &["hypothesis", "sentence2"], &["label", "gold_label"]])).unwrap();
+        let rows = read_delimited_from(
+            Path::new("dev.tsv"),
+            tsv.as_bytes(),
+            b'\t',
+            &choices(&[&["premise", "sentence1"], &["hypothesis", "sentence2"], &["label", "gold_label"]]),
+        )
+        .unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].cells, vec![Some("He said \"hi".into()), Some("there".into()), Some("neutral".into())]);
         assert_eq!(rows[1].line, 3);
@@ -196,29 +220,57 @@ mod tests {
 
     #[test]
     fn missing_columns_name_what_the_file_has() {
-        let err = read_delimited_from(Path::new("x.tsv"), "text\ty\na\t1\n".as_bytes(), b'\t', &choices(&[&["sentence"], &["label"]])).unwrap_err();
+        let err = read_delimited_from(
+            Path::new("x.tsv"),
+            "text\ty\na\t1\n".as_bytes(),
+            b'\t',
+            &choices(&[&["sentence"], &["label"]]),
+        )
+        .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("no column named \"sentence\"") && text.contains("\"text\", \"y\""), "{text}");
     }
 
     #[test]
     fn short_rows_name_their_line() {
-        let err = read_delimited_from(Path::new("x.tsv"), "sentence\tlabel\na\t1\nb\n".as_bytes(), b'\t', &choices(&[&["sentence"], &["label"]])).unwrap_err();
+        let err = read_delimited_from(
+            Path::new("x.tsv"),
+            "sentence\tlabel\na\t1\nb\n".as_bytes(),
+            b'\t',
+            &choices(&[&["sentence"], &["label"]]),
+        )
+        .unwrap_err();
         assert!(err.to_string().starts_with("x.tsv:3:"), "{err}");
     }
 
     #[test]
     fn csv_unquotes() {
-        let rows = read_delimited_from(Path::new("x.csv"), "sentence,label\n\"a, b\",1\n".as_bytes(), b',', &choices(&[&["sentence"], &["label"]])).unwrap();
+        let rows = read_delimited_from(
+            Path::new("x.csv"),
+            "sentence,label\n\"a, b\",1\n".as_bytes(),
+            b',',
+            &choices(&[&["sentence"], &["label"]]),
+        )
+        .unwrap();
         assert_eq!(rows[0].cells, vec![Some("a, b".into()), Some("1".into())]);
     }
 
     #[test]
     fn jsonl_reads_numbers_and_names_bad_lines() {
-        let rows = read_jsonl_from(Path::new("x.jsonl"), "{\"sentence\": \"a\", \"label\": 1}\n\n{\"sentence\": \"b\", \"label\": \"positive\"}\n".as_bytes(), &choices(&[&["sentence"], &["label"]])).unwrap();
+        let rows = read_jsonl_from(
+            Path::new("x.jsonl"),
+            "{\"sentence\": \"a\", \"label\": 1}\n\n{\"sentence\": \"b\", \"label\": \"positive\"}\n".as_bytes(),
+            &choices(&[&["sentence"], &["label"]]),
+        )
+        .unwrap();
         assert_eq!(rows[1].cells, vec![Some("b".into()), Some("positive".into())]);
         assert_eq!(rows[1].line, 3);
-        let err = read_jsonl_from(Path::new("x.jsonl"), "{\"sentence\": \"a\", \"label\": 1}\n{oops\n".as_bytes(), &choices(&[&["sentence"], &["label"]])).unwrap_err();
+        let err = read_jsonl_from(
+            Path::new("x.jsonl"),
+            "{\"sentence\": \"a\", \"label\": 1}\n{oops\n".as_bytes(),
+            &choices(&[&["sentence"], &["label"]]),
+        )
+        .unwrap_err();
         assert!(err.to_string().starts_with("x.jsonl:2: not a JSON object"), "{err}");
     }
 }
@@ -263,7 +315,11 @@ pub(crate) mod parquet_tests {
     fn reads_hub_style_parquet() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("validation_matched-00000-of-00001.parquet");
-        write_glue_parquet(&path, ("premise", "hypothesis"), &[("A man plays.", "Someone plays.", 0), ("It rains.", "It is dry.", 2)]);
+        write_glue_parquet(
+            &path,
+            ("premise", "hypothesis"),
+            &[("A man plays.", "Someone plays.", 0), ("It rains.", "It is dry.", 2)],
+        );
         let wanted: ColumnChoices = vec![vec!["premise".into()], vec!["hypothesis".into()], vec!["label".into()]];
         let rows = read_rows(&path, &wanted).unwrap();
         assert_eq!(rows.len(), 2);

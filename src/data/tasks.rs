@@ -34,8 +34,22 @@ const TRAIN_VAL: &[&str] = &["train", "validation"];
 pub const TASKS: &[Task] = &[
     task("cola", &["sentence"], &["sentence"], &["unacceptable", "acceptable"], "validation", TRAIN_VAL),
     task("sst2", &["sentence"], &["sentence"], &["negative", "positive"], "validation", TRAIN_VAL),
-    task("mrpc", &["sentence1", "sentence2"], &["#1 String", "#2 String"], &["not_equivalent", "equivalent"], "validation", TRAIN_VAL),
-    task("qqp", &["question1", "question2"], &["question1", "question2"], &["not_duplicate", "duplicate"], "validation", TRAIN_VAL),
+    task(
+        "mrpc",
+        &["sentence1", "sentence2"],
+        &["#1 String", "#2 String"],
+        &["not_equivalent", "equivalent"],
+        "validation",
+        TRAIN_VAL,
+    ),
+    task(
+        "qqp",
+        &["question1", "question2"],
+        &["question1", "question2"],
+        &["not_duplicate", "duplicate"],
+        "validation",
+        TRAIN_VAL,
+    ),
     task(
         "mnli",
         &["premise", "hypothesis"],
@@ -44,9 +58,30 @@ pub const TASKS: &[Task] = &[
         "validation_matched",
         &["train", "validation_matched", "validation_mismatched"],
     ),
-    task("qnli", &["question", "sentence"], &["question", "sentence"], &["entailment", "not_entailment"], "validation", TRAIN_VAL),
-    task("rte", &["sentence1", "sentence2"], &["sentence1", "sentence2"], &["entailment", "not_entailment"], "validation", TRAIN_VAL),
-    task("wnli", &["sentence1", "sentence2"], &["sentence1", "sentence2"], &["not_entailment", "entailment"], "validation", TRAIN_VAL),
+    task(
+        "qnli",
+        &["question", "sentence"],
+        &["question", "sentence"],
+        &["entailment", "not_entailment"],
+        "validation",
+        TRAIN_VAL,
+    ),
+    task(
+        "rte",
+        &["sentence1", "sentence2"],
+        &["sentence1", "sentence2"],
+        &["entailment", "not_entailment"],
+        "validation",
+        TRAIN_VAL,
+    ),
+    task(
+        "wnli",
+        &["sentence1", "sentence2"],
+        &["sentence1", "sentence2"],
+        &["not_entailment", "entailment"],
+        "validation",
+        TRAIN_VAL,
+    ),
 ];
 
 /// Label column names: the Hub's, then GLUE TSV's (`gold_label` in MNLI, `Quality` in MRPC,
@@ -55,11 +90,31 @@ pub const LABEL_COLUMNS: &[&str] = &["label", "gold_label", "Quality", "is_dupli
 
 /// Files whose size and sha256 PROTOCOL.md records; downloads of them are verified.
 pub const KNOWN_FILES: &[(&str, u64, &str)] = &[
-    ("mnli/train-00000-of-00001.parquet", 52_224_361, "49a4a5508b89b8fed2c6e81d2c47d00f4759050a7048c6cc5d95d31122ced3c1"),
-    ("mnli/validation_matched-00000-of-00001.parquet", 1_214_936, "7f918c09d9c35446b8e8f06a5672f8ab704e2897fecbf52e2e154141f3d7c421"),
-    ("mnli/validation_mismatched-00000-of-00001.parquet", 1_251_152, "04aba92823a954be36fe1b69b61eed334c9eb1009daba0dd79f69d77b87c535c"),
-    ("sst2/train-00000-of-00001.parquet", 3_110_468, "66a253e67968acfabcbe49dbe9da964b42ac1c851c40ab760e8c8942efdb3229"),
-    ("sst2/validation-00000-of-00001.parquet", 72_819, "a1371f3b3a7b0bcefa8388799a9359dc3ce76c349cc0079507a7991364fd2a9b"),
+    (
+        "mnli/train-00000-of-00001.parquet",
+        52_224_361,
+        "49a4a5508b89b8fed2c6e81d2c47d00f4759050a7048c6cc5d95d31122ced3c1",
+    ),
+    (
+        "mnli/validation_matched-00000-of-00001.parquet",
+        1_214_936,
+        "7f918c09d9c35446b8e8f06a5672f8ab704e2897fecbf52e2e154141f3d7c421",
+    ),
+    (
+        "mnli/validation_mismatched-00000-of-00001.parquet",
+        1_251_152,
+        "04aba92823a954be36fe1b69b61eed334c9eb1009daba0dd79f69d77b87c535c",
+    ),
+    (
+        "sst2/train-00000-of-00001.parquet",
+        3_110_468,
+        "66a253e67968acfabcbe49dbe9da964b42ac1c851c40ab760e8c8942efdb3229",
+    ),
+    (
+        "sst2/validation-00000-of-00001.parquet",
+        72_819,
+        "a1371f3b3a7b0bcefa8388799a9359dc3ce76c349cc0079507a7991364fd2a9b",
+    ),
 ];
 
 impl Task {

@@ -41,7 +41,11 @@ impl<B: FastOps> SimpleOptimizer<B> for FusedAdam {
         grad: Tensor<B, D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        let moments = state.map(|s| AdamMoments { moment_1: s.momentum.moment_1, moment_2: s.momentum.moment_2, time: s.momentum.time });
+        let moments = state.map(|s| AdamMoments {
+            moment_1: s.momentum.moment_1,
+            moment_2: s.momentum.moment_2,
+            time: s.momentum.time,
+        });
         let hyper = AdamHyper { lr, beta_1: self.beta_1, beta_2: self.beta_2, epsilon: self.epsilon };
         let (tensor, m) = B::adam_step(tensor, grad, moments, hyper);
         (tensor, Some(AdamState::new(AdaptiveMomentumState::new(m.time, m.moment_1, m.moment_2))))

@@ -86,7 +86,13 @@ struct OwnedProgress {
 
 impl OwnedProgress {
     fn of(p: &Progress<'_>) -> Self {
-        OwnedProgress { epoch: p.epoch, step: p.step, records: p.records.to_vec(), seconds: p.seconds, evaluation: p.evaluation.clone() }
+        OwnedProgress {
+            epoch: p.epoch,
+            step: p.step,
+            records: p.records.to_vec(),
+            seconds: p.seconds,
+            evaluation: p.evaluation.clone(),
+        }
     }
 }
 
@@ -100,7 +106,9 @@ impl PendingSave {
     /// Waits until the checkpoint is on disk; its error, if writing failed.
     pub fn wait(mut self) -> Result<()> {
         match self.0.take() {
-            Some(handle) => handle?.join().unwrap_or_else(|_| Err(Error::Internal("the checkpoint writer panicked".into()))),
+            Some(handle) => {
+                handle?.join().unwrap_or_else(|_| Err(Error::Internal("the checkpoint writer panicked".into())))
+            }
             None => Ok(()),
         }
     }
@@ -156,7 +164,8 @@ impl RunCheckpoint {
         <BertClassifier<B> as Module<B>>::Record: Send + 'static,
         O::Record: Send + 'static,
     {
-        let (model_record, optim_record, progress) = (model.clone().into_record(), optim.to_record(), OwnedProgress::of(&p));
+        let (model_record, optim_record, progress) =
+            (model.clone().into_record(), optim.to_record(), OwnedProgress::of(&p));
         let this = self.clone();
         let handle = std::thread::Builder::new()
             .name("checkpoint".into())
@@ -165,13 +174,19 @@ impl RunCheckpoint {
         PendingSave(Some(handle))
     }
 
-    fn write<B, O>(&self, model: <BertClassifier<B> as Module<B>>::Record, optim: O::Record, p: OwnedProgress) -> Result<()>
+    fn write<B, O>(
+        &self,
+        model: <BertClassifier<B> as Module<B>>::Record,
+        optim: O::Record,
+        p: OwnedProgress,
+    ) -> Result<()>
     where
         B: AutodiffBackend,
         O: Optimizer<BertClassifier<B>, B>,
     {
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        let err = |what: &str, e: burn::record::RecorderError| Error::Internal(format!("cannot record the {what}: {e}"));
+        let err =
+            |what: &str, e: burn::record::RecorderError| Error::Internal(format!("cannot record the {what}: {e}"));
         let model_bytes = Recorder::<B>::record(&recorder(), model, ()).map_err(|e| err("model", e))?;
         let optim_bytes = Recorder::<B>::record(&recorder(), optim, ()).map_err(|e| err("optimizer state", e))?;
         let (model_file, optim_file) = (format!("model-e{}.mpk", p.epoch), format!("optim-e{}.mpk", p.epoch));
@@ -249,7 +264,8 @@ impl RunCheckpoint {
         let optim_bytes = read(&state.optim_file, &state.optim_sha256)?;
         let record = Recorder::<B>::load(&recorder(), model_bytes, device).map_err(|e| format!("model record: {e}"))?;
         let model = model.load_record(record);
-        let record = Recorder::<B>::load(&recorder(), optim_bytes, device).map_err(|e| format!("optimizer record: {e}"))?;
+        let record =
+            Recorder::<B>::load(&recorder(), optim_bytes, device).map_err(|e| format!("optimizer record: {e}"))?;
         let optim = optim.load_record(record);
         Ok((model, optim))
     }

@@ -41,7 +41,10 @@ pub fn evaluate<B: FastOps>(
         let labels: Vec<i64> = batch.iter().map(|&i| data.examples[i].label as i64).collect();
         let logits = model.forward(padding.collate(&items).to_input::<B>(device)).logits;
         let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels.clone(), [labels.len()]), device);
-        let ce: Vec<f32> = cross_entropy_each(logits.clone(), y).into_data().to_vec().map_err(|e| Error::Internal(format!("{e:?}")))?;
+        let ce: Vec<f32> = cross_entropy_each(logits.clone(), y)
+            .into_data()
+            .to_vec()
+            .map_err(|e| Error::Internal(format!("{e:?}")))?;
         loss_sum += ce.iter().map(|&x| x as f64).sum::<f64>();
         let pred: Vec<i64> = logits.argmax(1).into_data().iter::<i64>().collect();
         for ((&i, &p), &y) in batch.iter().zip(&pred).zip(&labels) {

@@ -4,8 +4,8 @@
 //! optimizer state, and the copies are checked equal to their sources before training.
 
 use burn::module::{Module, ModuleMapper, Param, ParamId};
-use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
 use burn_store::ModuleSnapshot;
 
 use crate::error::{Error, Result};
@@ -112,7 +112,10 @@ mod tests {
             let want = first_value(t.layer(l - 1), "attention.self_attn.query.weight");
             assert_eq!(first_value(s.layer(i), "attention.self_attn.query.weight"), want);
             // And not the neighbouring layer's.
-            assert_ne!(first_value(s.layer(i), "attention.self_attn.query.weight"), first_value(t.layer(l - 2), "attention.self_attn.query.weight"));
+            assert_ne!(
+                first_value(s.layer(i), "attention.self_attn.query.weight"),
+                first_value(t.layer(l - 2), "attention.self_attn.query.weight")
+            );
         }
         fn tensors<M: ModuleSnapshot<B>>(m: &M) -> usize {
             m.collect(None, None, false).len()

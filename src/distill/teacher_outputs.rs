@@ -47,7 +47,11 @@ impl TeacherOutputs {
             num_labels = out.logits.dims()[1];
             hidden = out.cls_hidden.dims()[1];
             let l: Vec<f32> = out.logits.into_data().to_vec().map_err(|e| Error::Internal(format!("{e:?}")))?;
-            let c: Vec<f32> = if with_cls { out.cls_hidden.into_data().to_vec().map_err(|e| Error::Internal(format!("{e:?}")))? } else { Vec::new() };
+            let c: Vec<f32> = if with_cls {
+                out.cls_hidden.into_data().to_vec().map_err(|e| Error::Internal(format!("{e:?}")))?
+            } else {
+                Vec::new()
+            };
             for (k, &i) in batch.iter().enumerate() {
                 let cls_row = if with_cls { c[k * hidden..(k + 1) * hidden].to_vec() } else { Vec::new() };
                 rows.push((i, l[k * num_labels..(k + 1) * num_labels].to_vec(), cls_row));

@@ -3,10 +3,10 @@
 
 use std::time::Instant;
 
+use crate::ops::TrainBackend;
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use crate::ops::TrainBackend;
 use burn::tensor::{Int, Tensor, TensorData};
 
 use super::checkpoint::{PendingSave, Progress, RunCheckpoint};
@@ -104,7 +104,9 @@ pub fn train_run<B: TrainBackend>(
     events.send(Event::RunStarted { run, epochs: s.epochs, steps_per_epoch: per_epoch, train_examples: train.len() });
 
     let watch = PhaseProgress { events, control, run: Some(run), phase: Phase::Evaluation };
-    let eval = |m: &BertClassifier<B>| evaluate(&m.valid(), valid, s.batch_size.max(32), s.padding, device, &|d, t| watch.tick(d, t));
+    let eval = |m: &BertClassifier<B>| {
+        evaluate(&m.valid(), valid, s.batch_size.max(32), s.padding, device, &|d, t| watch.tick(d, t))
+    };
     // Continue from the last finished epoch when a checkpoint of these settings exists.
     let mut resumed = None;
     if let Some(ck) = checkpoint {
@@ -115,7 +117,9 @@ pub fn train_run<B: TrainBackend>(
                     optim = o;
                     resumed = Some(state);
                 }
-                Err(why) => events.warn(format!("cannot resume from {}: {why}; starting this run over", ck.dir.display())),
+                Err(why) => {
+                    events.warn(format!("cannot resume from {}: {why}; starting this run over", ck.dir.display()))
+                }
             },
             Ok(_) => {}
             Err(why) => events.warn(format!("cannot resume: {why}; starting this run over")),
@@ -123,7 +127,12 @@ pub fn train_run<B: TrainBackend>(
     }
     let (mut evaluation, mut records, first_epoch, mut step, earlier_seconds) = match &resumed {
         Some(state) => {
-            events.info(format!("resuming from the checkpoint of epoch {} of {} (step {step} of {total})", state.epoch, s.epochs, step = state.step));
+            events.info(format!(
+                "resuming from the checkpoint of epoch {} of {} (step {step} of {total})",
+                state.epoch,
+                s.epochs,
+                step = state.step
+            ));
             for record in &state.records {
                 events.send(Event::Epoch { run, record: record.clone() });
             }
@@ -133,7 +142,15 @@ pub fn train_run<B: TrainBackend>(
             let Some(evaluation) = eval(&model)? else {
                 let seconds = (started.elapsed() - paused).as_secs_f64();
                 let reason = Some("stopped before training started".to_string());
-                return Ok(RunOutcome { model, epochs: vec![], status: RunStatus::Stopped, reason, evaluation: None, seconds, resumed_from: None });
+                return Ok(RunOutcome {
+                    model,
+                    epochs: vec![],
+                    status: RunStatus::Stopped,
+                    reason,
+                    evaluation: None,
+                    seconds,
+                    resumed_from: None,
+                });
             };
             let record = EpochRecord {
                 epoch: 0,
@@ -172,11 +189,25 @@ pub fn train_run<B: TrainBackend>(
             paused += control.wait_while_paused();
             if control.quit_requested() {
                 finish(pending.take())?;
-                return Ok(end(model, records, RunStatus::Stopped, Some(format!("stopped at step {step} of {total}")), evaluation, paused));
+                return Ok(end(
+                    model,
+                    records,
+                    RunStatus::Stopped,
+                    Some(format!("stopped at step {step} of {total}")),
+                    evaluation,
+                    paused,
+                ));
             }
             if control.take_skip() {
                 finish(pending.take())?;
-                return Ok(end(model, records, RunStatus::Skipped, Some(format!("skipped at step {step} of {total}")), evaluation, paused));
+                return Ok(end(
+                    model,
+                    records,
+                    RunStatus::Skipped,
+                    Some(format!("skipped at step {step} of {total}")),
+                    evaluation,
+                    paused,
+                ));
             }
             let t0 = Instant::now();
             let items: Vec<&Encoded> = batch.iter().map(|&i| &train.encoded[i]).collect();
@@ -195,7 +226,9 @@ pub fn train_run<B: TrainBackend>(
                 };
                 let pair = match s.cosine_target {
                     CosineTarget::Logits => (out.logits.clone(), t_logits.clone()),
-                    CosineTarget::ClsHidden => (out.cls_hidden.clone(), t_cls.expect("teacher [CLS] states were computed")),
+                    CosineTarget::ClsHidden => {
+                        (out.cls_hidden.clone(), t_cls.expect("teacher [CLS] states were computed"))
+                    }
                 };
                 let terms = distillation_loss(out.logits, t_logits, y, pair, s.temperature, s.loss_weights);
                 let v = terms.values();
@@ -252,7 +285,11 @@ pub fn train_run<B: TrainBackend>(
             let seconds = earlier_seconds + (started.elapsed() - paused).as_secs_f64();
             // One checkpoint at a time, in order: the previous one is on disk before this starts.
             finish(pending.take())?;
-            pending = Some(ck.save_in_background(&model, &optim, Progress { epoch, step, records: &records, seconds, evaluation: &evaluation }));
+            pending = Some(ck.save_in_background(
+                &model,
+                &optim,
+                Progress { epoch, step, records: &records, seconds, evaluation: &evaluation },
+            ));
         }
     }
     finish(pending.take())?;

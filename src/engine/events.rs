@@ -126,15 +126,38 @@ pub enum Event {
         student_epochs: usize,
         steps_per_epoch: usize,
     },
-    Log { level: Level, text: String },
-    RunStarted { run: RunId, epochs: usize, steps_per_epoch: usize, train_examples: usize },
+    Log {
+        level: Level,
+        text: String,
+    },
+    RunStarted {
+        run: RunId,
+        epochs: usize,
+        steps_per_epoch: usize,
+        train_examples: usize,
+    },
     Step(StepEvent),
     /// Batches done of a phase that is not a training step (`run`: the run it belongs to).
-    Progress { run: Option<RunId>, phase: Phase, done: usize, total: usize },
-    Epoch { run: RunId, record: EpochRecord },
-    RunEnded { run: RunId, status: RunStatus, reason: Option<String>, seconds: f64 },
+    Progress {
+        run: Option<RunId>,
+        phase: Phase,
+        done: usize,
+        total: usize,
+    },
+    Epoch {
+        run: RunId,
+        record: EpochRecord,
+    },
+    RunEnded {
+        run: RunId,
+        status: RunStatus,
+        reason: Option<String>,
+        seconds: f64,
+    },
     /// All runs are over; results are in `results_dir`.
-    Finished { results_dir: PathBuf },
+    Finished {
+        results_dir: PathBuf,
+    },
 }
 
 /// Pause, skip and quit, set by a front end and read by the engine between steps.
@@ -234,7 +257,10 @@ impl Events {
         if let Some(log) = self.log.as_ref().filter(|_| !matches!(e, Event::Progress { .. }))
             && let Ok(mut v) = serde_json::to_value(&e)
         {
-            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
             if let Some(obj) = v.as_object_mut() {
                 obj.insert("t".into(), serde_json::json!((t * 1000.0).round() / 1000.0));
             }

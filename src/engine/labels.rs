@@ -29,11 +29,8 @@ pub fn align_labels(teacher: &BertConfig, task: &Task, source: &str) -> Result<L
     if generic(t) {
         return Ok(LabelAlignment::Same);
     }
-    let order: Option<Vec<usize>> = task
-        .label_names
-        .iter()
-        .map(|name| t.iter().position(|l| l.eq_ignore_ascii_case(name)))
-        .collect();
+    let order: Option<Vec<usize>> =
+        task.label_names.iter().map(|name| t.iter().position(|l| l.eq_ignore_ascii_case(name))).collect();
     match order {
         Some(o) if o.iter().enumerate().all(|(j, &i)| i == j) => Ok(LabelAlignment::Same),
         Some(o) => Ok(LabelAlignment::Permuted(o)),
@@ -62,12 +59,18 @@ mod tests {
         let mnli = Task::by_name("mnli").unwrap();
         assert_eq!(align_labels(&cfg(&["LABEL_0", "LABEL_1", "LABEL_2"]), mnli, "t").unwrap(), LabelAlignment::Same);
         assert_eq!(align_labels(&cfg(&["LABEL_0", "LABEL_1"]), mnli, "t").unwrap(), LabelAlignment::NewHead);
-        assert_eq!(align_labels(&cfg(&["ENTAILMENT", "neutral", "contradiction"]), mnli, "t").unwrap(), LabelAlignment::Same);
+        assert_eq!(
+            align_labels(&cfg(&["ENTAILMENT", "neutral", "contradiction"]), mnli, "t").unwrap(),
+            LabelAlignment::Same
+        );
         assert_eq!(
             align_labels(&cfg(&["contradiction", "entailment", "neutral"]), mnli, "t").unwrap(),
             LabelAlignment::Permuted(vec![1, 2, 0])
         );
         let err = align_labels(&cfg(&["a", "b", "c"]), mnli, "t").unwrap_err().to_string();
-        assert!(err.contains("the teacher's labels (a, b, c) are not mnli's (entailment, neutral, contradiction)"), "{err}");
+        assert!(
+            err.contains("the teacher's labels (a, b, c) are not mnli's (entailment, neutral, contradiction)"),
+            "{err}"
+        );
     }
 }

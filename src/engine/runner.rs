@@ -4,15 +4,15 @@
 use std::path::Path;
 use std::time::Instant;
 
-use burn::module::{AutodiffModule, Module};
 use crate::ops::TrainBackend;
+use burn::module::{AutodiffModule, Module};
 
 use super::events::{Control, EpochRecord, Event, Events, Phase, PhaseProgress, RunKind, RunLabel, RunStatus};
 use super::labels::{LabelAlignment, align_labels};
+use super::workspace::Workspace;
 use crate::backend::BackendInfo;
 use crate::data::Dataset;
 use crate::data::dataset::load_examples;
-use super::workspace::Workspace;
 use crate::distill::checkpoint::RunCheckpoint;
 use crate::distill::eval::{Evaluation, evaluate};
 use crate::distill::student::{build_student, verify_student};
@@ -71,8 +71,13 @@ pub fn prepare(exp: &Experiment, opts: &EngineOptions, events: &Events) -> Resul
     let tokenizer = TextTokenizer::load(&files, exp.data.max_length, config.vocab_size)?;
     crate::model::weights::check_weights(&files.weights, &config)?;
     let (train_src, train_ex) = load_examples(&exp.data, &exp.data.train, "train", exp.data.train_examples, &opts.hub)?;
-    let (valid_src, valid_ex) =
-        load_examples(&exp.data, &exp.data.validation, &exp.data.validation_split, exp.data.validation_examples, &opts.hub)?;
+    let (valid_src, valid_ex) = load_examples(
+        &exp.data,
+        &exp.data.validation,
+        &exp.data.validation_split,
+        exp.data.validation_examples,
+        &opts.hub,
+    )?;
     let train = Dataset::tokenize(train_src, train_ex, &tokenizer)?;
     let valid = Dataset::tokenize(valid_src, valid_ex, &tokenizer)?;
     events.info(format!("training data: {}", train.source));
@@ -120,11 +125,21 @@ pub fn student_folder(exp: &Experiment, run: &PlannedRun, seed: u64) -> String {
 pub fn plan_labels(exp: &Experiment, plan: &[PlannedRun]) -> Vec<RunLabel> {
     let mut labels = Vec::new();
     if exp.teacher.finetune_epochs > 0 {
-        labels.push(RunLabel { kind: RunKind::Teacher, name: "Teacher fine-tune".into(), seed: exp.seeds[0], teacher_layers: vec![] });
+        labels.push(RunLabel {
+            kind: RunKind::Teacher,
+            name: "Teacher fine-tune".into(),
+            seed: exp.seeds[0],
+            teacher_layers: vec![],
+        });
     }
     for &seed in &exp.seeds {
         for r in plan {
-            labels.push(RunLabel { kind: RunKind::Student, name: r.name.clone(), seed, teacher_layers: r.teacher_layers.clone() });
+            labels.push(RunLabel {
+                kind: RunKind::Student,
+                name: r.name.clone(),
+                seed,
+                teacher_layers: r.teacher_layers.clone(),
+            });
         }
     }
     labels
@@ -147,7 +162,11 @@ pub fn run_experiment<B: TrainBackend>(
         Ok(r) => Some(r),
         Err(_) if !exp.dir.join(crate::report::results::RESULTS_JSON).exists() => None,
         // Never overwrite results that cannot be read (another tool's file, a newer version).
-        Err(e) => return Err(Error::Input(format!("{e}; move that folder away or add --fresh (it is moved aside, not deleted)"))),
+        Err(e) => {
+            return Err(Error::Input(format!(
+                "{e}; move that folder away or add --fresh (it is moved aside, not deleted)"
+            )));
+        }
     };
     // Only now, with every input checked, is the experiment folder touched.
     let workspace = Workspace::open(exp, opts.fresh)?;
@@ -263,12 +282,18 @@ pub fn run_experiment<B: TrainBackend>(
         let t0 = Instant::now();
         let with_cls = exp.training.cosine_target == CosineTarget::ClsHidden;
         let watch = PhaseProgress { events, control, run: None, phase: Phase::TeacherOutputs };
-        let Some(c) = TeacherOutputs::compute(&teacher_valid, &p.train, 64, padding, with_cls, device, &|d, t| watch.tick(d, t))? else {
+        let Some(c) =
+            TeacherOutputs::compute(&teacher_valid, &p.train, 64, padding, with_cls, device, &|d, t| watch.tick(d, t))?
+        else {
             results.write(&exp.dir)?;
             events.send(Event::Finished { results_dir: exp.dir.clone() });
             return Ok(results);
         };
-        events.info(format!("teacher outputs for {} training examples computed once in {:.1}s", p.train.len(), t0.elapsed().as_secs_f64()));
+        events.info(format!(
+            "teacher outputs for {} training examples computed once in {:.1}s",
+            p.train.len(),
+            t0.elapsed().as_secs_f64()
+        ));
         Some(c)
     } else {
         None
@@ -288,7 +313,12 @@ pub fn run_experiment<B: TrainBackend>(
                     events.send(Event::Epoch { run: run_id, record: record.clone() });
                 }
                 let why = format!("{} in an earlier invocation; kept", earlier.status.as_str());
-                events.send(Event::RunEnded { run: run_id, status: earlier.status, reason: Some(why), seconds: earlier.seconds });
+                events.send(Event::RunEnded {
+                    run: run_id,
+                    status: earlier.status,
+                    reason: Some(why),
+                    seconds: earlier.seconds,
+                });
                 continue;
             }
             let (student, student_config) = build_student(&teacher, &config, &run.teacher_layers);
@@ -307,15 +337,28 @@ pub fn run_experiment<B: TrainBackend>(
                 None => TeacherSignal::Live(&teacher_valid),
             };
             let s = settings(exp, seed, exp.training.epochs, padding);
-            let ck = RunCheckpoint::new(exp.dir.join(RESUME_DIR).join(&folder), checkpoint_key(&s, &p, &run.teacher_layers));
+            let ck =
+                RunCheckpoint::new(exp.dir.join(RESUME_DIR).join(&folder), checkpoint_key(&s, &p, &run.teacher_layers));
             let started = Instant::now();
             let dir = exp.dir.clone();
-            let outcome = train_run::<B>(student, &p.train, &p.valid, &s, signal, run_id, events, control, device, Some(&ck), &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
-                let r = &mut results.runs[idx];
-                r.set_epochs(records, &ev.correct);
-                r.seconds = started.elapsed().as_secs_f64();
-                results.write(&dir)
-            })?;
+            let outcome = train_run::<B>(
+                student,
+                &p.train,
+                &p.valid,
+                &s,
+                signal,
+                run_id,
+                events,
+                control,
+                device,
+                Some(&ck),
+                &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
+                    let r = &mut results.runs[idx];
+                    r.set_epochs(records, &ev.correct);
+                    r.seconds = started.elapsed().as_secs_f64();
+                    results.write(&dir)
+                },
+            )?;
             let r = &mut results.runs[idx];
             r.status = outcome.status;
             r.reason = outcome.reason.clone();
@@ -329,7 +372,12 @@ pub fn run_experiment<B: TrainBackend>(
             if outcome.status != RunStatus::Stopped {
                 ck.clear();
             }
-            events.send(Event::RunEnded { run: run_id, status: outcome.status, reason: outcome.reason, seconds: outcome.seconds });
+            events.send(Event::RunEnded {
+                run: run_id,
+                status: outcome.status,
+                reason: outcome.reason,
+                seconds: outcome.seconds,
+            });
             if control.quit_requested() {
                 events.send(Event::Finished { results_dir: exp.dir.clone() });
                 return Ok(results);
@@ -353,8 +401,15 @@ fn finetune_teacher<B: TrainBackend>(
     control: &Control,
 ) -> Result<BertClassifier<B>> {
     let started = Instant::now();
-    let watch = PhaseProgress { events, control, run: (exp.teacher.finetune_epochs > 0).then_some(0), phase: Phase::Evaluation };
-    let evaluate_teacher = |m: &BertClassifier<B>| evaluate(&m.valid(), &p.valid, exp.training.batch_size.max(32), padding, device, &|d, t| watch.tick(d, t));
+    let watch = PhaseProgress {
+        events,
+        control,
+        run: (exp.teacher.finetune_epochs > 0).then_some(0),
+        phase: Phase::Evaluation,
+    };
+    let evaluate_teacher = |m: &BertClassifier<B>| {
+        evaluate(&m.valid(), &p.valid, exp.training.batch_size.max(32), padding, device, &|d, t| watch.tick(d, t))
+    };
     if exp.teacher.finetune_epochs == 0 {
         let Some(ev) = evaluate_teacher(&teacher)? else { return Ok(teacher) };
         set_teacher(results, &ev, RunStatus::Done, started.elapsed().as_secs_f64());
@@ -383,13 +438,28 @@ fn finetune_teacher<B: TrainBackend>(
     }
     results.teacher.status = RunStatus::Running;
     let s = settings(exp, exp.seeds[0], exp.teacher.finetune_epochs, padding);
-    let ck = RunCheckpoint::new(exp.dir.join(RESUME_DIR).join(TEACHER_DIR), format!("{}|{fingerprint}", checkpoint_key(&s, p, &[])));
+    let ck = RunCheckpoint::new(
+        exp.dir.join(RESUME_DIR).join(TEACHER_DIR),
+        format!("{}|{fingerprint}", checkpoint_key(&s, p, &[])),
+    );
     let exp_dir = exp.dir.clone();
-    let outcome = train_run::<B>(teacher, &p.train, &p.valid, &s, TeacherSignal::None, 0, events, control, device, Some(&ck), &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
-        results.teacher.epochs = records.to_vec();
-        set_teacher(results, ev, RunStatus::Running, started.elapsed().as_secs_f64());
-        results.write(&exp_dir)
-    })?;
+    let outcome = train_run::<B>(
+        teacher,
+        &p.train,
+        &p.valid,
+        &s,
+        TeacherSignal::None,
+        0,
+        events,
+        control,
+        device,
+        Some(&ck),
+        &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
+            results.teacher.epochs = records.to_vec();
+            set_teacher(results, ev, RunStatus::Running, started.elapsed().as_secs_f64());
+            results.write(&exp_dir)
+        },
+    )?;
     match &outcome.evaluation {
         Some(ev) => set_teacher(results, ev, outcome.status, outcome.seconds),
         None => results.teacher.status = outcome.status,
@@ -399,9 +469,11 @@ fn finetune_teacher<B: TrainBackend>(
     match outcome.status {
         RunStatus::Done => {
             save_folder(&dir, config, &model, &p.files, &p.tokenizer)?;
-            let record = serde_json::json!({ "fingerprint": fingerprint, "epochs": outcome.epochs, "seconds": outcome.seconds });
+            let record =
+                serde_json::json!({ "fingerprint": fingerprint, "epochs": outcome.epochs, "seconds": outcome.seconds });
             crate::model::folder::write_atomic(&dir.join(FINGERPRINT), |path| {
-                std::fs::write(path, serde_json::to_string_pretty(&record).expect("json")).map_err(|e| Error::io(path, e))
+                std::fs::write(path, serde_json::to_string_pretty(&record).expect("json"))
+                    .map_err(|e| Error::io(path, e))
             })?;
             results.teacher.checkpoint = Some(TEACHER_DIR.into());
             ck.clear();
@@ -432,15 +504,26 @@ fn finetune_teacher<B: TrainBackend>(
 
 /// What a run's checkpoint must match to be resumed: its settings, its layers and its data.
 fn checkpoint_key(s: &TrainSettings, p: &Prepared, layers: &[usize]) -> String {
-    format!("{s:?}|layers {layers:?}|train {} ({} examples)|valid {} ({} examples)", p.train.source, p.train.len(), p.valid.source, p.valid.len())
+    format!(
+        "{s:?}|layers {layers:?}|train {} ({} examples)|valid {} ({} examples)",
+        p.train.source,
+        p.train.len(),
+        p.valid.source,
+        p.valid.len()
+    )
 }
 
 /// The result of `run` (seed `seed`) from an earlier invocation, if that run ended there (done
 /// with its saved student, skipped or failed); runs that were stopped are run (resumed) again.
 fn finished_earlier(previous: Option<&Results>, dir: &Path, run: &PlannedRun, seed: u64) -> Option<RunResult> {
-    let r = previous?.runs.iter().find(|r| r.slug == run.slug && r.seed == seed && r.teacher_layers == run.teacher_layers)?;
+    let r = previous?
+        .runs
+        .iter()
+        .find(|r| r.slug == run.slug && r.seed == seed && r.teacher_layers == run.teacher_layers)?;
     let ended = match r.status {
-        RunStatus::Done => r.checkpoint.as_ref().is_some_and(|c| dir.join(c).join(crate::model::files::WEIGHTS).is_file()),
+        RunStatus::Done => {
+            r.checkpoint.as_ref().is_some_and(|c| dir.join(c).join(crate::model::files::WEIGHTS).is_file())
+        }
         RunStatus::Skipped | RunStatus::Failed => true,
         RunStatus::Pending | RunStatus::Running | RunStatus::Stopped => false,
     };

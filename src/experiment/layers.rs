@@ -12,7 +12,10 @@ pub fn strategy_layers(strategy: &str, teacher: usize, student: usize) -> Result
         "odd" => (1..=teacher).step_by(2).take(student).collect(),
         "even" => (2..=teacher).step_by(2).take(student).collect(),
         other => {
-            return Err(format!("unknown strategy \"{other}\"; use one of {} or give teacher_layers", STRATEGIES.join(", ")));
+            return Err(format!(
+                "unknown strategy \"{other}\"; use one of {} or give teacher_layers",
+                STRATEGIES.join(", ")
+            ));
         }
     };
     if layers.len() < student {
@@ -37,7 +40,11 @@ pub fn check_layers(layers: &[i64], teacher: usize, student: usize) -> Result<Ve
     let mut seen = Vec::new();
     for &l in layers {
         if l < 1 || l as usize > teacher {
-            let range = if teacher == usize::MAX { "from 1 (next to the embeddings)".to_string() } else { format!("1 (next to the embeddings) to {teacher} for this teacher") };
+            let range = if teacher == usize::MAX {
+                "from 1 (next to the embeddings)".to_string()
+            } else {
+                format!("1 (next to the embeddings) to {teacher} for this teacher")
+            };
             return Err(format!("layer {l} does not exist: layers are numbered {range}"));
         }
         if seen.contains(&(l as usize)) {

@@ -160,20 +160,19 @@ impl Experiment {
             message,
         })?;
         let resolved_toml = toml::to_string(&table).expect("a TOML table serializes");
-        let file: ExperimentFile =
-            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-                // With no override involved, toml's own error carries the line and column.
-                let located = if overrides.is_empty() { toml::from_str::<ExperimentFile>(text).err() } else { None };
-                let path_str = e.path().to_string();
-                Error::Config {
-                    file: path.to_path_buf(),
-                    key: if path_str == "." { "file".into() } else { path_str },
-                    message: match located {
-                        Some(l) => l.to_string().trim_end().to_string(),
-                        None => e.into_inner().to_string(),
-                    },
-                }
-            })?;
+        let file: ExperimentFile = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            // With no override involved, toml's own error carries the line and column.
+            let located = if overrides.is_empty() { toml::from_str::<ExperimentFile>(text).err() } else { None };
+            let path_str = e.path().to_string();
+            Error::Config {
+                file: path.to_path_buf(),
+                key: if path_str == "." { "file".into() } else { path_str },
+                message: match located {
+                    Some(l) => l.to_string().trim_end().to_string(),
+                    None => e.into_inner().to_string(),
+                },
+            }
+        })?;
         check(file, path, &base, resolved_toml)
     }
 
@@ -184,13 +183,19 @@ impl Experiment {
         if self.student_layers > teacher_depth {
             return Err(err(
                 "student.num_layers".into(),
-                format!("is {} but the teacher has only {teacher_depth} layers; a student must be shallower", self.student_layers),
+                format!(
+                    "is {} but the teacher has only {teacher_depth} layers; a student must be shallower",
+                    self.student_layers
+                ),
             ));
         }
         if self.data.max_length > max_positions {
             return Err(err(
                 "data.max_length".into(),
-                format!("is {} but the teacher has {max_positions} positions (max_position_embeddings); use at most {max_positions}", self.data.max_length),
+                format!(
+                    "is {} but the teacher has {max_positions} positions (max_position_embeddings); use at most {max_positions}",
+                    self.data.max_length
+                ),
             ));
         }
         self.runs
@@ -240,7 +245,10 @@ fn check(f: ExperimentFile, path: &Path, base: &Path, resolved_toml: String) -> 
 
     let name = f.experiment.name.trim().to_string();
     if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
-        return Err(err("experiment.name", format!("{:?} cannot name a folder; use letters, digits, '-' or '_'", f.experiment.name)));
+        return Err(err(
+            "experiment.name",
+            format!("{:?} cannot name a folder; use letters, digits, '-' or '_'", f.experiment.name),
+        ));
     }
     if f.experiment.seeds.is_empty() {
         return Err(err("experiment.seeds", "is empty; give at least one seed, e.g. seeds = [42]".into()));
@@ -262,7 +270,10 @@ fn check(f: ExperimentFile, path: &Path, base: &Path, resolved_toml: String) -> 
         if local.exists() { local.to_string_lossy().into_owned() } else { f.teacher.model.clone() }
     };
     if model.trim().is_empty() {
-        return Err(err("teacher.model", "is empty; give a Hub id like \"bert-base-uncased\" or a model folder".into()));
+        return Err(err(
+            "teacher.model",
+            "is empty; give a Hub id like \"bert-base-uncased\" or a model folder".into(),
+        ));
     }
     let teacher = TeacherSpec {
         model,
@@ -273,7 +284,10 @@ fn check(f: ExperimentFile, path: &Path, base: &Path, resolved_toml: String) -> 
 
     let d = &f.data;
     let task = Task::by_name(&d.task.to_ascii_lowercase()).ok_or_else(|| {
-        err("data.task", format!("\"{}\" is not a GLUE classification task; use one of {}", d.task, Task::names().join(", ")))
+        err(
+            "data.task",
+            format!("\"{}\" is not a GLUE classification task; use one of {}", d.task, Task::names().join(", ")),
+        )
     })?;
     let source = |key: &str, v: &str| -> Result<DataSource> {
         if v == "hub" {
@@ -285,11 +299,14 @@ fn check(f: ExperimentFile, path: &Path, base: &Path, resolved_toml: String) -> 
             return Err(err(key, format!("\"{v}\" must be \"hub\" or a .tsv, .csv, .jsonl or .parquet file")));
         }
         if !p.is_file() {
-            return Err(err(key, format!(
-                "file {} does not exist (relative paths in {} are relative to its folder; in --set, to the working directory)",
-                p.display(),
-                path.display()
-            )));
+            return Err(err(
+                key,
+                format!(
+                    "file {} does not exist (relative paths in {} are relative to its folder; in --set, to the working directory)",
+                    p.display(),
+                    path.display()
+                ),
+            ));
         }
         Ok(DataSource::File(p))
     };
@@ -299,20 +316,30 @@ fn check(f: ExperimentFile, path: &Path, base: &Path, resolved_toml: String) -> 
     if validation_split.starts_with("test") {
         return Err(err(
             "data.validation_split",
-            format!("\"{validation_split}\" is a GLUE test split: its labels are hidden (-1), so it cannot be evaluated; use {}", task.validation_split),
+            format!(
+                "\"{validation_split}\" is a GLUE test split: its labels are hidden (-1), so it cannot be evaluated; use {}",
+                task.validation_split
+            ),
         ));
     }
     // Checked for local files too: a misspelt split is a mistake either way.
     if !task.splits.contains(&validation_split.as_str()) {
         return Err(err(
             "data.validation_split",
-            format!("\"{validation_split}\" is not a split of {}; use one of {}", task.name, task.splits[1..].join(", ")),
+            format!(
+                "\"{validation_split}\" is not a split of {}; use one of {}",
+                task.name,
+                task.splits[1..].join(", ")
+            ),
         ));
     }
     if let Some(cols) = &d.text_columns
         && (cols.is_empty() || cols.len() > 2)
     {
-        return Err(err("data.text_columns", format!("lists {} columns; give one (single sentences) or two (pairs)", cols.len())));
+        return Err(err(
+            "data.text_columns",
+            format!("lists {} columns; give one (single sentences) or two (pairs)", cols.len()),
+        ));
     }
     let data = DataSpec {
         task,
@@ -338,7 +365,11 @@ fn check(f: ExperimentFile, path: &Path, base: &Path, resolved_toml: String) -> 
         if v.is_finite() && v > 0.0 { Ok(v) } else { Err(err(key, format!("is {v}; it must be a number above 0"))) }
     };
     let w = &t.loss_weights;
-    for (key, v) in [("training.loss_weights.ce", w.ce), ("training.loss_weights.kl", w.kl), ("training.loss_weights.cosine", w.cosine)] {
+    for (key, v) in [
+        ("training.loss_weights.ce", w.ce),
+        ("training.loss_weights.kl", w.kl),
+        ("training.loss_weights.cosine", w.cosine),
+    ] {
         if !v.is_finite() || v < 0.0 {
             return Err(err(key, format!("is {v}; loss weights are 0 or more")));
         }
@@ -356,7 +387,12 @@ fn check(f: ExperimentFile, path: &Path, base: &Path, resolved_toml: String) -> 
         cosine_target: match t.cosine_target.as_str() {
             "logits" => CosineTarget::Logits,
             "cls_hidden" => CosineTarget::ClsHidden,
-            other => return Err(err("training.cosine_target", format!("\"{other}\" is not known; use \"logits\" or \"cls_hidden\""))),
+            other => {
+                return Err(err(
+                    "training.cosine_target",
+                    format!("\"{other}\" is not known; use \"logits\" or \"cls_hidden\""),
+                ));
+            }
         },
     };
 
@@ -369,22 +405,36 @@ fn check(f: ExperimentFile, path: &Path, base: &Path, resolved_toml: String) -> 
             let layers = match (&r.teacher_layers, &r.strategy) {
                 (Some(l), None) => {
                     // Length, duplicates and 0 need no teacher; the range is checked in `plan`.
-                    check_layers(l, usize::MAX, student_layers).map_err(|m| err(&key("teacher_layers"), format!("(\"{}\") {m}", r.name)))?;
+                    check_layers(l, usize::MAX, student_layers)
+                        .map_err(|m| err(&key("teacher_layers"), format!("(\"{}\") {m}", r.name)))?;
                     LayerChoice::Explicit(l.clone())
                 }
                 (None, Some(s)) if STRATEGIES.contains(&s.as_str()) => LayerChoice::Strategy(s.clone()),
                 (None, Some(s)) => {
-                    return Err(err(&key("strategy"), format!("\"{s}\" is not known; use one of {} or give teacher_layers", STRATEGIES.join(", "))));
+                    return Err(err(
+                        &key("strategy"),
+                        format!("\"{s}\" is not known; use one of {} or give teacher_layers", STRATEGIES.join(", ")),
+                    ));
                 }
-                (Some(_), Some(_)) => return Err(err(&key("strategy"), "give teacher_layers or strategy, not both".into())),
-                (None, None) => return Err(err(&key("teacher_layers"), "is missing; give teacher_layers = [...] or strategy = \"top\"".into())),
+                (Some(_), Some(_)) => {
+                    return Err(err(&key("strategy"), "give teacher_layers or strategy, not both".into()));
+                }
+                (None, None) => {
+                    return Err(err(
+                        &key("teacher_layers"),
+                        "is missing; give teacher_layers = [...] or strategy = \"top\"".into(),
+                    ));
+                }
             };
             let slug = slugify(&r.name);
             if slug.is_empty() {
                 return Err(err(&key("name"), format!("{:?} needs at least one letter or digit", r.name)));
             }
             if let Some(other) = runs.iter().find(|o| o.slug == slug) {
-                return Err(err(&key("name"), format!("\"{}\" clashes with \"{}\" (both save to {slug}/); rename one", r.name, other.name)));
+                return Err(err(
+                    &key("name"),
+                    format!("\"{}\" clashes with \"{}\" (both save to {slug}/); rename one", r.name, other.name),
+                ));
             }
             runs.push(RunSpec { name: r.name.clone(), slug, layers });
         }

@@ -20,7 +20,14 @@ pub struct HeadlessPrinter<W: Write> {
 
 impl<W: Write> HeadlessPrinter<W> {
     pub fn new(out: W) -> Self {
-        Self { out, runs: vec![], epochs: vec![], last_progress: Instant::now(), progress_every: Duration::from_secs(30), gone: false }
+        Self {
+            out,
+            runs: vec![],
+            epochs: vec![],
+            last_progress: Instant::now(),
+            progress_every: Duration::from_secs(30),
+            gone: false,
+        }
     }
 
     fn label(&self, run: usize) -> String {
@@ -53,7 +60,11 @@ impl<W: Write> HeadlessPrinter<W> {
                 self.epochs = vec![0; runs.len()];
                 writeln!(self.out, "distill-tui: {experiment} on {} — {} runs", backend.device, runs.len())?;
                 for (i, r) in runs.iter().enumerate() {
-                    let layers = if r.teacher_layers.is_empty() { String::new() } else { format!(" <- teacher layers {{{}}}", fmt_layers(&r.teacher_layers)) };
+                    let layers = if r.teacher_layers.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" <- teacher layers {{{}}}", fmt_layers(&r.teacher_layers))
+                    };
                     writeln!(self.out, "  {:>2}. {} (seed {}){layers}", i + 1, r.name, r.seed)?;
                 }
             }
@@ -79,7 +90,11 @@ impl<W: Write> HeadlessPrinter<W> {
             Event::Step(s) => {
                 if self.last_progress.elapsed() >= self.progress_every {
                     self.last_progress = Instant::now();
-                    writeln!(self.out, "    step {}/{}  loss {:.4}  lr {:.2e}  {:.1} examples/s", s.step, s.steps_total, s.loss.total, s.lr, s.examples_per_s)?;
+                    writeln!(
+                        self.out,
+                        "    step {}/{}  loss {:.4}  lr {:.2e}  {:.1} examples/s",
+                        s.step, s.steps_total, s.loss.total, s.lr, s.examples_per_s
+                    )?;
                 }
             }
             Event::Progress { phase: Phase::TeacherOutputs, done, total, .. } => {
@@ -96,7 +111,9 @@ impl<W: Write> HeadlessPrinter<W> {
                 let total = self.epochs.get(*run).copied().unwrap_or(0);
                 let train = match (r.train_loss, r.train_kl, r.train_cosine) {
                     (None, _, _) => "(before training)".to_string(),
-                    (Some(t), Some(kl), Some(cos)) => format!("train {t:.4} (ce {:.4} kl {kl:.4} cos {cos:.4})", r.train_ce.unwrap_or(f64::NAN)),
+                    (Some(t), Some(kl), Some(cos)) => {
+                        format!("train {t:.4} (ce {:.4} kl {kl:.4} cos {cos:.4})", r.train_ce.unwrap_or(f64::NAN))
+                    }
                     (Some(t), _, _) => format!("train {t:.4}"),
                 };
                 writeln!(

@@ -23,11 +23,7 @@ impl HubSettings {
         let offline = std::env::var("HF_HUB_OFFLINE")
             .map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
             .unwrap_or(false);
-        Self {
-            cache_dir: Cache::from_env().path().clone(),
-            offline,
-            endpoint: std::env::var("HF_ENDPOINT").ok(),
-        }
+        Self { cache_dir: Cache::from_env().path().clone(), offline, endpoint: std::env::var("HF_ENDPOINT").ok() }
     }
 
     /// A cache-only setting on a given folder (tests, and the offline path).
@@ -67,7 +63,13 @@ impl HubRepo {
         }
         let is_commit = self.revision.len() == 40 && self.revision.chars().all(|c| c.is_ascii_hexdigit());
         if is_commit {
-            let p = self.settings.cache_dir.join(self.repo().folder_name()).join("snapshots").join(&self.revision).join(file);
+            let p = self
+                .settings
+                .cache_dir
+                .join(self.repo().folder_name())
+                .join("snapshots")
+                .join(&self.revision)
+                .join(file);
             if p.is_file() {
                 return Some(p);
             }
@@ -103,10 +105,7 @@ impl HubRepo {
                     self.settings.cache_dir.display()
                 ),
             )),
-            None => Err(self.error(
-                file,
-                format!("the repository has no such file at revision `{}`", self.revision),
-            )),
+            None => Err(self.error(file, format!("the repository has no such file at revision `{}`", self.revision))),
         }
     }
 
@@ -115,9 +114,8 @@ impl HubRepo {
     }
 
     fn download(&self, file: &str) -> std::result::Result<PathBuf, DownloadError> {
-        let mut builder = ApiBuilder::from_cache(Cache::new(self.settings.cache_dir.clone()))
-            .with_progress(false)
-            .with_retries(1);
+        let mut builder =
+            ApiBuilder::from_cache(Cache::new(self.settings.cache_dir.clone())).with_progress(false).with_retries(1);
         if let Some(endpoint) = &self.settings.endpoint {
             builder = builder.with_endpoint(endpoint.clone());
         }

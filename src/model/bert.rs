@@ -173,7 +173,12 @@ fn linear<B: FastOps, const D: usize>(l: &Linear<B>, x: Tensor<B, D>) -> Tensor<
     B::fast_linear(x, l.weight.val(), l.bias.as_ref().map(|b| b.val()))
 }
 
-fn layer_norm<B: FastOps>(ln: &LayerNorm<B>, eps: f64, x: Tensor<B, 3>, residual: Option<Tensor<B, 3>>) -> Tensor<B, 3> {
+fn layer_norm<B: FastOps>(
+    ln: &LayerNorm<B>,
+    eps: f64,
+    x: Tensor<B, 3>,
+    residual: Option<Tensor<B, 3>>,
+) -> Tensor<B, 3> {
     let beta = match &ln.beta {
         Some(b) => b.val(),
         None => Tensor::zeros(ln.gamma.dims(), &ln.gamma.device()),
@@ -281,7 +286,6 @@ impl<B: Backend> BertClassifier<B> {
         };
         Self { classifier, ..self }
     }
-
 }
 
 impl<B: FastOps> BertClassifier<B> {

@@ -62,16 +62,12 @@ impl BertConfig {
         if let Some(t) = raw.get("model_type").and_then(Value::as_str)
             && !matches!(t, "bert")
         {
-            return Err(format!(
-                "model_type is \"{t}\"; distill-tui reads BERT checkpoints (model_type \"bert\")"
-            ));
+            return Err(format!("model_type is \"{t}\"; distill-tui reads BERT checkpoints (model_type \"bert\")"));
         }
         if let Some(p) = raw.get("position_embedding_type").and_then(Value::as_str)
             && p != "absolute"
         {
-            return Err(format!(
-                "position_embedding_type \"{p}\" is not supported; only \"absolute\" is"
-            ));
+            return Err(format!("position_embedding_type \"{p}\" is not supported; only \"absolute\" is"));
         }
         let usize_key = |key: &str, default: Option<usize>| -> std::result::Result<usize, String> {
             match raw.get(key) {
@@ -118,16 +114,18 @@ impl BertConfig {
             type_vocab_size: usize_key("type_vocab_size", Some(2))?,
             layer_norm_eps: match raw.get("layer_norm_eps") {
                 None => 1e-12,
-                Some(v) => v.as_f64().filter(|e| *e > 0.0).ok_or_else(|| {
-                    format!("key \"layer_norm_eps\" is {v}; it must be a positive number")
-                })?,
+                Some(v) => v
+                    .as_f64()
+                    .filter(|e| *e > 0.0)
+                    .ok_or_else(|| format!("key \"layer_norm_eps\" is {v}; it must be a positive number"))?,
             },
             pad_token_id: usize_key("pad_token_id", Some(0))?,
             initializer_range: match raw.get("initializer_range") {
                 None | Some(Value::Null) => 0.02,
-                Some(v) => v.as_f64().filter(|x| *x > 0.0).ok_or_else(|| {
-                    format!("key \"initializer_range\" is {v}; it must be a positive number")
-                })?,
+                Some(v) => v
+                    .as_f64()
+                    .filter(|x| *x > 0.0)
+                    .ok_or_else(|| format!("key \"initializer_range\" is {v}; it must be a positive number"))?,
             },
             labels: read_labels(&raw)?,
             raw,
@@ -204,8 +202,7 @@ impl BertConfig {
         raw.insert("layer_norm_eps".into(), self.layer_norm_eps.into());
         let id2label: Map<String, Value> =
             self.labels.iter().enumerate().map(|(i, l)| (i.to_string(), l.as_str().into())).collect();
-        let label2id: Map<String, Value> =
-            self.labels.iter().enumerate().map(|(i, l)| (l.clone(), i.into())).collect();
+        let label2id: Map<String, Value> = self.labels.iter().enumerate().map(|(i, l)| (l.clone(), i.into())).collect();
         raw.insert("id2label".into(), id2label.into());
         raw.insert("label2id".into(), label2id.into());
         raw.remove("num_labels");
@@ -257,9 +254,8 @@ fn read_labels(raw: &Map<String, Value>) -> std::result::Result<Vec<String>, Str
     };
     let mut by_id = BTreeMap::new();
     for (k, v) in map {
-        let id: usize = k
-            .parse()
-            .map_err(|_| format!("id2label has the key \"{k}\"; its keys must be label ids 0, 1, ..."))?;
+        let id: usize =
+            k.parse().map_err(|_| format!("id2label has the key \"{k}\"; its keys must be label ids 0, 1, ..."))?;
         let name = v.as_str().ok_or_else(|| format!("id2label[\"{k}\"] is {v}; it must be a string"))?;
         by_id.insert(id, name.to_string());
     }
@@ -280,9 +276,7 @@ fn read_labels(raw: &Map<String, Value>) -> std::result::Result<Vec<String>, Str
         for (name, id) in l2i {
             let ok = id.as_u64().map(|i| labels.get(i as usize) == Some(name)).unwrap_or(false);
             if !ok {
-                return Err(format!(
-                    "label2id maps \"{name}\" to {id} but id2label disagrees; fix one of them"
-                ));
+                return Err(format!("label2id maps \"{name}\" to {id} but id2label disagrees; fix one of them"));
             }
         }
     }

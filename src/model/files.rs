@@ -35,7 +35,8 @@ impl ModelFiles {
         if path.exists() {
             return Err(Error::InvalidModel {
                 path: path.to_path_buf(),
-                reason: "is a file; give the folder that holds config.json, model.safetensors and tokenizer.json".into(),
+                reason: "is a file; give the folder that holds config.json, model.safetensors and tokenizer.json"
+                    .into(),
             });
         }
         if !looks_like_repo_id(spec) {

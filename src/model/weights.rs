@@ -30,10 +30,7 @@ impl LoadReport {
         if self.initialized.is_empty() {
             return None;
         }
-        let mut s = format!(
-            "initialized {} with seed {seed}: the checkpoint has none",
-            self.initialized.join(" and ")
-        );
+        let mut s = format!("initialized {} with seed {seed}: the checkpoint has none", self.initialized.join(" and "));
         for n in &self.notes {
             s.push_str("; ");
             s.push_str(n);
@@ -108,9 +105,7 @@ fn optional_part(key: &str) -> Option<&'static str> {
 fn check_header(path: &Path, bytes: &[u8], c: &BertConfig) -> Result<LoadReport> {
     let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| Error::InvalidModel {
         path: path.to_path_buf(),
-        reason: format!(
-            "not a readable safetensors file ({e}); it may be truncated or corrupt: download it again"
-        ),
+        reason: format!("not a readable safetensors file ({e}); it may be truncated or corrupt: download it again"),
     })?;
     let mut found: BTreeMap<String, (String, Vec<usize>, Dtype)> = BTreeMap::new();
     for (key, info) in meta.tensors() {
@@ -259,7 +254,10 @@ mod tests {
     fn canonical_keys_accept_every_layout() {
         assert_eq!(canonical_key("bert.embeddings.LayerNorm.gamma").unwrap(), "embeddings.LayerNorm.weight");
         assert_eq!(canonical_key("embeddings.LayerNorm.beta").unwrap(), "embeddings.LayerNorm.bias");
-        assert_eq!(canonical_key("bert.encoder.layer.3.output.dense.weight").unwrap(), "encoder.layer.3.output.dense.weight");
+        assert_eq!(
+            canonical_key("bert.encoder.layer.3.output.dense.weight").unwrap(),
+            "encoder.layer.3.output.dense.weight"
+        );
         assert_eq!(canonical_key("classifier.bias").unwrap(), "classifier.bias");
         assert!(canonical_key("cls.predictions.bias").is_none());
         assert!(canonical_key("embeddings.position_ids").is_none());

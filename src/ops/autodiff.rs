@@ -156,7 +156,11 @@ impl Backward<Flex, 1> for DropoutBackward {
 }
 
 impl<C: CheckpointStrategy> FastOps for Ad<C> {
-    fn fast_linear<const D: usize>(x: Tensor<Self, D>, weight: Tensor<Self, 2>, bias: Option<Tensor<Self, 1>>) -> Tensor<Self, D> {
+    fn fast_linear<const D: usize>(
+        x: Tensor<Self, D>,
+        weight: Tensor<Self, 2>,
+        bias: Option<Tensor<Self, 1>>,
+    ) -> Tensor<Self, D> {
         if uses_default(Op::Linear) {
             return burn::tensor::module::linear(x, weight, bias);
         }
@@ -166,10 +170,16 @@ impl<C: CheckpointStrategy> FastOps for Ad<C> {
         };
         let (x, w, b) = (ad(x), ad(weight), ad(bias));
         let out = linear::forward(&x.primitive, &w.primitive, Some(&b.primitive));
-        from_ad(match LinearBackward.prepare::<C>([x.node.clone(), w.node.clone(), b.node.clone()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish((x.primitive, w.primitive), out),
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        })
+        from_ad(
+            match LinearBackward
+                .prepare::<C>([x.node.clone(), w.node.clone(), b.node.clone()])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => prep.finish((x.primitive, w.primitive), out),
+                OpsKind::UnTracked(prep) => prep.finish(out),
+            },
+        )
     }
 
     fn fast_gelu<const D: usize>(x: Tensor<Self, D>) -> Tensor<Self, D> {
@@ -197,13 +207,21 @@ impl<C: CheckpointStrategy> FastOps for Ad<C> {
         }
         let (x, g, b) = (ad(x), ad(gamma), ad(beta));
         let r = residual.map(ad);
-        let f = layer_norm::forward(&x.primitive, r.as_ref().map(|r| &r.primitive), &g.primitive, &b.primitive, epsilon as f32);
+        let f = layer_norm::forward(
+            &x.primitive,
+            r.as_ref().map(|r| &r.primitive),
+            &g.primitive,
+            &b.primitive,
+            epsilon as f32,
+        );
         let state = (f.input, Arc::new(f.stats), g.primitive.clone());
         from_ad(match r {
-            Some(r) => match AddNormBackward.prepare::<C>([x.node, r.node, g.node, b.node]).compute_bound().stateful() {
-                OpsKind::Tracked(prep) => prep.finish(state, f.out),
-                OpsKind::UnTracked(prep) => prep.finish(f.out),
-            },
+            Some(r) => {
+                match AddNormBackward.prepare::<C>([x.node, r.node, g.node, b.node]).compute_bound().stateful() {
+                    OpsKind::Tracked(prep) => prep.finish(state, f.out),
+                    OpsKind::UnTracked(prep) => prep.finish(f.out),
+                }
+            }
             None => match NormBackward.prepare::<C>([x.node, g.node, b.node]).compute_bound().stateful() {
                 OpsKind::Tracked(prep) => prep.finish(state, f.out),
                 OpsKind::UnTracked(prep) => prep.finish(f.out),

@@ -63,7 +63,9 @@ pub fn parse_ops(spec: &str) -> Vec<Op> {
 /// around a kernel that misbehaves; results are the same within float rounding either way.
 pub fn uses_default(op: Op) -> bool {
     static DEFAULTS: OnceLock<Vec<Op>> = OnceLock::new();
-    DEFAULTS.get_or_init(|| std::env::var("DISTILL_TUI_DEFAULT_OPS").map(|s| parse_ops(&s)).unwrap_or_default()).contains(&op)
+    DEFAULTS
+        .get_or_init(|| std::env::var("DISTILL_TUI_DEFAULT_OPS").map(|s| parse_ops(&s)).unwrap_or_default())
+        .contains(&op)
 }
 
 /// Adam's hyperparameters for [`FastOps::adam_step`].
@@ -87,7 +89,11 @@ pub struct AdamMoments<B: Backend, const D: usize> {
 pub trait FastOps: Backend {
     /// `x @ weight + bias` over the last dimension; `x` is `[.., in]`, `weight` `[in, out]`.
     /// All leading dimensions are folded into one, so that one matrix product covers the batch.
-    fn fast_linear<const D: usize>(x: Tensor<Self, D>, weight: Tensor<Self, 2>, bias: Option<Tensor<Self, 1>>) -> Tensor<Self, D> {
+    fn fast_linear<const D: usize>(
+        x: Tensor<Self, D>,
+        weight: Tensor<Self, 2>,
+        bias: Option<Tensor<Self, 1>>,
+    ) -> Tensor<Self, D> {
         reference::linear(x, weight, bias)
     }
 

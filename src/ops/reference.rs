@@ -10,7 +10,11 @@ use super::{AdamHyper, AdamMoments};
 /// `x @ weight + bias` with `x`'s leading dimensions folded into one (burn's `Linear` on a 3-D
 /// input runs one matrix product per batch item and, in its backward pass, materializes a
 /// `[batch, in, out]` weight gradient before summing it).
-pub fn linear<B: Backend, const D: usize>(x: Tensor<B, D>, weight: Tensor<B, 2>, bias: Option<Tensor<B, 1>>) -> Tensor<B, D> {
+pub fn linear<B: Backend, const D: usize>(
+    x: Tensor<B, D>,
+    weight: Tensor<B, 2>,
+    bias: Option<Tensor<B, 1>>,
+) -> Tensor<B, D> {
     let dims = x.dims();
     let d_in = dims[D - 1];
     let d_out = weight.dims()[1];

@@ -40,7 +40,12 @@ pub fn for_rows(out: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + S
 
 /// Sums `f(first_row, rows)` partial column sums (each `[width]`) over fixed chunks of rows
 /// and adds them in chunk order: the result does not depend on the number of threads.
-pub fn column_sums(rows: usize, width: usize, parts: usize, f: impl Fn(usize, usize, &mut [f32]) + Sync + Send) -> Vec<f32> {
+pub fn column_sums(
+    rows: usize,
+    width: usize,
+    parts: usize,
+    f: impl Fn(usize, usize, &mut [f32]) + Sync + Send,
+) -> Vec<f32> {
     const CHUNK: usize = 64;
     let chunks = rows.div_ceil(CHUNK);
     let partial: Vec<Vec<f32>> = (0..chunks)
@@ -54,7 +59,17 @@ pub fn column_sums(rows: usize, width: usize, parts: usize, f: impl Fn(usize, us
         .collect();
     let mut total = vec![0.0f32; width * parts];
     for p in &partial {
-        vectorized(#[inline(always)] || update(&mut total, p, #[inline(always)] |t, x| t + x));
+        vectorized(
+            #[inline(always)]
+            || {
+                update(
+                    &mut total,
+                    p,
+                    #[inline(always)]
+                    |t, x| t + x,
+                )
+            },
+        );
     }
     total
 }
@@ -136,13 +151,25 @@ pub fn sum_by3(a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f32) -> f32
 /// `sum(f(a[i], b[i]))`.
 #[inline(always)]
 pub fn sum_by2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
-    sum_by3(a, b, a, #[inline(always)] |x, y, _| f(x, y))
+    sum_by3(
+        a,
+        b,
+        a,
+        #[inline(always)]
+        |x, y, _| f(x, y),
+    )
 }
 
 /// `sum(f(a[i]))`.
 #[inline(always)]
 pub fn sum_by(a: &[f32], f: impl Fn(f32) -> f32) -> f32 {
-    sum_by3(a, a, a, #[inline(always)] |x, _, _| f(x))
+    sum_by3(
+        a,
+        a,
+        a,
+        #[inline(always)]
+        |x, _, _| f(x),
+    )
 }
 
 /// The largest element (`-inf` for none).

@@ -69,16 +69,31 @@ fn linear_matches_burn_on_3d_and_2d_inputs_and_transposed_weights() {
     let bias3 = |t: &[Tensor<Ad, 3>]| t[2].clone().reshape([4]);
     let w3 = |t: &[Tensor<Ad, 3>]| t[1].clone().reshape([7, 4]);
     let ins = [x.clone(), w.clone().reshape([1, 7, 4]), b.clone().reshape([1, 1, 4])];
-    check("linear 3-D", &ins, |t| Ad::fast_linear(t[0].clone(), w3(t), Some(bias3(t))), |t| reference::linear(t[0].clone(), w3(t), Some(bias3(t))));
+    check(
+        "linear 3-D",
+        &ins,
+        |t| Ad::fast_linear(t[0].clone(), w3(t), Some(bias3(t))),
+        |t| reference::linear(t[0].clone(), w3(t), Some(bias3(t))),
+    );
     // A weight stored transposed ([out, in], as PyTorch stores it) is read through its strides.
     let wt = random([4, 7], 4, 0.5);
     let ins = [x.clone().reshape([15, 7]), wt];
     let w2 = |t: &[Tensor<Ad, 2>]| t[1].clone().transpose();
-    check("linear 2-D, transposed weight", &ins, |t| Ad::fast_linear(t[0].clone(), w2(t), None), |t| reference::linear(t[0].clone(), w2(t), None));
+    check(
+        "linear 2-D, transposed weight",
+        &ins,
+        |t| Ad::fast_linear(t[0].clone(), w2(t), None),
+        |t| reference::linear(t[0].clone(), w2(t), None),
+    );
     // Enough rows for the weight gradient to be summed in parallel chunks.
     let ins = [random([2, 2500, 8], 30, 1.0), random([1, 8, 4], 31, 0.5), random([1, 1, 4], 32, 0.5)];
     let w8 = |t: &[Tensor<Ad, 3>]| t[1].clone().reshape([8, 4]);
-    check("linear, 5,000 rows", &ins, |t| Ad::fast_linear(t[0].clone(), w8(t), Some(bias3(t))), |t| reference::linear(t[0].clone(), w8(t), Some(bias3(t))));
+    check(
+        "linear, 5,000 rows",
+        &ins,
+        |t| Ad::fast_linear(t[0].clone(), w8(t), Some(bias3(t))),
+        |t| reference::linear(t[0].clone(), w8(t), Some(bias3(t))),
+    );
     // Without autodiff.
     let fast = values(Flex::fast_linear(x.clone(), w.clone(), Some(b.clone())));
     assert_close("linear (inference)", &fast, &values(reference::linear(x, w, Some(b))), TOL);
@@ -87,8 +102,18 @@ fn linear_matches_burn_on_3d_and_2d_inputs_and_transposed_weights() {
 #[test]
 fn gelu_matches_burn() {
     let x = random([2, 50, 33], 5, 6.0);
-    check("gelu", std::slice::from_ref(&x), |t| Ad::fast_gelu(t[0].clone()), |t| burn::tensor::activation::gelu(t[0].clone()));
-    assert_close("gelu (inference)", &values(Flex::fast_gelu(x.clone())), &values(burn::tensor::activation::gelu(x)), TOL);
+    check(
+        "gelu",
+        std::slice::from_ref(&x),
+        |t| Ad::fast_gelu(t[0].clone()),
+        |t| burn::tensor::activation::gelu(t[0].clone()),
+    );
+    assert_close(
+        "gelu (inference)",
+        &values(Flex::fast_gelu(x.clone())),
+        &values(burn::tensor::activation::gelu(x)),
+        TOL,
+    );
 }
 
 #[test]
@@ -119,7 +144,8 @@ fn layer_norm_matches_burn_with_and_without_a_residual() {
 
 /// `[batch, seq]`: 0 for tokens, f32::MIN for the last `pad[b]` positions of item `b`.
 fn key_bias(seq: usize, pad: &[usize]) -> Tensor<Flex, 2> {
-    let v: Vec<f32> = pad.iter().flat_map(|&p| (0..seq).map(move |j| if j + p >= seq { f32::MIN } else { 0.0 })).collect();
+    let v: Vec<f32> =
+        pad.iter().flat_map(|&p| (0..seq).map(move |j| if j + p >= seq { f32::MIN } else { 0.0 })).collect();
     Tensor::from_data(TensorData::new(v, [pad.len(), seq]), &Default::default())
 }
 
@@ -246,7 +272,8 @@ fn default_ops_are_named_by_a_comma_separated_list() {
 fn embedding_matches_burn_with_repeated_ids() {
     use burn::tensor::Int;
     let table = random([11, 6], 40, 1.0);
-    let ids = || Tensor::<Ad, 2, Int>::from_data(TensorData::new(vec![3i64, 0, 3, 10, 7, 3], [2, 3]), &Default::default());
+    let ids =
+        || Tensor::<Ad, 2, Int>::from_data(TensorData::new(vec![3i64, 0, 3, 10, 7, 3], [2, 3]), &Default::default());
     check(
         "embedding",
         std::slice::from_ref(&table),

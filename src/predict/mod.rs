@@ -3,8 +3,8 @@
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
-use burn::tensor::activation::softmax;
 use crate::ops::{FastOps, TrainBackend};
+use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{BackendInfo, BackendTask};
@@ -114,7 +114,8 @@ impl BackendTask for PredictRequest {
     type Output = Result<()>;
 
     fn run<B: TrainBackend>(self, device: B::Device, info: BackendInfo) -> Result<()> {
-        let loaded = LoadedModel::<B::InnerBackend>::load(&self.model, &self.revision, &self.hub, self.max_length, 0, &device)?;
+        let loaded =
+            LoadedModel::<B::InnerBackend>::load(&self.model, &self.revision, &self.hub, self.max_length, 0, &device)?;
         if let Some(line) = loaded.report.summary(0) {
             eprintln!(
                 "warning: {}: {line}. Its predictions are those of an untrained head; fine-tune it first.",
@@ -128,7 +129,8 @@ impl BackendTask for PredictRequest {
             Input::Text { text, pair } => vec![(text.clone(), pair.clone())],
             Input::JsonLines(path) => read_jsonl(path)?,
         };
-        let preds = predict_batch(&model, &loaded.tokenizer, labels, &items, 32, info.padding(&loaded.config), &device)?;
+        let preds =
+            predict_batch(&model, &loaded.tokenizer, labels, &items, 32, info.padding(&loaded.config), &device)?;
         let mut out = std::io::stdout().lock();
         for p in &preds {
             let text = if self.json || matches!(self.input, Input::JsonLines(_)) {

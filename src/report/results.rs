@@ -115,7 +115,8 @@ impl Results {
             )),
             _ => Error::io(&path, e),
         })?;
-        serde_json::from_str(&text).map_err(|e| Error::Input(format!("{}: not a distill-tui results file: {e}", path.display())))
+        serde_json::from_str(&text)
+            .map_err(|e| Error::Input(format!("{}: not a distill-tui results file: {e}", path.display())))
     }
 
     /// Writes results.json, results.csv and results.md, each atomically.

@@ -61,7 +61,9 @@ pub fn rows(results: &Results) -> Vec<Row> {
     for r in &results.runs {
         match rows.iter_mut().find(|row| row.name == r.name) {
             Some(row) => row.runs.push(r.clone()),
-            None => rows.push(Row { name: r.name.clone(), teacher_layers: r.teacher_layers.clone(), runs: vec![r.clone()] }),
+            None => {
+                rows.push(Row { name: r.name.clone(), teacher_layers: r.teacher_layers.clone(), runs: vec![r.clone()] })
+            }
         }
     }
     rows
@@ -89,12 +91,8 @@ pub fn best_row(rows: &[Row]) -> Option<usize> {
 }
 
 pub fn compare(best: &Row, other: &Row) -> Option<Comparison> {
-    let seeds: Vec<u64> = best
-        .done()
-        .iter()
-        .map(|r| r.seed)
-        .filter(|s| other.done().iter().any(|o| o.seed == *s))
-        .collect();
+    let seeds: Vec<u64> =
+        best.done().iter().map(|r| r.seed).filter(|s| other.done().iter().any(|o| o.seed == *s)).collect();
     let (a, b) = (best.correct(&seeds), other.correct(&seeds));
     if seeds.is_empty() || a.len() != b.len() || a.is_empty() {
         return None;
@@ -116,7 +114,11 @@ pub fn fmt_layers_compact(layers: &[usize]) -> String {
         while j + 1 < layers.len() && layers[j + 1] == layers[j] + 1 {
             j += 1;
         }
-        parts.push(if j > i + 1 { format!("{}-{}", layers[i], layers[j]) } else { layers[i..=j].iter().map(|l| l.to_string()).collect::<Vec<_>>().join(",") });
+        parts.push(if j > i + 1 {
+            format!("{}-{}", layers[i], layers[j])
+        } else {
+            layers[i..=j].iter().map(|l| l.to_string()).collect::<Vec<_>>().join(",")
+        });
         i = j + 1;
     }
     parts.join(",")
@@ -160,7 +162,9 @@ pub fn teacher_detail(r: &Results) -> String {
     let trained = t.epochs.iter().filter(|e| e.epoch > 0 && e.train_loss.is_some()).map(|e| e.epoch).max().unwrap_or(0);
     match t.status {
         // A done fine-tune ran every epoch; records may be missing from an older results file.
-        RunStatus::Done if trained >= n || t.epochs.is_empty() => format!("{} layers, fine-tuned {n} epoch{}", t.num_layers, plural(n)),
+        RunStatus::Done if trained >= n || t.epochs.is_empty() => {
+            format!("{} layers, fine-tuned {n} epoch{}", t.num_layers, plural(n))
+        }
         RunStatus::Done => format!("{} layers, fine-tuned {trained} of {n} epoch{}", t.num_layers, plural(n)),
         RunStatus::Pending => format!("{} layers, fine-tune of {n} epoch{} not started", t.num_layers, plural(n)),
         s => format!("{} layers, fine-tuned {trained} of {n} epoch{}, {}", t.num_layers, plural(n), s.as_str()),
@@ -172,8 +176,16 @@ pub fn teacher_label(r: &Results) -> String {
 }
 
 /// The table's column headers, in order.
-pub const HEADER: [&str; 8] =
-    ["Student Layer", "Teacher layers", "Training Loss", "Validation Loss", "Validation Accuracy", "Params", "Time", "vs best (McNemar)"];
+pub const HEADER: [&str; 8] = [
+    "Student Layer",
+    "Teacher layers",
+    "Training Loss",
+    "Validation Loss",
+    "Validation Accuracy",
+    "Params",
+    "Time",
+    "vs best (McNemar)",
+];
 
 /// One line of the results table as text: the teacher's, then one per strategy.
 #[derive(Debug, Clone, PartialEq)]
@@ -278,7 +290,8 @@ pub fn table_cells(results: &Results) -> Vec<Vec<String>> {
 /// A plain-text table with aligned columns (for the terminal).
 pub fn plain_table(results: &Results) -> String {
     let cells = table_cells(results);
-    let widths: Vec<usize> = (0..cells[0].len()).map(|c| cells.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> =
+        (0..cells[0].len()).map(|c| cells.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     let mut s = String::new();
     for (i, row) in cells.iter().enumerate() {
         let line: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
@@ -355,12 +368,19 @@ pub fn analysis(results: &Results) -> Vec<String> {
     let init: Vec<String> = rows
         .iter()
         .filter_map(|r| {
-            let xs: Vec<f64> = r.runs.iter().filter_map(|x| x.epochs.first().filter(|e| e.epoch == 0).map(|e| e.validation_accuracy)).collect();
+            let xs: Vec<f64> = r
+                .runs
+                .iter()
+                .filter_map(|x| x.epochs.first().filter(|e| e.epoch == 0).map(|e| e.validation_accuracy))
+                .collect();
             (!xs.is_empty()).then(|| format!("{} {:.4}", r.name, mean_std(&xs).0))
         })
         .collect();
     if !init.is_empty() {
-        lines.push(format!("Initialization only (epoch 0, before any update), validation accuracy: {}.", init.join(", ")));
+        lines.push(format!(
+            "Initialization only (epoch 0, before any update), validation accuracy: {}.",
+            init.join(", ")
+        ));
     }
     lines
 }
@@ -400,7 +420,18 @@ pub fn markdown(results: &Results) -> String {
 
 pub fn csv(results: &Results) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(["name", "seed", "teacher_layers", "status", "train_loss", "validation_loss", "validation_accuracy", "params", "seconds", "checkpoint"]);
+    let _ = w.write_record([
+        "name",
+        "seed",
+        "teacher_layers",
+        "status",
+        "train_loss",
+        "validation_loss",
+        "validation_accuracy",
+        "params",
+        "seconds",
+        "checkpoint",
+    ]);
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
     let t = &results.teacher;
     let _ = w.write_record([

@@ -25,20 +25,13 @@ const BEST_MARK: &str = "best";
 /// The width to fit the final text to: `COLUMNS` if it is a positive number, else the size of
 /// the terminal on stdout; `None` when stdout is not a terminal.
 pub fn terminal_width() -> Option<usize> {
-    if let Some(w) = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|&w| w > 0)
-    {
+    if let Some(w) = std::env::var("COLUMNS").ok().and_then(|v| v.trim().parse::<usize>().ok()).filter(|&w| w > 0) {
         return Some(w);
     }
     if !std::io::stdout().is_terminal() {
         return None;
     }
-    ratatui::crossterm::terminal::size()
-        .ok()
-        .map(|(w, _)| usize::from(w))
-        .filter(|&w| w > 0)
+    ratatui::crossterm::terminal::size().ok().map(|(w, _)| usize::from(w)).filter(|&w| w > 0)
 }
 
 /// What is printed on exit and by `report`: the table, the analysis, then where results.md is
@@ -51,12 +44,7 @@ pub fn final_text(results: &Results, dir: &Path, width: Option<usize>) -> String
     lines.extend(table_and_notes(results, w));
     lines.push(String::new());
     // A strategy's name stays on one line, unless it is long (then it would leave lines short).
-    let mut names: Vec<&str> = results
-        .runs
-        .iter()
-        .map(|r| r.name.as_str())
-        .filter(|n| n.contains(' '))
-        .collect();
+    let mut names: Vec<&str> = results.runs.iter().map(|r| r.name.as_str()).filter(|n| n.contains(' ')).collect();
     names.sort_by_key(|n| (std::cmp::Reverse(n.len()), *n));
     names.dedup();
     for a in analysis(results) {
@@ -65,26 +53,14 @@ pub fn final_text(results: &Results, dir: &Path, width: Option<usize>) -> String
             continue;
         }
         let mut a = a;
-        for n in names
-            .iter()
-            .filter(|n| n.width() <= (w.saturating_sub(2) / 3).min(30))
-        {
+        for n in names.iter().filter(|n| n.width() <= (w.saturating_sub(2) / 3).min(30)) {
             a = a.replace(n, &n.replace(' ', NBSP));
         }
         lines.extend(wrap(&a, w, "- ", "  "));
     }
     lines.push(String::new());
-    let dir = if dir.is_file() {
-        dir.parent().unwrap_or(dir)
-    } else {
-        dir
-    };
-    lines.extend(wrap(
-        &format!("results: {}", dir.join(RESULTS_MD).display()),
-        w,
-        "",
-        "",
-    ));
+    let dir = if dir.is_file() { dir.parent().unwrap_or(dir) } else { dir };
+    lines.extend(wrap(&format!("results: {}", dir.join(RESULTS_MD).display()), w, "", ""));
     if let Some(hint) = resume_hint(results) {
         lines.extend(wrap(&hint, w, "", ""));
     }
@@ -134,16 +110,7 @@ enum Col {
 }
 
 /// In the order of [`HEADER`].
-const COLS: [Col; 8] = [
-    Col::Name,
-    Col::Layers,
-    Col::Train,
-    Col::ValLoss,
-    Col::Acc,
-    Col::Params,
-    Col::Time,
-    Col::Vs,
-];
+const COLS: [Col; 8] = [Col::Name, Col::Layers, Col::Train, Col::ValLoss, Col::Acc, Col::Params, Col::Time, Col::Vs];
 
 impl Col {
     fn short_header(self) -> &'static str {
@@ -219,9 +186,7 @@ impl Layout {
 
     fn hidden(&self) -> Vec<Col> {
         // The McNemar column moves under the table instead.
-        COLS.into_iter()
-            .filter(|c| !self.shown.contains(c) && *c != Col::Vs)
-            .collect()
+        COLS.into_iter().filter(|c| !self.shown.contains(c) && *c != Col::Vs).collect()
     }
 
     fn header(&self, c: Col) -> &'static str {
@@ -248,19 +213,11 @@ impl Layout {
     }
 
     fn col_width(&self, rows: &[TableRow], c: Col) -> usize {
-        rows.iter()
-            .map(|r| self.cell(r, c).width())
-            .chain([self.header(c).width()])
-            .max()
-            .unwrap_or(0)
+        rows.iter().map(|r| self.cell(r, c).width()).chain([self.header(c).width()]).max().unwrap_or(0)
     }
 
     fn table_width(&self, rows: &[TableRow]) -> usize {
-        self.shown
-            .iter()
-            .map(|&c| self.col_width(rows, c))
-            .sum::<usize>()
-            + 2 * self.shown.len().saturating_sub(1)
+        self.shown.iter().map(|&c| self.col_width(rows, c)).sum::<usize>() + 2 * self.shown.len().saturating_sub(1)
     }
 
     /// The name cell in at most `w` columns: the name is cut before its status.
@@ -300,25 +257,15 @@ fn table_and_notes(results: &Results, width: usize) -> Vec<String> {
             })
             .collect()
     };
-    let grid: Vec<Vec<String>> = std::iter::once(cells(None))
-        .chain(rows.iter().map(|r| cells(Some(r))))
-        .collect();
-    let widths: Vec<usize> = (0..l.shown.len())
-        .map(|i| grid.iter().map(|row| row[i].width()).max().unwrap_or(0))
-        .collect();
+    let grid: Vec<Vec<String>> = std::iter::once(cells(None)).chain(rows.iter().map(|r| cells(Some(r)))).collect();
+    let widths: Vec<usize> =
+        (0..l.shown.len()).map(|i| grid.iter().map(|row| row[i].width()).max().unwrap_or(0)).collect();
     let line = |row: &[String]| -> String {
         let padded: Vec<String> = row.iter().zip(&widths).map(|(c, &w)| pad(c, w)).collect();
         truncate(padded.join("  ").trim_end(), width)
     };
     let mut out = vec![line(&grid[0])];
-    out.push(truncate(
-        &widths
-            .iter()
-            .map(|&w| "-".repeat(w))
-            .collect::<Vec<_>>()
-            .join("  "),
-        width,
-    ));
+    out.push(truncate(&widths.iter().map(|&w| "-".repeat(w)).collect::<Vec<_>>().join("  "), width));
     out.extend(grid[1..].iter().map(|row| line(row)));
 
     let best = rows.iter().find(|r| r.best);
@@ -330,50 +277,28 @@ fn table_and_notes(results: &Results, width: usize) -> Vec<String> {
             .collect();
         if !vs.is_empty() {
             out.extend(wrap(
-                &format!(
-                    "McNemar's exact test against the best, {} (* = p < 0.05):",
-                    best.name
-                ),
+                &format!("McNemar's exact test against the best, {} (* = p < 0.05):", best.name),
                 width,
                 "",
                 "  ",
             ));
             let p_w = vs.iter().map(|(_, p)| p.width()).max().unwrap_or(0);
-            let n_w = vs
-                .iter()
-                .map(|(n, _)| n.width())
-                .max()
-                .unwrap_or(0)
-                .min(width.saturating_sub(4 + p_w))
-                .max(1);
+            let n_w = vs.iter().map(|(n, _)| n.width()).max().unwrap_or(0).min(width.saturating_sub(4 + p_w)).max(1);
             for (name, p) in vs {
-                out.push(truncate(
-                    &format!("  {}  {p}", pad(&truncate(name, n_w), n_w)),
-                    width,
-                ));
+                out.push(truncate(&format!("  {}  {p}", pad(&truncate(name, n_w), n_w)), width));
             }
         }
     }
-    let seeds = results
-        .runs
-        .iter()
-        .map(|r| r.seed)
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
+    let seeds = results.runs.iter().map(|r| r.seed).collect::<std::collections::BTreeSet<_>>().len();
     let mut legend: Vec<String> = Vec::new();
     if seeds > 1 {
         // Of a strategy with runs not done, the mean is over its done runs.
         let partial = rows.iter().any(|r| !r.teacher && !r.status.is_empty());
-        legend.push(format!(
-            "Mean ± std over {seeds} seeds{}",
-            if partial { " (done runs only)" } else { "" }
-        ));
+        legend.push(format!("Mean ± std over {seeds} seeds{}", if partial { " (done runs only)" } else { "" }));
     }
     if best.is_some() {
         if l.shown.contains(&Col::Vs) {
-            legend.push(
-                "vs best: McNemar's exact test against the best student, * = p < 0.05".into(),
-            );
+            legend.push("vs best: McNemar's exact test against the best student, * = p < 0.05".into());
         } else {
             legend.push(format!("{BEST_MARK} = highest student accuracy"));
         }
@@ -382,24 +307,13 @@ fn table_and_notes(results: &Results, width: usize) -> Vec<String> {
         out.extend(wrap(&format!("{}.", legend.join("; ")), width, "", "  "));
     }
     if l.short_teacher {
-        out.extend(wrap(
-            &format!("Teacher: {}.", teacher_detail(results)),
-            width,
-            "",
-            "  ",
-        ));
+        out.extend(wrap(&format!("Teacher: {}.", teacher_detail(results)), width, "", "  "));
     }
     let hidden = l.hidden();
     if !hidden.is_empty() {
-        let names: Vec<String> = hidden
-            .iter()
-            .map(|&c| c.short_header().replace(' ', NBSP))
-            .collect();
+        let names: Vec<String> = hidden.iter().map(|&c| c.short_header().replace(' ', NBSP)).collect();
         out.extend(wrap(
-            &format!(
-                "Not shown at this width: {} (all in {RESULTS_MD}).",
-                names.join(", ")
-            ),
+            &format!("Not shown at this width: {} (all in {RESULTS_MD}).", names.join(", ")),
             width,
             "",
             "  ",
@@ -446,11 +360,7 @@ const GLUE_AFTER: [&str; 3] = ["=", "<", "±"];
 fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
     let width = width.max(1);
     // Too narrow for indents: the text alone.
-    let (first, rest) = if width < first.width().max(rest.width()) + 8 {
-        ("", "")
-    } else {
-        (first, rest)
-    };
+    let (first, rest) = if width < first.width().max(rest.width()) + 8 { ("", "") } else { (first, rest) };
     let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
     // Units: words kept on one line if it fits ("{1, 3, 5} 0.7729 >"); within a unit,
     // parts that stay together in any case ("0.7729 >", "p = 0.012").
@@ -467,13 +377,7 @@ fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
         }
         depth = (depth + w.matches('{').count() as i32 - w.matches('}').count() as i32).max(0);
     }
-    let mut f = Filler {
-        lines: Vec::new(),
-        cur: first.to_string(),
-        fresh: true,
-        width,
-        rest,
-    };
+    let mut f = Filler { lines: Vec::new(), cur: first.to_string(), fresh: true, width, rest };
     for unit in units {
         let parts: Vec<String> = unit.iter().map(|p| p.join(" ")).collect();
         if f.place(&parts.join(" ")) {
@@ -584,9 +488,7 @@ mod tests {
         let k = (acc * N_VAL as f64).round() as usize;
         let mut idx: Vec<usize> = (0..N_VAL).collect();
         idx.sort_by_key(|&i| {
-            (i as u64 + 1)
-                .wrapping_mul(0x9E37_79B9_7F4A_7C15 ^ salt.wrapping_mul(0xBF58_476D_1CE4_E5B9))
-                >> 7
+            (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15 ^ salt.wrapping_mul(0xBF58_476D_1CE4_E5B9)) >> 7
         });
         let mut s = vec!['0'; N_VAL];
         for &i in &idx[..k] {
@@ -610,12 +512,7 @@ mod tests {
     fn teacher(finetune_epochs: usize, status: RunStatus, trained: usize) -> TeacherResult {
         let mut epochs = vec![epoch(0, None, 1.10, 0.3350)];
         for e in 1..=trained {
-            epochs.push(epoch(
-                e,
-                Some(0.62 - 0.08 * e as f64),
-                0.52 - 0.02 * e as f64,
-                0.78 + 0.01 * e as f64,
-            ));
+            epochs.push(epoch(e, Some(0.62 - 0.08 * e as f64), 0.52 - 0.02 * e as f64, 0.78 + 0.01 * e as f64));
         }
         TeacherResult {
             model: "bert-base-uncased".into(),
@@ -634,13 +531,7 @@ mod tests {
     }
 
     /// A run: name, layers, seed, status, (train loss, validation loss, accuracy) when it ended.
-    fn run(
-        name: &str,
-        layers: &[usize],
-        seed: u64,
-        status: RunStatus,
-        end: Option<(f64, f64, f64)>,
-    ) -> RunResult {
+    fn run(name: &str, layers: &[usize], seed: u64, status: RunStatus, end: Option<(f64, f64, f64)>) -> RunResult {
         let salt = seed * 31 + layers.iter().sum::<usize>() as u64 + name.len() as u64;
         let (train, loss, acc) = (end.map(|e| e.0), end.map(|e| e.1), end.map(|e| e.2));
         RunResult {
@@ -668,10 +559,7 @@ mod tests {
             config_file: "experiments.toml".into(),
             backend: "cpu".into(),
             device: "CPU (burn-flex, 16 threads)".into(),
-            versions: Versions {
-                distill_tui: "0.1.0".into(),
-                burn: "0.21.0".into(),
-            },
+            versions: Versions { distill_tui: "0.1.0".into(), burn: "0.21.0".into() },
             data: DataInfo {
                 task: "mnli".into(),
                 train: "hub".into(),
@@ -699,13 +587,7 @@ mod tests {
             teacher(3, done, 3),
             vec![
                 run("Top-K Layer", TOP, 42, done, Some((0.3766, 0.5824, 0.7475))),
-                run(
-                    "Bottom-K Layer",
-                    BOTTOM,
-                    42,
-                    done,
-                    Some((0.2894, 0.5116, 0.7350)),
-                ),
+                run("Bottom-K Layer", BOTTOM, 42, done, Some((0.2894, 0.5116, 0.7350))),
                 run("Odd Layer", ODD, 42, done, Some((0.2500, 0.4700, 0.7605))),
                 run("Even Layer", EVEN, 42, done, Some((0.2512, 0.4650, 0.7820))),
             ],
@@ -718,37 +600,13 @@ mod tests {
         let mut runs = Vec::new();
         for (i, seed) in [42u64, 43, 44].into_iter().enumerate() {
             let d = 0.005 * i as f64;
-            runs.push(run(
-                "Top-K Layer",
-                TOP,
-                seed,
-                done,
-                Some((0.3766 + d, 0.5824 - d, 0.7475 + d)),
-            ));
-            runs.push(run(
-                "Bottom-K Layer",
-                BOTTOM,
-                seed,
-                done,
-                Some((0.2894 - d, 0.5116 + d, 0.7350 - d)),
-            ));
-            runs.push(run(
-                "Odd Layer",
-                ODD,
-                seed,
-                done,
-                Some((0.2500 + d, 0.4700 - d, 0.7605 + d)),
-            ));
+            runs.push(run("Top-K Layer", TOP, seed, done, Some((0.3766 + d, 0.5824 - d, 0.7475 + d))));
+            runs.push(run("Bottom-K Layer", BOTTOM, seed, done, Some((0.2894 - d, 0.5116 + d, 0.7350 - d))));
+            runs.push(run("Odd Layer", ODD, seed, done, Some((0.2500 + d, 0.4700 - d, 0.7605 + d))));
             runs.push(if seed == 44 {
                 run("Even Layer", EVEN, seed, RunStatus::Stopped, None)
             } else {
-                run(
-                    "Even Layer",
-                    EVEN,
-                    seed,
-                    done,
-                    Some((0.2512 - d, 0.4650 + d, 0.7820 - d)),
-                )
+                run("Even Layer", EVEN, seed, done, Some((0.2512 - d, 0.4650 + d, 0.7820 - d)))
             });
         }
         results(teacher(3, done, 3), runs)
@@ -760,20 +618,8 @@ mod tests {
         results(
             teacher(3, RunStatus::Skipped, 1),
             vec![
-                run(
-                    "Every other layer, starting from the first one",
-                    ODD,
-                    42,
-                    done,
-                    Some((0.2500, 0.4700, 0.7730)),
-                ),
-                run(
-                    "Every other layer, starting from the second one",
-                    EVEN,
-                    42,
-                    done,
-                    Some((0.2512, 0.4650, 0.7730)),
-                ),
+                run("Every other layer, starting from the first one", ODD, 42, done, Some((0.2500, 0.4700, 0.7730))),
+                run("Every other layer, starting from the second one", EVEN, 42, done, Some((0.2512, 0.4650, 0.7730))),
                 run("Top-K Layer", TOP, 42, done, Some((0.3766, 0.5824, 0.7475))),
                 run("Bottom-K Layer", BOTTOM, 42, RunStatus::Stopped, None),
                 run(
@@ -788,12 +634,8 @@ mod tests {
     }
 
     fn accuracies(r: &Results) -> Vec<String> {
-        let mut v: Vec<String> = r
-            .runs
-            .iter()
-            .filter_map(|x| x.validation_accuracy)
-            .map(|a| format!("{a:.4}"))
-            .collect();
+        let mut v: Vec<String> =
+            r.runs.iter().filter_map(|x| x.validation_accuracy).map(|a| format!("{a:.4}")).collect();
         v.extend(r.teacher.validation_accuracy.map(|a| format!("{a:.4}")));
         v
     }
@@ -810,28 +652,15 @@ mod tests {
             for w in 40..=200 {
                 let t = text(&r, Some(w));
                 for line in t.lines() {
-                    assert!(
-                        line.width() <= w,
-                        "width {w}: {} columns: {line:?}\n{t}",
-                        line.width()
-                    );
+                    assert!(line.width() <= w, "width {w}: {} columns: {line:?}\n{t}", line.width());
                 }
                 // Every accuracy of the table (means ± std over seeds) whole, on one line.
                 for row in &rows {
                     let acc = &row.validation_accuracy;
-                    assert!(
-                        t.lines().any(|l| l.contains(acc.as_str())),
-                        "width {w}: {acc} missing\n{t}"
-                    );
+                    assert!(t.lines().any(|l| l.contains(acc.as_str())), "width {w}: {acc} missing\n{t}");
                 }
                 for a in accuracies(&r) {
-                    if r.runs
-                        .iter()
-                        .map(|x| x.seed)
-                        .collect::<std::collections::BTreeSet<_>>()
-                        .len()
-                        == 1
-                    {
+                    if r.runs.iter().map(|x| x.seed).collect::<std::collections::BTreeSet<_>>().len() == 1 {
                         assert!(t.contains(&a), "width {w}: {a} missing\n{t}");
                     }
                 }
@@ -856,22 +685,13 @@ mod tests {
     fn not_a_terminal_gets_every_column_unwrapped() {
         let r = one_seed();
         let t = text(&r, None);
-        assert!(
-            t.contains("Teacher (12 layers, fine-tuned 3 epochs)"),
-            "{t}"
-        );
+        assert!(t.contains("Teacher (12 layers, fine-tuned 3 epochs)"), "{t}");
         for h in HEADER {
             assert!(t.contains(h), "{h}\n{t}");
         }
         assert!(t.contains("1, 3, 5, 7, 9, 11"), "{t}");
-        assert_eq!(
-            t.lines().filter(|l| l.starts_with("- ")).count(),
-            analysis(&r).len()
-        );
-        assert!(
-            t.ends_with("results: checkpoints/mnli-student-init/results.md\n"),
-            "{t}"
-        );
+        assert_eq!(t.lines().filter(|l| l.starts_with("- ")).count(), analysis(&r).len());
+        assert!(t.ends_with("results: checkpoints/mnli-student-init/results.md\n"), "{t}");
         assert_eq!(text(&r, Some(1000)), t);
     }
 
@@ -881,88 +701,43 @@ mod tests {
         let json = dir.path().join("results.json");
         std::fs::write(&json, "{}").unwrap();
         let t = final_text(&one_seed(), &json, None);
-        assert!(
-            t.ends_with(&format!(
-                "results: {}\n",
-                dir.path().join("results.md").display()
-            )),
-            "{t}"
-        );
+        assert!(t.ends_with(&format!("results: {}\n", dir.path().join("results.md").display())), "{t}");
     }
 
     #[test]
     fn columns_give_way_in_order() {
         let r = one_seed();
         let header = |w: usize| text(&r, Some(w)).lines().nth(1).unwrap().to_string();
-        assert!(
-            header(200).contains("Validation Accuracy") && header(200).contains("Time"),
-            "{}",
-            header(200)
-        );
+        assert!(header(200).contains("Validation Accuracy") && header(200).contains("Time"), "{}", header(200));
         let h120 = header(120);
         assert!(
-            h120.contains("Val Acc")
-                && h120.contains("Params")
-                && h120.contains("Time")
-                && h120.contains("vs best"),
+            h120.contains("Val Acc") && h120.contains("Params") && h120.contains("Time") && h120.contains("vs best"),
             "{h120}"
         );
         let h80 = header(80);
-        assert!(
-            h80.contains("vs best") && !h80.contains("Time") && !h80.contains("Params"),
-            "{h80}"
-        );
+        assert!(h80.contains("vs best") && !h80.contains("Time") && !h80.contains("Params"), "{h80}");
         let t40 = text(&r, Some(40));
         assert!(t40.contains("0.7820 best"), "{t40}");
         assert!(t40.contains("Not shown at this width:"), "{t40}");
-        assert!(
-            t40.contains("McNemar's exact test against the best,"),
-            "{t40}"
-        );
+        assert!(t40.contains("McNemar's exact test against the best,"), "{t40}");
         assert!(t40.contains("  Bottom-K Layer  p < 0.001 *"), "{t40}");
     }
 
     #[test]
     fn teacher_label_says_how_it_was_trained() {
         let label = |t: TeacherResult| crate::report::table::teacher_label(&results(t, vec![]));
-        assert_eq!(
-            label(teacher(3, RunStatus::Done, 3)),
-            "Teacher (12 layers, fine-tuned 3 epochs)"
-        );
-        assert_eq!(
-            label(teacher(3, RunStatus::Skipped, 1)),
-            "Teacher (12 layers, fine-tuned 1 of 3 epochs, skipped)"
-        );
-        assert_eq!(
-            label(teacher(3, RunStatus::Stopped, 2)),
-            "Teacher (12 layers, fine-tuned 2 of 3 epochs, stopped)"
-        );
-        assert_eq!(
-            label(teacher(1, RunStatus::Skipped, 0)),
-            "Teacher (12 layers, fine-tuned 0 of 1 epoch, skipped)"
-        );
-        assert_eq!(
-            label(teacher(1, RunStatus::Done, 1)),
-            "Teacher (12 layers, fine-tuned 1 epoch)"
-        );
-        assert_eq!(
-            label(teacher(2, RunStatus::Pending, 0)),
-            "Teacher (12 layers, fine-tune of 2 epochs not started)"
-        );
-        assert_eq!(
-            label(teacher(0, RunStatus::Done, 0)),
-            "Teacher (12 layers, as loaded)"
-        );
+        assert_eq!(label(teacher(3, RunStatus::Done, 3)), "Teacher (12 layers, fine-tuned 3 epochs)");
+        assert_eq!(label(teacher(3, RunStatus::Skipped, 1)), "Teacher (12 layers, fine-tuned 1 of 3 epochs, skipped)");
+        assert_eq!(label(teacher(3, RunStatus::Stopped, 2)), "Teacher (12 layers, fine-tuned 2 of 3 epochs, stopped)");
+        assert_eq!(label(teacher(1, RunStatus::Skipped, 0)), "Teacher (12 layers, fine-tuned 0 of 1 epoch, skipped)");
+        assert_eq!(label(teacher(1, RunStatus::Done, 1)), "Teacher (12 layers, fine-tuned 1 epoch)");
+        assert_eq!(label(teacher(2, RunStatus::Pending, 0)), "Teacher (12 layers, fine-tune of 2 epochs not started)");
+        assert_eq!(label(teacher(0, RunStatus::Done, 0)), "Teacher (12 layers, as loaded)");
         let r = awkward();
-        assert!(
-            markdown(&r).contains("| Teacher (12 layers, fine-tuned 1 of 3 epochs, skipped) |")
-        );
+        assert!(markdown(&r).contains("| Teacher (12 layers, fine-tuned 1 of 3 epochs, skipped) |"));
         assert!(text(&r, None).contains("Teacher (12 layers, fine-tuned 1 of 3 epochs, skipped)"));
         let narrow = text(&r, Some(80));
-        assert!(
-            narrow.contains("Teacher: 12 layers, fine-tuned 1 of 3 epochs, skipped."),
-            "{narrow}"
-        );
+        assert!(narrow.contains("Teacher: 12 layers, fine-tuned 1 of 3 epochs, skipped."), "{narrow}");
         assert!(csv(&r).contains("teacher,,1-12,skipped,"));
     }
 
@@ -986,10 +761,7 @@ mod tests {
         let r = awkward();
         for row in table_rows(&r) {
             if !row.status.is_empty() {
-                assert!(
-                    !row.best && row.vs_best == "–" && row.validation_accuracy == "–",
-                    "{row:?}"
-                );
+                assert!(!row.best && row.vs_best == "–" && row.validation_accuracy == "–", "{row:?}");
             }
         }
         // Even if a stopped or skipped run carries a higher accuracy, stats use done runs only.
@@ -1002,10 +774,7 @@ mod tests {
         assert!(!rows[1].best && !rows[2].best && rows[4].best);
         assert!(analysis(&r)[0].starts_with("Ranking by validation accuracy: Even Layer"));
         let t = text(&r, Some(80));
-        assert!(
-            t.contains("Top-K Layer (stopped)") && t.contains("Bottom-K Layer (skipped)"),
-            "{t}"
-        );
+        assert!(t.contains("Top-K Layer (stopped)") && t.contains("Bottom-K Layer (skipped)"), "{t}");
         assert!(!t.contains("0.9900"), "{t}");
     }
 
@@ -1013,28 +782,14 @@ mod tests {
     fn analysis_wraps_at_words_with_a_hanging_indent() {
         let r = awkward();
         let t = text(&r, Some(60));
-        let bullets: Vec<&str> = t
-            .lines()
-            .skip_while(|l| !l.starts_with("- "))
-            .take_while(|l| !l.is_empty())
-            .collect();
+        let bullets: Vec<&str> = t.lines().skip_while(|l| !l.starts_with("- ")).take_while(|l| !l.is_empty()).collect();
         assert!(bullets.len() > analysis(&r).len());
         for l in &bullets {
-            assert!(
-                l.starts_with("- ") || l.starts_with("  ") && !l.starts_with("   "),
-                "{l:?}"
-            );
-            assert!(
-                !l.ends_with(" =") && !l.ends_with(" p") && !l.starts_with("  ="),
-                "{l:?}"
-            );
+            assert!(l.starts_with("- ") || l.starts_with("  ") && !l.starts_with("   "), "{l:?}");
+            assert!(!l.ends_with(" =") && !l.ends_with(" p") && !l.starts_with("  ="), "{l:?}");
         }
         // Every word of the analysis comes back whole.
-        let joined = bullets
-            .iter()
-            .map(|l| l.trim_start_matches("- ").trim())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let joined = bullets.iter().map(|l| l.trim_start_matches("- ").trim()).collect::<Vec<_>>().join(" ");
         for a in analysis(&r) {
             assert!(joined.contains(&a), "{a}\n{joined}");
         }
@@ -1042,19 +797,10 @@ mod tests {
 
     #[test]
     fn wrap_keeps_numbers_with_their_sign_and_cuts_only_overlong_words() {
-        assert_eq!(
-            wrap("aaa p = 0.012 bbb", 10, "", ""),
-            vec!["aaa", "p = 0.012", "bbb"]
-        );
+        assert_eq!(wrap("aaa p = 0.012 bbb", 10, "", ""), vec!["aaa", "p = 0.012", "bbb"]);
         assert_eq!(wrap("x 0.7729 > y", 9, "", ""), vec!["x", "0.7729 >", "y"]);
-        assert_eq!(
-            wrap("a {1, 2, 3} 0.5 b", 16, "", ""),
-            vec!["a {1, 2, 3} 0.5", "b"]
-        );
-        assert_eq!(
-            wrap("results: /a/very/long/path", 12, "", ""),
-            vec!["results: /a/", "very/long/pa", "th"]
-        );
+        assert_eq!(wrap("a {1, 2, 3} 0.5 b", 16, "", ""), vec!["a {1, 2, 3} 0.5", "b"]);
+        assert_eq!(wrap("results: /a/very/long/path", 12, "", ""), vec!["results: /a/", "very/long/pa", "th"]);
         assert_eq!(wrap("", 10, "- ", "  "), vec!["- "]);
         assert_eq!(truncate("Bottom-K Layer", 8), "Bottom-…");
         assert_eq!(truncate("ab", 0), "");

@@ -17,19 +17,27 @@ use crate::tokenize::{TextTokenizer, wordpiece_from_vocab};
 const POSITIVE: &[&str] = &["good", "great", "fine", "lovely", "superb", "charming"];
 const NEGATIVE: &[&str] = &["bad", "awful", "dull", "boring", "poor", "terrible"];
 const NEUTRAL: &[&str] = &[
-    "the", "a", "film", "movie", "story", "plot", "was", "is", "very", "quite", "and", "but", "actor", "scene", "music",
-    "ending", "it", "this", "of", "really", "not", "so", "too", "end",
+    "the", "a", "film", "movie", "story", "plot", "was", "is", "very", "quite", "and", "but", "actor", "scene",
+    "music", "ending", "it", "this", "of", "really", "not", "so", "too", "end",
 ];
 
 /// Every word of the synthetic language, after the special tokens.
 pub fn vocabulary() -> Vec<String> {
-    let mut v: Vec<String> = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."].iter().map(|s| s.to_string()).collect();
+    let mut v: Vec<String> =
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."].iter().map(|s| s.to_string()).collect();
     v.extend(POSITIVE.iter().chain(NEGATIVE).chain(NEUTRAL).map(|s| s.to_string()));
     v
 }
 
 /// Writes a random BERT teacher (uncased WordPiece vocabulary of [`vocabulary`]) to `dir`.
-pub fn write_teacher<B: Backend>(dir: &Path, layers: usize, hidden: usize, num_labels: usize, seed: u64, device: &B::Device) -> Result<PathBuf> {
+pub fn write_teacher<B: Backend>(
+    dir: &Path,
+    layers: usize,
+    hidden: usize,
+    num_labels: usize,
+    seed: u64,
+    device: &B::Device,
+) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let vocab = vocabulary();
     let vocab_path = dir.join("vocab.txt");
@@ -37,7 +45,8 @@ pub fn write_teacher<B: Backend>(dir: &Path, layers: usize, hidden: usize, num_l
     let heads = (hidden / 16).max(1);
     let config = BertConfig::synthetic(vocab.len(), hidden, layers, heads, hidden * 4, num_labels);
     let model = BertClassifier::<B>::new(&config, seed, device);
-    let tokenizer = TextTokenizer::from_tokenizer(wordpiece_from_vocab(&vocab_path, true)?, 64).map_err(Error::Internal)?;
+    let tokenizer =
+        TextTokenizer::from_tokenizer(wordpiece_from_vocab(&vocab_path, true)?, 64).map_err(Error::Internal)?;
     let files = ModelFiles {
         source: dir.display().to_string(),
         config: dir.join("config.json"),

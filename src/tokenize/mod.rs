@@ -37,9 +37,14 @@ pub struct TokenBatch {
 
 impl TokenBatch {
     pub fn to_input<B: Backend>(&self, device: &B::Device) -> BertInput<B> {
-        let t = |v: &Vec<i64>| Tensor::<B, 2, Int>::from_data(TensorData::new(v.clone(), [self.batch, self.seq]), device);
+        let t =
+            |v: &Vec<i64>| Tensor::<B, 2, Int>::from_data(TensorData::new(v.clone(), [self.batch, self.seq]), device);
         let padded = self.mask.contains(&0);
-        BertInput { input_ids: t(&self.ids), token_type_ids: t(&self.type_ids), attention_mask: padded.then(|| t(&self.mask)) }
+        BertInput {
+            input_ids: t(&self.ids),
+            token_type_ids: t(&self.type_ids),
+            attention_mask: padded.then(|| t(&self.mask)),
+        }
     }
 
     /// Real (non-padding) tokens in the batch.
@@ -118,7 +123,9 @@ impl TextTokenizer {
                 })?;
                 (t, json.clone())
             }
-            (None, Some(vocab)) => (wordpiece_from_vocab(vocab, lowercase(files.tokenizer_config.as_deref())?)?, vocab.clone()),
+            (None, Some(vocab)) => {
+                (wordpiece_from_vocab(vocab, lowercase(files.tokenizer_config.as_deref())?)?, vocab.clone())
+            }
             (None, None) => {
                 return Err(Error::InvalidModel {
                     path: files.config.clone(),
@@ -126,7 +133,8 @@ impl TextTokenizer {
                 });
             }
         };
-        let tokenizer = Self::from_tokenizer(inner, max_length).map_err(|reason| Error::Tokenizer { path: path.clone(), reason })?;
+        let tokenizer = Self::from_tokenizer(inner, max_length)
+            .map_err(|reason| Error::Tokenizer { path: path.clone(), reason })?;
         if tokenizer.vocab_size() > vocab_size {
             return Err(Error::Tokenizer {
                 path,
@@ -180,7 +188,10 @@ impl TextTokenizer {
             })
             .collect();
         let encs = self.inner.encode_batch(inputs, true).map_err(|e| Error::Input(format!("cannot tokenize: {e}")))?;
-        Ok(encs.into_iter().map(|e| Encoded { ids: e.get_ids().to_vec(), type_ids: e.get_type_ids().to_vec() }).collect())
+        Ok(encs
+            .into_iter()
+            .map(|e| Encoded { ids: e.get_ids().to_vec(), type_ids: e.get_type_ids().to_vec() })
+            .collect())
     }
 
     /// Saves the tokenizer as `tokenizer.json` (used when the source had only `vocab.txt`).
@@ -229,7 +240,8 @@ mod tests {
     use super::*;
 
     fn vocab_file(dir: &Path) -> std::path::PathBuf {
-        let words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "##s", "a", "dog", "."];
+        let words =
+            ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "##s", "a", "dog", "."];
         let p = dir.join("vocab.txt");
         std::fs::write(&p, words.join("\n")).unwrap();
         p
@@ -238,7 +250,8 @@ mod tests {
     #[test]
     fn vocab_tokenizer_encodes_pairs_like_bert() {
         let dir = tempfile::tempdir().unwrap();
-        let t = TextTokenizer::from_tokenizer(wordpiece_from_vocab(&vocab_file(dir.path()), true).unwrap(), 64).unwrap();
+        let t =
+            TextTokenizer::from_tokenizer(wordpiece_from_vocab(&vocab_file(dir.path()), true).unwrap(), 64).unwrap();
         let e = t.encode("The cats", Some("a DOG.")).unwrap();
         // [CLS] the cat ##s [SEP] a dog . [SEP]
         assert_eq!(e.ids, vec![2, 5, 6, 10, 3, 11, 12, 13, 3]);

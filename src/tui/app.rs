@@ -65,8 +65,15 @@ pub fn run(rx: &Receiver<Event>, control: Arc<Control>, signals: &Signals) -> Re
     Ok(exit)
 }
 
-fn event_loop(terminal: &mut ratatui::DefaultTerminal, rx: &Receiver<Event>, control: &Control, signals: &Signals, resized: &mut bool) -> MonitorExit {
-    let mut state = AppState { no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()), ..AppState::default() };
+fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    rx: &Receiver<Event>,
+    control: &Control,
+    signals: &Signals,
+    resized: &mut bool,
+) -> MonitorExit {
+    let mut state =
+        AppState { no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()), ..AppState::default() };
     let mut sampler: Option<Sampler> = None;
     let mut last_sample = Instant::now();
     let mut stopped_by: Option<StopSignal> = None;
@@ -169,7 +176,11 @@ fn wait_for_input(ms: i32) -> std::result::Result<bool, String> {
     let n = unsafe { libc::poll(&mut fd, 1, ms) };
     if n < 0 {
         let e = std::io::Error::last_os_error();
-        return if e.kind() == std::io::ErrorKind::Interrupted { Ok(false) } else { Err(format!("cannot wait for the terminal: {e}")) };
+        return if e.kind() == std::io::ErrorKind::Interrupted {
+            Ok(false)
+        } else {
+            Err(format!("cannot wait for the terminal: {e}"))
+        };
     }
     if fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
         return Err("the terminal hung up".into());

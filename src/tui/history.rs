@@ -35,7 +35,16 @@ impl History {
             self.full.push((self.acc.0 / n, self.acc.1 / n));
             self.acc = (0.0, 0.0, 0);
             if self.full.len() == FULL_POINTS {
-                self.full = self.full.chunks(2).map(|c| (c.iter().map(|p| p.0).sum::<f64>() / c.len() as f64, c.iter().map(|p| p.1).sum::<f64>() / c.len() as f64)).collect();
+                self.full = self
+                    .full
+                    .chunks(2)
+                    .map(|c| {
+                        (
+                            c.iter().map(|p| p.0).sum::<f64>() / c.len() as f64,
+                            c.iter().map(|p| p.1).sum::<f64>() / c.len() as f64,
+                        )
+                    })
+                    .collect();
                 self.stride *= 2;
             }
         }

@@ -121,7 +121,14 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::LogLatest,
         when: When::Always,
     },
-    Binding { codes: &[KeyCode::Char('?')], label: "?", footer: "help", help: "this help (any key closes it)", action: Action::Help, when: When::Always },
+    Binding {
+        codes: &[KeyCode::Char('?')],
+        label: "?",
+        footer: "help",
+        help: "this help (any key closes it)",
+        action: Action::Help,
+        when: When::Always,
+    },
 ];
 
 /// The binding of a key, if any applies (`training`: runs are left).
@@ -148,7 +155,11 @@ mod tests {
             }
         }
         assert_eq!(lookup(KeyCode::Char('s'), true).map(|b| b.action), Some(Action::Skip));
-        assert_eq!(lookup(KeyCode::Char('s'), false).map(|b| b.action), None, "nothing to skip once the matrix is over");
+        assert_eq!(
+            lookup(KeyCode::Char('s'), false).map(|b| b.action),
+            None,
+            "nothing to skip once the matrix is over"
+        );
         assert_eq!(lookup(KeyCode::Esc, false).map(|b| b.action), Some(Action::Quit));
     }
 

@@ -136,7 +136,8 @@ pub struct PhaseView {
 
 impl PhaseView {
     pub fn eta(&self) -> Option<f64> {
-        (self.done > 0 && self.seconds > 0.0).then(|| self.seconds / self.done as f64 * (self.total.saturating_sub(self.done)) as f64)
+        (self.done > 0 && self.seconds > 0.0)
+            .then(|| self.seconds / self.done as f64 * (self.total.saturating_sub(self.done)) as f64)
     }
 }
 
@@ -249,14 +250,24 @@ impl AppState {
                     r.step = s.step;
                     r.steps_total = s.steps_total;
                     r.epoch = s.epoch;
-                    r.examples_per_s = if r.examples_per_s == 0.0 { s.examples_per_s } else { 0.9 * r.examples_per_s + 0.1 * s.examples_per_s };
+                    r.examples_per_s = if r.examples_per_s == 0.0 {
+                        s.examples_per_s
+                    } else {
+                        0.9 * r.examples_per_s + 0.1 * s.examples_per_s
+                    };
                     r.loss.push(s.step, s.loss.total);
                     let v = s.loss;
                     r.parts = Some(match r.parts {
                         None => v,
                         Some(p) => {
-                            let m = |a: f64, b: f64| if b.is_finite() { (1.0 - PARTS_EMA) * a + PARTS_EMA * b } else { a };
-                            LossValues { total: m(p.total, v.total), ce: m(p.ce, v.ce), kl: m(p.kl, v.kl), cosine: m(p.cosine, v.cosine) }
+                            let m =
+                                |a: f64, b: f64| if b.is_finite() { (1.0 - PARTS_EMA) * a + PARTS_EMA * b } else { a };
+                            LossValues {
+                                total: m(p.total, v.total),
+                                ce: m(p.ce, v.ce),
+                                kl: m(p.kl, v.kl),
+                                cosine: m(p.cosine, v.cosine),
+                            }
                         }
                     });
                 }
@@ -266,7 +277,13 @@ impl AppState {
                     Some(p) if p.phase == *phase && p.run == *run && *done > 0 => p.seconds,
                     _ => 0.0,
                 };
-                self.phase = (done < total).then_some(PhaseView { run: *run, phase: *phase, done: *done, total: *total, seconds });
+                self.phase = (done < total).then_some(PhaseView {
+                    run: *run,
+                    phase: *phase,
+                    done: *done,
+                    total: *total,
+                    seconds,
+                });
             }
             Event::Epoch { run, record } => {
                 if let Some(r) = self.runs.get_mut(*run) {
@@ -334,7 +351,11 @@ impl AppState {
 
     /// Runs that are over (done, skipped, stopped or failed) and the total.
     pub fn progress(&self) -> (usize, usize) {
-        let over = self.runs.iter().filter(|r| matches!(r.status, RunStatus::Done | RunStatus::Skipped | RunStatus::Failed)).count();
+        let over = self
+            .runs
+            .iter()
+            .filter(|r| matches!(r.status, RunStatus::Done | RunStatus::Skipped | RunStatus::Failed))
+            .count();
         (over, self.runs.len())
     }
 
@@ -368,10 +389,16 @@ impl AppState {
         }
         let pending = self.runs.iter().filter(|r| r.status == RunStatus::Pending && r.is_student()).count();
         let student_steps = (self.student_epochs * self.steps_per_epoch) as f64;
-        let done_students: Vec<f64> = self.runs.iter().filter(|r| r.is_student() && r.status == RunStatus::Done && r.seconds > 0.0).map(|r| r.seconds).collect();
+        let done_students: Vec<f64> = self
+            .runs
+            .iter()
+            .filter(|r| r.is_student() && r.status == RunStatus::Done && r.seconds > 0.0)
+            .map(|r| r.seconds)
+            .collect();
         let teacher = self.runs.iter().find(|r| !r.is_student());
         let student_layers = self.runs.iter().find(|r| r.is_student()).map_or(0, |r| r.label.teacher_layers.len());
-        let layer_share = if self.teacher_layers > 0 { student_layers as f64 / self.teacher_layers as f64 } else { 1.0 };
+        let layer_share =
+            if self.teacher_layers > 0 { student_layers as f64 / self.teacher_layers as f64 } else { 1.0 };
         let teacher_pace = teacher.and_then(RunView::pace);
         let cur = self.current.and_then(|c| self.runs.get(c));
         let (per_student, approximate) = if !done_students.is_empty() {
@@ -461,12 +488,21 @@ mod tests {
 
     fn planned() -> AppState {
         let mut s = AppState::default();
-        let label = |kind, name: &str, layers: Vec<usize>| RunLabel { kind, name: name.into(), seed: 42, teacher_layers: layers };
+        let label = |kind, name: &str, layers: Vec<usize>| RunLabel {
+            kind,
+            name: name.into(),
+            seed: 42,
+            teacher_layers: layers,
+        };
         s.apply(&Event::Plan {
             experiment: "x".into(),
             backend: BackendInfo { name: "cpu", device: "CPU".into() },
             teacher_layers: 4,
-            runs: vec![label(RunKind::Teacher, "Teacher fine-tune", vec![]), label(RunKind::Student, "Top", vec![1, 2]), label(RunKind::Student, "Odd", vec![1, 3])],
+            runs: vec![
+                label(RunKind::Teacher, "Teacher fine-tune", vec![]),
+                label(RunKind::Student, "Top", vec![1, 2]),
+                label(RunKind::Student, "Odd", vec![1, 3]),
+            ],
             student_epochs: 1,
             steps_per_epoch: 10,
         });
@@ -474,11 +510,27 @@ mod tests {
     }
 
     fn step(run: usize, step: usize, total: usize) -> Event {
-        Event::Step(StepEvent { run, epoch: 1, step, steps_total: total, loss: LossValues { total: 1.0, ce: 0.5, kl: 0.2, cosine: 0.3 }, lr: 1e-3, examples_per_s: 10.0 })
+        Event::Step(StepEvent {
+            run,
+            epoch: 1,
+            step,
+            steps_total: total,
+            loss: LossValues { total: 1.0, ce: 0.5, kl: 0.2, cosine: 0.3 },
+            lr: 1e-3,
+            examples_per_s: 10.0,
+        })
     }
 
     fn record(epoch: usize, acc: f64) -> EpochRecord {
-        EpochRecord { epoch, train_loss: (epoch > 0).then_some(0.5), train_ce: None, train_kl: None, train_cosine: None, validation_loss: 0.6, validation_accuracy: acc }
+        EpochRecord {
+            epoch,
+            train_loss: (epoch > 0).then_some(0.5),
+            train_ce: None,
+            train_kl: None,
+            train_cosine: None,
+            validation_loss: 0.6,
+            validation_accuracy: acc,
+        }
     }
 
     #[test]
@@ -616,7 +668,10 @@ mod tests {
     fn the_log_counts_warnings_and_stays_where_scrolled() {
         let mut s = planned();
         for i in 0..20 {
-            s.apply(&Event::Log { level: if i % 5 == 0 { Level::Warn } else { Level::Info }, text: format!("line {i}") });
+            s.apply(&Event::Log {
+                level: if i % 5 == 0 { Level::Warn } else { Level::Info },
+                text: format!("line {i}"),
+            });
         }
         assert_eq!(s.warnings, 4);
         s.key(key(KeyCode::PageUp));

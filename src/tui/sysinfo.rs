@@ -106,7 +106,11 @@ fn query_nvidia_smi() -> Option<GpuStats> {
 
 fn parse_nvidia_smi(text: &str) -> Option<GpuStats> {
     let mut v = text.lines().next()?.split(',').map(|f| f.trim().parse::<f64>());
-    Some(GpuStats { utilization_percent: v.next()?.ok()?, memory_used_mib: v.next()?.ok()?, memory_total_mib: v.next()?.ok()? })
+    Some(GpuStats {
+        utilization_percent: v.next()?.ok()?,
+        memory_used_mib: v.next()?.ok()?,
+        memory_total_mib: v.next()?.ok()?,
+    })
 }
 
 /// Bytes as the header shows them: `812M`, `1.3G`.

@@ -14,7 +14,11 @@ use crate::ops::{AdamHyper, AdamMoments};
 /// are copied once by `storage_mut`).
 fn writable(t: FlexTensor) -> FlexTensor {
     let l = t.layout();
-    if l.is_contiguous() && l.start_offset() == 0 && t.bytes().len() == l.num_elements() * 4 { t } else { t.to_contiguous() }
+    if l.is_contiguous() && l.start_offset() == 0 && t.bytes().len() == l.num_elements() * 4 {
+        t
+    } else {
+        t.to_contiguous()
+    }
 }
 
 const CHUNK: usize = 32 * 1024;
@@ -41,19 +45,24 @@ pub fn step<const D: usize>(
     let (c1, c2) = (1.0 - b1, 1.0 - b2);
     {
         let (ps, m1s, m2s) = (p.storage_mut::<f32>(), m1.storage_mut::<f32>(), m2.storage_mut::<f32>());
-        ps.par_chunks_mut(CHUNK).zip(m1s.par_chunks_mut(CHUNK)).zip(m2s.par_chunks_mut(CHUNK)).zip(g.par_chunks(CHUNK)).for_each(
-            |(((p, m1), m2), g)| {
-                vectorized(#[inline(always)] || {
-                    for (((p, m1), m2), &g) in p.iter_mut().zip(m1.iter_mut()).zip(m2.iter_mut()).zip(g) {
-                        // The same operations as burn's Adam, in the same order (the first
-                        // step's moments are `g * c1` and `g * g * c2`: 0 * b + x is x).
-                        *m1 = if first { g * c1 } else { *m1 * b1 + g * c1 };
-                        *m2 = if first { g * g * c2 } else { *m2 * b2 + g * g * c2 };
-                        *p -= *m1 * factor / (m2.sqrt() + eps) * lr;
-                    }
-                })
-            },
-        );
+        ps.par_chunks_mut(CHUNK)
+            .zip(m1s.par_chunks_mut(CHUNK))
+            .zip(m2s.par_chunks_mut(CHUNK))
+            .zip(g.par_chunks(CHUNK))
+            .for_each(|(((p, m1), m2), g)| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for (((p, m1), m2), &g) in p.iter_mut().zip(m1.iter_mut()).zip(m2.iter_mut()).zip(g) {
+                            // The same operations as burn's Adam, in the same order (the first
+                            // step's moments are `g * c1` and `g * g * c2`: 0 * b + x is x).
+                            *m1 = if first { g * c1 } else { *m1 * b1 + g * c1 };
+                            *m2 = if first { g * g * c2 } else { *m2 * b2 + g * g * c2 };
+                            *p -= *m1 * factor / (m2.sqrt() + eps) * lr;
+                        }
+                    },
+                )
+            });
     }
     (tensor(p), AdamMoments { moment_1: tensor(m1), moment_2: tensor(m2), time })
 }

@@ -77,7 +77,13 @@ fn dropout_factors(spec: &Spec, s: &Shape, task: usize, i: usize, n: usize, mut 
 
 /// The context `[batch, seq, hidden]` and the attention probabilities `[batch, heads, seq,
 /// seq]` (before dropout).
-pub fn forward(q: &FlexTensor, k: &FlexTensor, v: &FlexTensor, key_bias: Option<&FlexTensor>, spec: Spec) -> (FlexTensor, Vec<f32>) {
+pub fn forward(
+    q: &FlexTensor,
+    k: &FlexTensor,
+    v: &FlexTensor,
+    key_bias: Option<&FlexTensor>,
+    spec: Spec,
+) -> (FlexTensor, Vec<f32>) {
     let (q, k, v) = (q.to_contiguous(), k.to_contiguous(), v.to_contiguous());
     let s = Shape::of(&q, &[&k, &v], spec.heads);
     let bias = key_bias.map(|b| b.to_contiguous());
@@ -94,26 +100,47 @@ pub fn forward(q: &FlexTensor, k: &FlexTensor, v: &FlexTensor, key_bias: Option<
         // SAFETY: p is [n, n]; q and k heads are [n, head_dim] with row stride hidden.
         unsafe {
             gemm_raw(
-                p.as_mut_ptr(), n as isize, 1, false,
+                p.as_mut_ptr(),
+                n as isize,
+                1,
+                false,
                 Mat::strided(qs, at, s.hidden, 1, n, s.head_dim),
                 Mat::strided(ks, at, s.hidden, 1, n, s.head_dim).t(),
-                n, n, s.head_dim, s.scale(), gemm::Parallelism::None,
+                n,
+                n,
+                s.head_dim,
+                s.scale(),
+                gemm::Parallelism::None,
             );
         }
         let bias = bias.map(|bias| &bias[b * n..(b + 1) * n]);
-        vectorized(#[inline(always)] || {
-            for row in p.chunks_exact_mut(n) {
-                softmax_row(row, bias);
-            }
-        });
+        vectorized(
+            #[inline(always)]
+            || {
+                for row in p.chunks_exact_mut(n) {
+                    softmax_row(row, bias);
+                }
+            },
+        );
         let mut dropped;
         let lhs = if spec.dropout.is_some() {
             dropped = output(n * n);
-            vectorized(#[inline(always)] || {
-                for (i, (row, out)) in p.chunks_exact(n).zip(dropped.chunks_exact_mut(n)).enumerate() {
-                    dropout_factors(&spec, &s, task, i, n, #[inline(always)] |j, f| out[j] = row[j] * f);
-                }
-            });
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (i, (row, out)) in p.chunks_exact(n).zip(dropped.chunks_exact_mut(n)).enumerate() {
+                        dropout_factors(
+                            &spec,
+                            &s,
+                            task,
+                            i,
+                            n,
+                            #[inline(always)]
+                            |j, f| out[j] = row[j] * f,
+                        );
+                    }
+                },
+            );
             Mat::strided(&dropped, 0, n, 1, n, n)
         } else {
             Mat::strided(p, 0, n, 1, n, n)
@@ -121,9 +148,17 @@ pub fn forward(q: &FlexTensor, k: &FlexTensor, v: &FlexTensor, key_bias: Option<
         // SAFETY: this task alone writes head h's columns of batch item b.
         unsafe {
             gemm_raw(
-                ctx_out.at(at), s.hidden as isize, 1, false,
-                lhs, Mat::strided(vs, at, s.hidden, 1, n, s.head_dim),
-                n, s.head_dim, n, 1.0, gemm::Parallelism::None,
+                ctx_out.at(at),
+                s.hidden as isize,
+                1,
+                false,
+                lhs,
+                Mat::strided(vs, at, s.hidden, 1, n, s.head_dim),
+                n,
+                s.head_dim,
+                n,
+                1.0,
+                gemm::Parallelism::None,
             );
         }
     });
@@ -134,13 +169,23 @@ pub fn forward(q: &FlexTensor, k: &FlexTensor, v: &FlexTensor, key_bias: Option<
 #[inline(always)]
 fn softmax_row(row: &mut [f32], bias: Option<&[f32]>) {
     if let Some(bias) = bias {
-        update(row, bias, #[inline(always)] |x, b| x + b);
+        update(
+            row,
+            bias,
+            #[inline(always)]
+            |x, b| x + b,
+        );
     }
     let m = max(row);
     for x in row.iter_mut() {
         *x = exp_neg(*x - m);
     }
-    let inv = 1.0 / sum_by(row, #[inline(always)] |x| x);
+    let inv = 1.0
+        / sum_by(
+            row,
+            #[inline(always)]
+            |x| x,
+        );
     for x in row.iter_mut() {
         *x *= inv;
     }
@@ -168,11 +213,22 @@ pub fn backward(
         let mut dropped;
         let p_used = if spec.dropout.is_some() {
             dropped = output(n * n);
-            vectorized(#[inline(always)] || {
-                for (i, (row, out)) in p.chunks_exact(n).zip(dropped.chunks_exact_mut(n)).enumerate() {
-                    dropout_factors(&spec, &s, task, i, n, #[inline(always)] |j, f| out[j] = row[j] * f);
-                }
-            });
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (i, (row, out)) in p.chunks_exact(n).zip(dropped.chunks_exact_mut(n)).enumerate() {
+                        dropout_factors(
+                            &spec,
+                            &s,
+                            task,
+                            i,
+                            n,
+                            #[inline(always)]
+                            |j, f| out[j] = row[j] * f,
+                        );
+                    }
+                },
+            );
             &dropped[..]
         } else {
             p
@@ -182,36 +238,89 @@ pub fn backward(
         // SAFETY: this task alone writes head h's columns of batch item b in dv; dp is [n, n].
         unsafe {
             gemm_raw(
-                dv_out.at(at), s.hidden as isize, 1, false,
-                Mat::strided(p_used, 0, n, 1, n, n).t(), Mat::strided(dc, at, s.hidden, 1, n, s.head_dim),
-                n, s.head_dim, n, 1.0, gemm::Parallelism::None,
+                dv_out.at(at),
+                s.hidden as isize,
+                1,
+                false,
+                Mat::strided(p_used, 0, n, 1, n, n).t(),
+                Mat::strided(dc, at, s.hidden, 1, n, s.head_dim),
+                n,
+                s.head_dim,
+                n,
+                1.0,
+                gemm::Parallelism::None,
             );
             gemm_raw(
-                dp.as_mut_ptr(), n as isize, 1, false,
-                Mat::strided(dc, at, s.hidden, 1, n, s.head_dim), Mat::strided(vs, at, s.hidden, 1, n, s.head_dim).t(),
-                n, n, s.head_dim, 1.0, gemm::Parallelism::None,
+                dp.as_mut_ptr(),
+                n as isize,
+                1,
+                false,
+                Mat::strided(dc, at, s.hidden, 1, n, s.head_dim),
+                Mat::strided(vs, at, s.hidden, 1, n, s.head_dim).t(),
+                n,
+                n,
+                s.head_dim,
+                1.0,
+                gemm::Parallelism::None,
             );
         }
         // Through dropout (the same factors), then softmax: ds = p * (dp - sum(p * dp)).
-        vectorized(#[inline(always)] || {
-            for (i, (dp_row, p_row)) in dp.chunks_exact_mut(n).zip(p.chunks_exact(n)).enumerate() {
-                dropout_factors(&spec, &s, task, i, n, #[inline(always)] |j, f| dp_row[j] *= f);
-                let dot = sum_by2(dp_row, p_row, #[inline(always)] |a, b| a * b);
-                update(dp_row, p_row, #[inline(always)] |d, p| p * (d - dot));
-            }
-        });
+        vectorized(
+            #[inline(always)]
+            || {
+                for (i, (dp_row, p_row)) in dp.chunks_exact_mut(n).zip(p.chunks_exact(n)).enumerate() {
+                    dropout_factors(
+                        &spec,
+                        &s,
+                        task,
+                        i,
+                        n,
+                        #[inline(always)]
+                        |j, f| dp_row[j] *= f,
+                    );
+                    let dot = sum_by2(
+                        dp_row,
+                        p_row,
+                        #[inline(always)]
+                        |a, b| a * b,
+                    );
+                    update(
+                        dp_row,
+                        p_row,
+                        #[inline(always)]
+                        |d, p| p * (d - dot),
+                    );
+                }
+            },
+        );
         // dq = ds @ k * scale;  dk = ds^T @ q * scale
         // SAFETY: this task alone writes head h's columns of batch item b in dq and dk.
         unsafe {
             gemm_raw(
-                dq_out.at(at), s.hidden as isize, 1, false,
-                Mat::strided(&dp, 0, n, 1, n, n), Mat::strided(ks, at, s.hidden, 1, n, s.head_dim),
-                n, s.head_dim, n, s.scale(), gemm::Parallelism::None,
+                dq_out.at(at),
+                s.hidden as isize,
+                1,
+                false,
+                Mat::strided(&dp, 0, n, 1, n, n),
+                Mat::strided(ks, at, s.hidden, 1, n, s.head_dim),
+                n,
+                s.head_dim,
+                n,
+                s.scale(),
+                gemm::Parallelism::None,
             );
             gemm_raw(
-                dk_out.at(at), s.hidden as isize, 1, false,
-                Mat::strided(&dp, 0, n, 1, n, n).t(), Mat::strided(qs, at, s.hidden, 1, n, s.head_dim),
-                n, s.head_dim, n, s.scale(), gemm::Parallelism::None,
+                dk_out.at(at),
+                s.hidden as isize,
+                1,
+                false,
+                Mat::strided(&dp, 0, n, 1, n, n).t(),
+                Mat::strided(qs, at, s.hidden, 1, n, s.head_dim),
+                n,
+                s.head_dim,
+                n,
+                s.scale(),
+                gemm::Parallelism::None,
             );
         }
     });

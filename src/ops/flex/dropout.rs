@@ -14,11 +14,14 @@ pub fn apply(x: FlexTensor, prob: f64, seed: u64) -> FlexTensor {
     let (t, scale) = (rng::threshold(prob), if prob < 1.0 { (1.0 / (1.0 - prob)) as f32 } else { 0.0 });
     in_place(x, |v| {
         for_rows(v, 1, |first, out| {
-            vectorized(#[inline(always)] || {
-                for (j, x) in out.iter_mut().enumerate() {
-                    *x *= rng::factor(seed, (first + j) as u32, t, scale);
-                }
-            });
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (j, x) in out.iter_mut().enumerate() {
+                        *x *= rng::factor(seed, (first + j) as u32, t, scale);
+                    }
+                },
+            );
         });
     })
 }

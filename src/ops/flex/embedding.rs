@@ -56,11 +56,19 @@ pub fn backward(dy: &FlexTensor, ids: &[u32], rows: usize, hidden: usize) -> Fle
     assert_eq!(g.len(), ids.len() * hidden, "an embedding gradient of another shape than the lookup");
     let mut grad = crate::ops::simd::output(rows * hidden);
     grad.par_chunks_mut(64 * 1024).for_each(|c| c.fill(0.0));
-    vectorized(#[inline(always)] || {
-        for (t, &id) in ids.iter().enumerate() {
-            let id = id as usize;
-            update(&mut grad[id * hidden..(id + 1) * hidden], &g[t * hidden..(t + 1) * hidden], #[inline(always)] |a, b| a + b);
-        }
-    });
+    vectorized(
+        #[inline(always)]
+        || {
+            for (t, &id) in ids.iter().enumerate() {
+                let id = id as usize;
+                update(
+                    &mut grad[id * hidden..(id + 1) * hidden],
+                    &g[t * hidden..(t + 1) * hidden],
+                    #[inline(always)]
+                    |a, b| a + b,
+                );
+            }
+        },
+    );
     from_vec(grad, vec![rows, hidden])
 }

@@ -78,7 +78,12 @@ fn gelu_grad(x: f32) -> f32 {
 /// comes from is used by nothing else).
 pub fn forward(x: FlexTensor) -> FlexTensor {
     in_place(x, |v| {
-        for_rows(v, 1, |_, out| vectorized(#[inline(always)] || update_each(out, gelu)));
+        for_rows(v, 1, |_, out| {
+            vectorized(
+                #[inline(always)]
+                || update_each(out, gelu),
+            )
+        });
     })
 }
 
@@ -89,7 +94,17 @@ pub fn backward(x: &FlexTensor, dy: FlexTensor) -> FlexTensor {
     in_place(dy, |g| {
         for_rows(g, 1, |first, out| {
             let src = &src[first..first + out.len()];
-            vectorized(#[inline(always)] || update(out, src, #[inline(always)] |g, x| g * gelu_grad(x)));
+            vectorized(
+                #[inline(always)]
+                || {
+                    update(
+                        out,
+                        src,
+                        #[inline(always)]
+                        |g, x| g * gelu_grad(x),
+                    )
+                },
+            );
         });
     })
 }
@@ -112,6 +127,11 @@ mod tests {
         assert_eq!(exp_neg(-200.0), 0.0);
         assert_eq!(exp_neg(f32::MIN), 0.0);
         assert_eq!(exp_neg(0.0), 1.0);
-        assert!(exp_neg(f32::NAN).is_nan() && erf(f32::NAN).is_nan() && gelu(f32::NAN).is_nan() && gelu_grad(f32::NAN).is_nan());
+        assert!(
+            exp_neg(f32::NAN).is_nan()
+                && erf(f32::NAN).is_nan()
+                && gelu(f32::NAN).is_nan()
+                && gelu_grad(f32::NAN).is_nan()
+        );
     }
 }

@@ -66,21 +66,47 @@ pub fn grad_w(x: &FlexTensor, dy: &FlexTensor) -> FlexTensor {
             gemm_into(&mut dw, false, lhs, rhs, d_in, d_out, n);
         } else {
             // SAFETY: dw is [d_in, d_out]; the operands cover rows first..first + n.
-            unsafe { gemm_raw(dw.as_mut_ptr(), d_out as isize, 1, false, lhs, rhs, d_in, d_out, n, 1.0, gemm::Parallelism::None) };
+            unsafe {
+                gemm_raw(
+                    dw.as_mut_ptr(),
+                    d_out as isize,
+                    1,
+                    false,
+                    lhs,
+                    rhs,
+                    d_in,
+                    d_out,
+                    n,
+                    1.0,
+                    gemm::Parallelism::None,
+                )
+            };
         }
         dw
     };
     if rows < 2 * GRAD_W_ROWS || d_in * d_out == 0 {
         return from_vec(part(0, rows, true), vec![d_in, d_out]);
     }
-    let parts: Vec<Vec<f32>> =
-        (0..rows.div_ceil(GRAD_W_ROWS)).into_par_iter().map(|c| part(c * GRAD_W_ROWS, GRAD_W_ROWS.min(rows - c * GRAD_W_ROWS), false)).collect();
+    let parts: Vec<Vec<f32>> = (0..rows.div_ceil(GRAD_W_ROWS))
+        .into_par_iter()
+        .map(|c| part(c * GRAD_W_ROWS, GRAD_W_ROWS.min(rows - c * GRAD_W_ROWS), false))
+        .collect();
     let mut parts = parts.into_iter();
     let mut dw = parts.next().expect("at least two parts");
     for p in parts {
         for_rows(&mut dw, d_out, |first, chunk| {
             let p = &p[first * d_out..first * d_out + chunk.len()];
-            vectorized(#[inline(always)] || update(chunk, p, #[inline(always)] |a, b| a + b));
+            vectorized(
+                #[inline(always)]
+                || {
+                    update(
+                        chunk,
+                        p,
+                        #[inline(always)]
+                        |a, b| a + b,
+                    )
+                },
+            );
         });
     }
     from_vec(dw, vec![d_in, d_out])
@@ -93,11 +119,19 @@ pub fn grad_b(dy: &FlexTensor) -> FlexTensor {
     let rows = dy.layout().num_elements() / d_out.max(1);
     let g = f32s(&dy);
     let sums = column_sums(rows, d_out, 1, |first, n, acc| {
-        vectorized(#[inline(always)] || {
-            for row in g[first * d_out..(first + n) * d_out].chunks_exact(d_out) {
-                update(acc, row, #[inline(always)] |a, x| a + x);
-            }
-        })
+        vectorized(
+            #[inline(always)]
+            || {
+                for row in g[first * d_out..(first + n) * d_out].chunks_exact(d_out) {
+                    update(
+                        acc,
+                        row,
+                        #[inline(always)]
+                        |a, x| a + x,
+                    );
+                }
+            },
+        )
     });
     from_vec(sums, vec![d_out])
 }

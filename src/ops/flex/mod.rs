@@ -98,7 +98,11 @@ impl<'a> Mat<'a> {
     pub fn strided(data: &'a [f32], offset: usize, rs: usize, cs: usize, rows: usize, cols: usize) -> Self {
         if rows > 0 && cols > 0 {
             let last = offset + (rows - 1) * rs + (cols - 1) * cs;
-            assert!(last < data.len(), "a [{rows}, {cols}] matrix at {offset} (strides {rs}, {cs}) overruns {} elements", data.len());
+            assert!(
+                last < data.len(),
+                "a [{rows}, {cols}] matrix at {offset} (strides {rs}, {cs}) overruns {} elements",
+                data.len()
+            );
         }
         // SAFETY: `offset` is within `data` or the matrix is empty (then it is never read);
         // `wrapping_add` keeps the empty case free of out-of-bounds pointer arithmetic.
@@ -161,14 +165,18 @@ pub unsafe fn gemm_raw(
     // SAFETY: forwarded from the caller.
     unsafe {
         gemm::gemm(
-            m, n, k, dst, dst_cs, dst_rs, read_dst, lhs.ptr, lhs.cs, lhs.rs, rhs.ptr, rhs.cs, rhs.rs, 1.0, scale, false, false, false,
-            par,
+            m, n, k, dst, dst_cs, dst_rs, read_dst, lhs.ptr, lhs.cs, lhs.rs, rhs.ptr, rhs.cs, rhs.rs, 1.0, scale,
+            false, false, false, par,
         )
     }
 }
 
 impl FastOps for Flex {
-    fn fast_linear<const D: usize>(x: Tensor<Self, D>, weight: Tensor<Self, 2>, bias: Option<Tensor<Self, 1>>) -> Tensor<Self, D> {
+    fn fast_linear<const D: usize>(
+        x: Tensor<Self, D>,
+        weight: Tensor<Self, 2>,
+        bias: Option<Tensor<Self, 1>>,
+    ) -> Tensor<Self, D> {
         if uses_default(Op::Linear) {
             return burn::tensor::module::linear(x, weight, bias);
         }
@@ -238,7 +246,11 @@ impl FastOps for Flex {
         state: Option<AdamMoments<Self, D>>,
         hyper: AdamHyper,
     ) -> (Tensor<Self, D>, AdamMoments<Self, D>) {
-        if uses_default(Op::Adam) || !is_f32(&param) || !is_f32(&grad) || state.as_ref().is_some_and(|s| !is_f32(&s.moment_1) || !is_f32(&s.moment_2)) {
+        if uses_default(Op::Adam)
+            || !is_f32(&param)
+            || !is_f32(&grad)
+            || state.as_ref().is_some_and(|s| !is_f32(&s.moment_1) || !is_f32(&s.moment_2))
+        {
             return reference::adam_step(param, grad, state, hyper);
         }
         adam::step(param, grad, state, hyper)

@@ -81,7 +81,11 @@ pub fn loss(f: &mut Frame, area: Rect, s: &AppState) {
         Span::raw(" "),
         Span::styled("┊ epochs ", faint()),
     ]);
-    let block = Block::default().borders(Borders::ALL).title(title).title_top(Line::from(window).right_aligned()).title_bottom(legend);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(title)
+        .title_top(Line::from(window).right_aligned())
+        .title_bottom(legend);
     if raw.is_empty() {
         return empty(f, area, block, if r.status == RunStatus::Pending { "queued" } else { "no steps yet" });
     }
@@ -91,24 +95,53 @@ pub fn loss(f: &mut Frame, area: Rect, s: &AppState) {
     let smoothed = smooth(&raw, window_for(raw.len()));
     let spe = r.steps_per_epoch().max(1) as f64;
     let x0 = if s.recent { raw[0].0 } else { 0.0 };
-    let x1 = if s.recent { raw[raw.len() - 1].0.max(x0 + 1.0) } else { (r.steps_total as f64).max(raw[raw.len() - 1].0).max(1.0) };
-    let val: Vec<(f64, f64)> = r.epochs.iter().map(|e| (e.epoch as f64 * spe, e.validation_loss)).filter(|p| p.0 >= x0 && p.0 <= x1).collect();
+    let x1 = if s.recent {
+        raw[raw.len() - 1].0.max(x0 + 1.0)
+    } else {
+        (r.steps_total as f64).max(raw[raw.len() - 1].0).max(1.0)
+    };
+    let val: Vec<(f64, f64)> =
+        r.epochs.iter().map(|e| (e.epoch as f64 * spe, e.validation_loss)).filter(|p| p.0 >= x0 && p.0 <= x1).collect();
     let (rlo, rhi) = robust_range(raw.iter().map(|p| p.1));
     let lo = smoothed.iter().chain(&val).map(|p| p.1).fold(rlo, f64::min);
     let hi = smoothed.iter().chain(&val).map(|p| p.1).fold(rhi, f64::max);
     let [ylo, yhi] = padded(lo, hi);
-    let marks: Vec<[(f64, f64); 2]> = (1..r.epochs_total).map(|k| k as f64 * spe).filter(|x| *x > x0 && *x < x1).map(|x| [(x, ylo), (x, yhi)]).collect();
-    let mut datasets: Vec<Dataset> = marks.iter().map(|m| Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(faint()).data(m)).collect();
+    let marks: Vec<[(f64, f64); 2]> = (1..r.epochs_total)
+        .map(|k| k as f64 * spe)
+        .filter(|x| *x > x0 && *x < x1)
+        .map(|x| [(x, ylo), (x, yhi)])
+        .collect();
+    let mut datasets: Vec<Dataset> = marks
+        .iter()
+        .map(|m| Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(faint()).data(m))
+        .collect();
     datasets.push(Dataset::default().marker(Marker::Braille).graph_type(GraphType::Scatter).style(faint()).data(&raw));
-    datasets.push(Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(Style::default().fg(ACCENT)).data(&smoothed));
-    datasets.push(Dataset::default().marker(Marker::Dot).graph_type(GraphType::Scatter).style(Style::default().fg(WARN).add_modifier(Modifier::BOLD)).data(&val));
+    datasets.push(
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(ACCENT))
+            .data(&smoothed),
+    );
+    datasets.push(
+        Dataset::default()
+            .marker(Marker::Dot)
+            .graph_type(GraphType::Scatter)
+            .style(Style::default().fg(WARN).add_modifier(Modifier::BOLD))
+            .data(&val),
+    );
     let chart = Chart::new(datasets)
         .x_axis(Axis::default().bounds([x0, x1]).labels(labels3(x0, x1, step_label)).style(Style::default().fg(QUIET)))
-        .y_axis(Axis::default().bounds([ylo, yhi]).labels(labels3(ylo, yhi, fmt_axis)).style(Style::default().fg(QUIET)))
+        .y_axis(
+            Axis::default().bounds([ylo, yhi]).labels(labels3(ylo, yhi, fmt_axis)).style(Style::default().fg(QUIET)),
+        )
         .legend_position(None);
     f.render_widget(chart, chart_area);
     let parts = match r.parts {
-        Some(p) if r.is_student() => format!("step {} · loss {:.4} = CE {:.4} · KL {:.4} · cos {:.4} (weighted; smoothed)", r.step, p.total, p.ce, p.kl, p.cosine),
+        Some(p) if r.is_student() => format!(
+            "step {} · loss {:.4} = CE {:.4} · KL {:.4} · cos {:.4} (weighted; smoothed)",
+            r.step, p.total, p.ce, p.kl, p.cosine
+        ),
         Some(p) => format!("step {} · CE {:.4} (smoothed)", r.step, p.ce),
         None => String::new(),
     };
@@ -117,7 +150,10 @@ pub fn loss(f: &mut Frame, area: Rect, s: &AppState) {
 
 /// Every student's smoothed loss on shared axes, one colour per strategy.
 pub fn loss_all(f: &mut Frame, area: Rect, s: &AppState) {
-    let block = Block::default().borders(Borders::ALL).title(" Loss of every student ").title_top(Line::from(format!(" {} ", window_name(s))).right_aligned());
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" Loss of every student ")
+        .title_top(Line::from(format!(" {} ", window_name(s))).right_aligned());
     let students: Vec<&RunView> = s.runs.iter().filter(|r| r.is_student() && !r.loss.is_empty()).collect();
     if students.is_empty() {
         return empty(f, area, block, "no student has trained yet");
@@ -130,15 +166,35 @@ pub fn loss_all(f: &mut Frame, area: Rect, s: &AppState) {
             (*r, sm)
         })
         .collect();
-    let x1 = series.iter().map(|(r, pts)| if s.recent { pts.last().map_or(1.0, |p| p.0) } else { (r.steps_total as f64).max(pts.last().map_or(1.0, |p| p.0)) }).fold(1.0, f64::max);
-    let x0 = if s.recent { series.iter().filter_map(|(_, p)| p.first()).map(|p| p.0).fold(f64::INFINITY, f64::min).min(x1 - 1.0) } else { 0.0 };
-    let (lo, hi) = series.iter().flat_map(|(_, p)| p).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    let x1 = series
+        .iter()
+        .map(|(r, pts)| {
+            if s.recent {
+                pts.last().map_or(1.0, |p| p.0)
+            } else {
+                (r.steps_total as f64).max(pts.last().map_or(1.0, |p| p.0))
+            }
+        })
+        .fold(1.0, f64::max);
+    let x0 = if s.recent {
+        series.iter().filter_map(|(_, p)| p.first()).map(|p| p.0).fold(f64::INFINITY, f64::min).min(x1 - 1.0)
+    } else {
+        0.0
+    };
+    let (lo, hi) = series
+        .iter()
+        .flat_map(|(_, p)| p)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
     let [ylo, yhi] = padded(lo, hi);
     let mut named: Vec<&str> = Vec::new();
     let datasets: Vec<Dataset> = series
         .iter()
         .map(|(r, pts)| {
-            let d = Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(Style::default().fg(color_of(s, r))).data(pts);
+            let d = Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::default().fg(color_of(s, r)))
+                .data(pts);
             if named.contains(&r.label.name.as_str()) {
                 d
             } else {
@@ -149,8 +205,16 @@ pub fn loss_all(f: &mut Frame, area: Rect, s: &AppState) {
         .collect();
     let chart = Chart::new(datasets)
         .block(block)
-        .x_axis(Axis::default().title("step").bounds([x0, x1]).labels(labels3(x0, x1, step_label)).style(Style::default().fg(QUIET)))
-        .y_axis(Axis::default().bounds([ylo, yhi]).labels(labels3(ylo, yhi, fmt_axis)).style(Style::default().fg(QUIET)))
+        .x_axis(
+            Axis::default()
+                .title("step")
+                .bounds([x0, x1])
+                .labels(labels3(x0, x1, step_label))
+                .style(Style::default().fg(QUIET)),
+        )
+        .y_axis(
+            Axis::default().bounds([ylo, yhi]).labels(labels3(ylo, yhi, fmt_axis)).style(Style::default().fg(QUIET)),
+        )
         .legend_position(Some(LegendPosition::TopRight))
         .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(80)));
     f.render_widget(chart, area);
@@ -171,16 +235,32 @@ pub fn accuracy(f: &mut Frame, area: Rect, s: &AppState) {
     }
     let max_epoch = students.iter().flat_map(|(_, p)| p).map(|p| p.0).fold(s.student_epochs as f64, f64::max).max(1.0);
     let teacher = s.teacher_accuracy();
-    let (lo, hi) = students.iter().flat_map(|(_, p)| p).map(|p| p.1).chain(teacher).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = students
+        .iter()
+        .flat_map(|(_, p)| p)
+        .map(|p| p.1)
+        .chain(teacher)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let [ylo, yhi] = padded(lo, hi);
     let teacher_line: Vec<(f64, f64)> = teacher.map(|t| vec![(0.0, t), (max_epoch, t)]).unwrap_or_default();
     let mut datasets = Vec::new();
     if let Some(t) = teacher {
-        datasets.push(Dataset::default().name(format!("Teacher {t:.3}")).marker(Marker::Dot).graph_type(GraphType::Line).style(Style::default().fg(Color::White)).data(&teacher_line));
+        datasets.push(
+            Dataset::default()
+                .name(format!("Teacher {t:.3}"))
+                .marker(Marker::Dot)
+                .graph_type(GraphType::Line)
+                .style(Style::default().fg(Color::White))
+                .data(&teacher_line),
+        );
     }
     let mut named: Vec<&str> = Vec::new();
     for (r, pts) in &students {
-        let d = Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(Style::default().fg(color_of(s, r))).data(pts);
+        let d = Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(color_of(s, r)))
+            .data(pts);
         datasets.push(if named.contains(&r.label.name.as_str()) {
             d
         } else {
@@ -189,11 +269,26 @@ pub fn accuracy(f: &mut Frame, area: Rect, s: &AppState) {
         });
     }
     let n = max_epoch as usize;
-    let x_labels: Vec<Line> = if n <= 10 { (0..=n).map(|e| Line::from(e.to_string())).collect() } else { labels3(0.0, max_epoch, step_label) };
+    let x_labels: Vec<Line> = if n <= 10 {
+        (0..=n).map(|e| Line::from(e.to_string())).collect()
+    } else {
+        labels3(0.0, max_epoch, step_label)
+    };
     let chart = Chart::new(datasets)
         .block(block)
-        .x_axis(Axis::default().title("epoch (0: init)").bounds([0.0, max_epoch]).labels(x_labels).style(Style::default().fg(QUIET)))
-        .y_axis(Axis::default().bounds([ylo, yhi]).labels(labels3(ylo, yhi, |v| format!("{v:.3}"))).style(Style::default().fg(QUIET)))
+        .x_axis(
+            Axis::default()
+                .title("epoch (0: init)")
+                .bounds([0.0, max_epoch])
+                .labels(x_labels)
+                .style(Style::default().fg(QUIET)),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([ylo, yhi])
+                .labels(labels3(ylo, yhi, |v| format!("{v:.3}")))
+                .style(Style::default().fg(QUIET)),
+        )
         .legend_position(Some(LegendPosition::BottomRight))
         .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(80)));
     f.render_widget(chart, area);

@@ -29,7 +29,8 @@ fn status_word(s: &AppState) -> Span<'static> {
 pub fn header(f: &mut Frame, area: Rect, s: &AppState) {
     let (over, total) = s.progress();
     // (priority: lower is kept first, spans)
-    let mut parts: Vec<(u8, Vec<Span>)> = vec![(0, vec![status_word(s), Span::raw(" "), s.experiment.clone().bold().fg(ACCENT)])];
+    let mut parts: Vec<(u8, Vec<Span>)> =
+        vec![(0, vec![status_word(s), Span::raw(" "), s.experiment.clone().bold().fg(ACCENT)])];
     if s.experiment == crate::demo::DEMO_NAME {
         parts.push((6, vec![Span::raw(" "), " SYNTHETIC DATA ".black().on_magenta()]));
     }
@@ -46,12 +47,22 @@ pub fn header(f: &mut Frame, area: Rect, s: &AppState) {
         parts.push((1, vec![Span::raw(" │ "), format!("⚠ {}", s.warnings).fg(WARN).bold()]));
     }
     if let Some(g) = s.sys.gpu {
-        parts.push((3, vec![Span::raw(format!(" │ gpu {:.0}% {:.1}/{:.0}G", g.utilization_percent, g.memory_used_mib / 1024.0, g.memory_total_mib / 1024.0))]));
+        parts.push((
+            3,
+            vec![Span::raw(format!(
+                " │ gpu {:.0}% {:.1}/{:.0}G",
+                g.utilization_percent,
+                g.memory_used_mib / 1024.0,
+                g.memory_total_mib / 1024.0
+            ))],
+        ));
     }
     if let (Some(cpu), Some(rss)) = (s.sys.cpu_percent, s.sys.rss_bytes) {
         parts.push((4, vec![Span::raw(format!(" │ cpu {cpu:.0}% {}", fmt_bytes(rss)))]));
     }
-    let used = |parts: &[(u8, Vec<Span>)], keep: u8| -> usize { parts.iter().filter(|p| p.0 <= keep).flat_map(|p| &p.1).map(|sp| width(&sp.content)).sum() };
+    let used = |parts: &[(u8, Vec<Span>)], keep: u8| -> usize {
+        parts.iter().filter(|p| p.0 <= keep).flat_map(|p| &p.1).map(|sp| width(&sp.content)).sum()
+    };
     let room = area.width as usize;
     let keep = (0..=6).rev().find(|&k| used(&parts, k) <= room).unwrap_or(0);
     let mut spans: Vec<Span> = parts.into_iter().filter(|p| p.0 <= keep).flat_map(|p| p.1).collect();
@@ -84,7 +95,9 @@ pub fn gauge(f: &mut Frame, area: Rect, s: &AppState) {
     }
     let Some(r) = s.current.and_then(|c| s.runs.get(c)) else {
         let (text, color) = match &s.results_dir {
-            Some(d) if s.finished => (format!("all runs over · results in {} · q to exit", d.join("results.md").display()), GOOD),
+            Some(d) if s.finished => {
+                (format!("all runs over · results in {} · q to exit", d.join("results.md").display()), GOOD)
+            }
             _ if s.quitting => ("stopping and writing the results…".to_string(), WARN),
             _ => ("loading the teacher and the data…".to_string(), QUIET),
         };
@@ -93,7 +106,15 @@ pub fn gauge(f: &mut Frame, area: Rect, s: &AppState) {
     };
     let ratio = if r.steps_total == 0 { 0.0 } else { r.step as f64 / r.steps_total as f64 };
     let eta = r.eta().map(|e| format!(" · ETA {}", fmt_seconds(e))).unwrap_or_default();
-    let label = format!("{}  step {}/{} · epoch {}/{} · {:.1} ex/s{eta}", r.label.name, r.step, r.steps_total, r.epoch.max(1), r.epochs_total, r.examples_per_s);
+    let label = format!(
+        "{}  step {}/{} · epoch {}/{} · {:.1} ex/s{eta}",
+        r.label.name,
+        r.step,
+        r.steps_total,
+        r.epoch.max(1),
+        r.epochs_total,
+        r.examples_per_s
+    );
     f.render_widget(gauge(label, ratio), area);
 }
 

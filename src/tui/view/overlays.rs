@@ -25,7 +25,11 @@ pub fn overlay(f: &mut Frame, area: Rect, s: &AppState) {
     } else if let Some(run) = s.confirm_skip.and_then(|i| s.runs.get(i)) {
         let text = if run.label.kind == RunKind::Teacher {
             vec![
-                Line::from(format!("Skip the teacher's fine-tune after {} of {} epochs?", run.trained_epochs(), run.epochs_total)),
+                Line::from(format!(
+                    "Skip the teacher's fine-tune after {} of {} epochs?",
+                    run.trained_epochs(),
+                    run.epochs_total
+                )),
                 Line::from("The students then learn from this partly trained teacher, the"),
                 Line::from("results say so, and it is not saved: a rerun fine-tunes it again."),
                 Line::from(""),
@@ -44,7 +48,12 @@ pub fn overlay(f: &mut Frame, area: Rect, s: &AppState) {
 }
 
 fn yes_no(yes: &'static str, no: &'static str) -> Line<'static> {
-    Line::from(vec![" y ".black().on_red(), Span::raw(format!(" {yes}   ")), " n ".black().on_gray(), Span::raw(format!(" {no}"))])
+    Line::from(vec![
+        " y ".black().on_red(),
+        Span::raw(format!(" {yes}   ")),
+        " n ".black().on_gray(),
+        Span::raw(format!(" {no}")),
+    ])
 }
 
 fn popup(area: Rect, w: u16, h: u16) -> Rect {
@@ -57,18 +66,33 @@ fn confirm(f: &mut Frame, area: Rect, title: &str, text: Vec<Line<'static>>) {
     let w = text.iter().map(|l| l.width()).max().unwrap_or(20) as u16 + 4;
     let r = popup(area, w, text.len() as u16 + 2);
     f.render_widget(Clear, r);
-    f.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::ALL).title(title.to_string())), r);
+    f.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::ALL).title(title.to_string())),
+        r,
+    );
 }
 
 fn help(f: &mut Frame, area: Rect) {
     let key_w = BINDINGS.iter().map(|b| b.label.chars().count()).max().unwrap_or(8) + 2;
-    let mut text: Vec<Line> = BINDINGS.iter().map(|b| Line::from(vec![format!("{:<key_w$}", b.label).bold(), Span::raw(b.help)])).collect();
+    let mut text: Vec<Line> =
+        BINDINGS.iter().map(|b| Line::from(vec![format!("{:<key_w$}", b.label).bold(), Span::raw(b.help)])).collect();
     text.push(Line::from(vec![format!("{:<key_w$}", "ctrl-c").bold(), Span::raw("quit without asking")]));
     text.push(Line::from(""));
     text.push(Line::from("Training loss: the weighted sum of CE, KL to the teacher and the cosine term (the teacher: CE). Validation loss: CE."));
-    text.push(Line::from(format!("{BEST_MARK}: the best finished student's accuracy. Skipped and stopped runs are dim and never ranked.")));
-    text.push(Line::from("Run list: ✓ done, ▶ running, · queued, » skipped, ■ stopped, ✗ failed; bars: accuracy per epoch."));
+    text.push(Line::from(format!(
+        "{BEST_MARK}: the best finished student's accuracy. Skipped and stopped runs are dim and never ranked."
+    )));
+    text.push(Line::from(
+        "Run list: ✓ done, ▶ running, · queued, » skipped, ■ stopped, ✗ failed; bars: accuracy per epoch.",
+    ));
     let r = popup(area, 96, text.len() as u16 + 4);
     f.render_widget(Clear, r);
-    f.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::ALL).title(" Keys (any key closes) ")), r);
+    f.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::ALL).title(" Keys (any key closes) ")),
+        r,
+    );
 }

@@ -59,8 +59,13 @@ fn run_list(f: &mut Frame, area: Rect, s: &AppState) {
             let room = inner_w.saturating_sub(width(&right) + 3);
             let name = fit(&r.title(several), room);
             let pad = inner_w.saturating_sub(2 + width(&name) + width(&right));
-            let right_style = if r.status == RunStatus::Pending { Style::default().fg(QUIET) } else { Style::default() };
-            let mut line = Line::from(vec![status_symbol(r), Span::raw(format!(" {name}{}", " ".repeat(pad))), Span::styled(right, right_style)]);
+            let right_style =
+                if r.status == RunStatus::Pending { Style::default().fg(QUIET) } else { Style::default() };
+            let mut line = Line::from(vec![
+                status_symbol(r),
+                Span::raw(format!(" {name}{}", " ".repeat(pad))),
+                Span::styled(right, right_style),
+            ]);
             if i == s.selected {
                 line = line.style(Style::default().add_modifier(Modifier::REVERSED));
             }
@@ -79,7 +84,12 @@ fn details(f: &mut Frame, area: Rect, s: &AppState) {
     let w = area.width.saturating_sub(2) as usize;
     let mut lines = Vec::new();
     let what = if r.is_student() {
-        format!("seed {} · layers {{{}}} of the teacher's {}", r.label.seed, crate::report::table::fmt_layers(&r.label.teacher_layers), s.teacher_layers)
+        format!(
+            "seed {} · layers {{{}}} of the teacher's {}",
+            r.label.seed,
+            crate::report::table::fmt_layers(&r.label.teacher_layers),
+            s.teacher_layers
+        )
     } else {
         format!("{} layers, cross-entropy on the labels", s.teacher_layers)
     };
@@ -91,7 +101,10 @@ fn details(f: &mut Frame, area: Rect, s: &AppState) {
     for e in r.epochs.iter().skip(skip) {
         let train = e.train_loss.map(|t| format!("{t:.4}")).unwrap_or_else(|| "init  ".into());
         let mark = if Some(e.epoch) == best { " ◀ best" } else { "" };
-        lines.push(Line::from(fit(&format!("{:>2}  {train}  {:.4}    {:.4}{mark}", e.epoch, e.validation_loss, e.validation_accuracy), w)));
+        lines.push(Line::from(fit(
+            &format!("{:>2}  {train}  {:.4}    {:.4}{mark}", e.epoch, e.validation_loss, e.validation_accuracy),
+            w,
+        )));
     }
     if r.epochs.is_empty() {
         lines.push(Line::from("–  not evaluated yet").fg(QUIET));

@@ -18,7 +18,16 @@ pub const QUIET: Color = Color::Gray;
 pub const BEST_MARK: &str = "▲";
 
 /// One colour per strategy, in plan order.
-pub const PALETTE: [Color; 8] = [Color::Cyan, Color::Green, Color::Magenta, Color::Yellow, Color::Blue, Color::Red, Color::LightCyan, Color::LightGreen];
+pub const PALETTE: [Color; 8] = [
+    Color::Cyan,
+    Color::Green,
+    Color::Magenta,
+    Color::Yellow,
+    Color::Blue,
+    Color::Red,
+    Color::LightCyan,
+    Color::LightGreen,
+];
 
 pub fn faint() -> Style {
     Style::default().fg(Color::DarkGray)

@@ -30,7 +30,13 @@ fn num(v: Option<f64>) -> String {
 pub fn results_table(f: &mut Frame, area: Rect, s: &AppState) {
     let best = s.best_accuracy();
     let names: Vec<String> = s.runs.iter().map(|r| name_of(s, r)).collect();
-    let layers: Vec<String> = s.runs.iter().map(|r| if r.is_student() { fmt_layers_compact(&r.label.teacher_layers) } else { format!("1-{}", s.teacher_layers) }).collect();
+    let layers: Vec<String> = s
+        .runs
+        .iter()
+        .map(|r| {
+            if r.is_student() { fmt_layers_compact(&r.label.teacher_layers) } else { format!("1-{}", s.teacher_layers) }
+        })
+        .collect();
     let layers_w = layers.iter().map(|l| width(l)).max().unwrap_or(0).max(6) as u16;
     // Fixed columns: Ep, Train, Val loss, Val acc (with the best mark); then Best and Time if
     // they fit; the name takes what is left, up to its longest.
@@ -39,7 +45,9 @@ pub fn results_table(f: &mut Frame, area: Rect, s: &AppState) {
     let name_need = names.iter().map(|n| width(n)).max().unwrap_or(4) as u16 + 2;
     let base = layers_w + fixed.iter().map(|c| c.1 + 1).sum::<u16>() + 1;
     let mut shown = 0;
-    while shown < optional.len() && base + name_need.min(24) + optional[..=shown].iter().map(|c| c.1 + 1).sum::<u16>() <= area.width {
+    while shown < optional.len()
+        && base + name_need.min(24) + optional[..=shown].iter().map(|c| c.1 + 1).sum::<u16>() <= area.width
+    {
         shown += 1;
     }
     let extra: u16 = optional[..shown].iter().map(|c| c.1 + 1).sum();
@@ -51,7 +59,13 @@ pub fn results_table(f: &mut Frame, area: Rect, s: &AppState) {
         .map(|(i, r)| {
             let last = r.last();
             let train = r.epochs.iter().rev().find_map(|e| e.train_loss);
-            let total = if r.epochs_total > 0 { r.epochs_total } else if r.is_student() { s.student_epochs } else { 0 };
+            let total = if r.epochs_total > 0 {
+                r.epochs_total
+            } else if r.is_student() {
+                s.student_epochs
+            } else {
+                0
+            };
             let ep = last.map(|e| format!("{}/{total}", e.epoch)).unwrap_or_else(|| "–".into());
             let acc = last.map(|e| e.validation_accuracy);
             let is_best = r.is_student() && r.status == RunStatus::Done && acc.is_some() && acc == best;
@@ -60,7 +74,10 @@ pub fn results_table(f: &mut Frame, area: Rect, s: &AppState) {
                 a => Cell::from(num(a)),
             };
             let mut cells = vec![
-                Cell::from(Line::from(vec![status_symbol(r), Span::raw(format!(" {}", fit(&names[i], name_w.saturating_sub(2) as usize)))])),
+                Cell::from(Line::from(vec![
+                    status_symbol(r),
+                    Span::raw(format!(" {}", fit(&names[i], name_w.saturating_sub(2) as usize))),
+                ])),
                 Cell::from(layers[i].clone()),
                 Cell::from(ep),
                 Cell::from(num(train)),
@@ -68,7 +85,11 @@ pub fn results_table(f: &mut Frame, area: Rect, s: &AppState) {
                 acc_cell,
             ];
             if shown >= 1 {
-                cells.push(Cell::from(r.best_epoch().map(|e| format!("{:.4} ({})", e.validation_accuracy, e.epoch)).unwrap_or_else(|| "–".into())));
+                cells.push(Cell::from(
+                    r.best_epoch()
+                        .map(|e| format!("{:.4} ({})", e.validation_accuracy, e.epoch))
+                        .unwrap_or_else(|| "–".into()),
+                ));
             }
             if shown >= 2 {
                 cells.push(Cell::from(if r.seconds > 0.0 { fmt_seconds(r.seconds) } else { String::new() }));
