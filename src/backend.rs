@@ -34,20 +34,13 @@ pub enum BackendChoice {
     Cuda,
 }
 
-/// The backend that was picked, for headers and results.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct BackendInfo {
-    /// "cpu" or "cuda".
-    pub name: &'static str,
-    /// Human description of the device.
-    pub device: String,
-}
+pub use crate::events::{BackendInfo, BackendKind};
 
 impl BackendInfo {
     /// Batches are padded to a multiple of this: 32 on CUDA, where each new sequence length
     /// would compile and autotune its kernels again; exact (1) on the CPU.
     pub fn pad_multiple(&self) -> usize {
-        if self.name == "cuda" { 32 } else { 1 }
+        if self.name == BackendKind::Cuda { 32 } else { 1 }
     }
 
     /// How batches for `config`'s model are padded on this backend.
@@ -70,19 +63,23 @@ pub trait BackendTask {
 pub fn run_on<T: BackendTask>(choice: BackendChoice, task: T) -> Result<T::Output> {
     match resolve(choice)? {
         Resolved::Cpu => {
-            let info = BackendInfo { name: "cpu", device: format!("CPU (burn-flex, {} threads)", cpu_threads()) };
+            let info =
+                BackendInfo { name: BackendKind::Cpu, device: format!("CPU (burn-flex, {} threads)", cpu_threads()) };
             Ok(task.run::<Autodiff<CpuBackend>>(Default::default(), info))
         }
         #[cfg(feature = "ndarray")]
         Resolved::Ndarray => {
-            let info = BackendInfo { name: "cpu", device: format!("CPU (burn-ndarray, {} threads)", cpu_threads()) };
+            let info = BackendInfo {
+                name: BackendKind::Cpu,
+                device: format!("CPU (burn-ndarray, {} threads)", cpu_threads()),
+            };
             Ok(task.run::<Autodiff<NdArrayBackend>>(Default::default(), info))
         }
         #[cfg(feature = "cuda")]
         Resolved::Cuda(name) => {
             // Before the first GPU operation: autotune results and compiled kernels persist.
             crate::kernel_cache::persist();
-            let info = BackendInfo { name: "cuda", device: name };
+            let info = BackendInfo { name: BackendKind::Cuda, device: name };
             Ok(task.run::<Autodiff<CudaBackend>>(burn_cuda::CudaDevice::new(0), info))
         }
     }
@@ -177,7 +174,7 @@ mod tests {
     impl BackendTask for Echo {
         type Output = &'static str;
         fn run<B: TrainBackend>(self, _device: B::Device, info: BackendInfo) -> &'static str {
-            info.name
+            info.name.as_str()
         }
     }
 
@@ -192,7 +189,7 @@ mod tests {
     #[test]
     fn only_cuda_rounds_padding() {
         let info = |name| BackendInfo { name, device: String::new() };
-        assert_eq!((info("cpu").pad_multiple(), info("cuda").pad_multiple()), (1, 32));
+        assert_eq!((info(BackendKind::Cpu).pad_multiple(), info(BackendKind::Cuda).pad_multiple()), (1, 32));
     }
 
     #[cfg(not(feature = "cuda"))]

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod distill;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod experiment;
 pub mod headless;
 pub mod hub;

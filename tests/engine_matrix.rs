@@ -6,9 +6,11 @@ use std::path::Path;
 use std::sync::mpsc;
 
 use burn::backend::Autodiff;
-use distill_tui::backend::{BackendInfo, CpuBackend};
-use distill_tui::engine::events::{Event, Phase, RunStatus};
-use distill_tui::engine::{Control, EngineOptions, Events, run_experiment};
+use distill_tui::backend::CpuBackend;
+use distill_tui::engine::runner::{EngineOptions, run_experiment};
+use distill_tui::events::{BackendInfo, BackendKind};
+use distill_tui::events::{Control, Events};
+use distill_tui::events::{Event, Phase, RunStatus};
 use distill_tui::experiment::Experiment;
 use distill_tui::hub::HubSettings;
 use distill_tui::model::LoadedModel;
@@ -59,7 +61,7 @@ fn run(dir: &Path, toml: &str, overrides: &[String], cache: bool) -> (Results, V
     let (tx, rx) = mpsc::channel();
     let mut opts = EngineOptions::new(HubSettings::offline_cache(dir.join("hub")));
     opts.teacher_cache = cache;
-    let info = BackendInfo { name: "cpu", device: "test".into() };
+    let info = BackendInfo { name: BackendKind::Cpu, device: "test".into() };
     let results =
         run_experiment::<B>(&exp, &opts, &info, &Default::default(), &Events::new(tx), &Control::default()).unwrap();
     (results, rx.try_iter().collect())
@@ -196,7 +198,7 @@ fn the_whole_matrix_runs_and_records_sound_results() {
     let err = run_experiment::<B>(
         &exp,
         &EngineOptions::new(HubSettings::offline_cache(tmp.path())),
-        &BackendInfo { name: "cpu", device: "t".into() },
+        &BackendInfo { name: BackendKind::Cpu, device: "t".into() },
         &Default::default(),
         &Events::none(),
         &Control::default(),

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use distill_tui::backend::BackendInfo;
-use distill_tui::distill::loss::LossValues;
-use distill_tui::engine::events::{EpochRecord, Event, Level, Phase, RunKind, RunLabel, RunStatus, StepEvent};
+use distill_tui::events::LossValues;
+use distill_tui::events::{BackendInfo, BackendKind};
+use distill_tui::events::{EpochRecord, Event, Level, Phase, RunKind, RunLabel, RunStatus, StepEvent};
 use distill_tui::tui::state::{AppState, ChartMode};
 use distill_tui::tui::view::draw;
 use ratatui::Terminal;
@@ -81,7 +81,7 @@ fn running() -> AppState {
     };
     s.apply(&Event::Plan {
         experiment: "mnli-student-init".into(),
-        backend: BackendInfo { name: "cpu", device: "CPU (burn-flex, 2 threads)".into() },
+        backend: BackendInfo { name: BackendKind::Cpu, device: "CPU (burn-flex, 2 threads)".into() },
         teacher_layers: 12,
         runs: vec![
             RunLabel { kind: RunKind::Teacher, name: "Teacher fine-tune".into(), seed: 42, teacher_layers: vec![] },

@@ -153,7 +153,7 @@ impl BackendTask for BenchShape {
         let [tf, sf, bw, op] = phases.map(self::median);
         let phases_s = Phases { teacher_forward: tf, student_forward: sf, backward: bw, optimizer: op };
         Ok(BenchReport {
-            backend: info.name.into(),
+            backend: info.name.as_str().into(),
             device: info.device,
             hidden: s.hidden,
             teacher_layers: s.layers,

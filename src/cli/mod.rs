@@ -7,8 +7,9 @@ use crate::ops::TrainBackend;
 use clap::{Parser, Subcommand};
 
 use crate::backend::{BackendChoice, BackendInfo, BackendTask, run_on};
-use crate::engine::{Control, EngineOptions, Events, run_experiment};
+use crate::engine::runner::{EngineOptions, run_experiment};
 use crate::error::{Error, Result};
+use crate::events::{Control, Events};
 use crate::experiment::Experiment;
 use crate::headless::HeadlessPrinter;
 use crate::hub::HubSettings;
@@ -325,7 +326,7 @@ fn run_matrix(
 
 /// Prints events until the engine is done; a stop signal asks it to stop after the current step.
 fn follow_headless(
-    rx: &std::sync::mpsc::Receiver<crate::engine::Event>,
+    rx: &std::sync::mpsc::Receiver<crate::events::Event>,
     printer: &mut HeadlessPrinter<std::io::Stdout>,
     control: &Control,
     signals: &Signals,

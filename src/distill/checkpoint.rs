@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::eval::Evaluation;
-use crate::engine::events::EpochRecord;
 use crate::error::{Error, Result};
+use crate::events::EpochRecord;
 use crate::model::BertClassifier;
 use crate::model::folder::write_atomic;
 use crate::report::results::correct_string;

@@ -47,14 +47,7 @@ pub struct LossTerms<B: Backend> {
     pub cosine: Tensor<B, 1>,
 }
 
-/// The same terms as numbers, for logs and results.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct LossValues {
-    pub total: f64,
-    pub ce: f64,
-    pub kl: f64,
-    pub cosine: f64,
-}
+pub use crate::events::LossValues;
 
 /// `(w_ce * CE + w_kl * KL + w_cos * cosine) / (w_ce + w_kl + w_cos)`.
 pub fn distillation_loss<B: Backend>(

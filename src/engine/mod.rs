@@ -1,10 +1,8 @@
 //! Runs an experiment: teacher, data, the matrix of students, results. The engine sends
 //! events and reads controls; front ends (TUI, headless printer) consume them.
 
-pub mod events;
 pub mod labels;
 pub mod runner;
 pub mod workspace;
 
-pub use events::{Control, Event, Events};
 pub use runner::{EngineOptions, run_experiment};

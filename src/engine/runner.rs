@@ -7,10 +7,8 @@ use std::time::Instant;
 use crate::ops::TrainBackend;
 use burn::module::{AutodiffModule, Module};
 
-use super::events::{Control, EpochRecord, Event, Events, Phase, PhaseProgress, RunKind, RunLabel, RunStatus};
 use super::labels::{LabelAlignment, align_labels};
 use super::workspace::Workspace;
-use crate::backend::BackendInfo;
 use crate::data::Dataset;
 use crate::data::dataset::load_examples;
 use crate::distill::checkpoint::RunCheckpoint;
@@ -19,6 +17,8 @@ use crate::distill::student::{build_student, verify_student};
 use crate::distill::teacher_outputs::TeacherOutputs;
 use crate::distill::train::{TeacherSignal, TrainSettings, train_run};
 use crate::error::{Error, Result};
+use crate::events::BackendInfo;
+use crate::events::{Control, EpochRecord, Event, Events, Phase, PhaseProgress, RunKind, RunLabel, RunStatus};
 use crate::experiment::{CosineTarget, Experiment, PlannedRun};
 use crate::hub::HubSettings;
 use crate::model::files::ModelFiles;
@@ -209,7 +209,7 @@ pub fn run_experiment<B: TrainBackend>(
     let mut results = Results {
         experiment: exp.name.clone(),
         config_file: exp.file.display().to_string(),
-        backend: info.name.into(),
+        backend: info.name.as_str().into(),
         device: info.device.clone(),
         versions: Versions { distill_tui: env!("CARGO_PKG_VERSION").into(), burn: "0.21.0".into() },
         data: DataInfo {

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::engine::events::{Event, Level, Phase, RunLabel, RunStatus};
+use crate::events::{Event, Level, Phase, RunLabel, RunStatus};
 use crate::report::table::{fmt_layers, fmt_seconds};
 
 /// Prints events as they come; a progress line at most every `progress_every` inside an epoch.

@@ -4,8 +4,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::events::{EpochRecord, RunStatus};
 use crate::error::{Error, Result};
+use crate::events::{EpochRecord, RunStatus};
 use crate::model::folder::write_atomic;
 
 pub const RESULTS_JSON: &str = "results.json";

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::results::{Results, RunResult, parse_correct};
 use super::stats::{ci95, discordant, mcnemar_exact, mean_std};
-use crate::engine::events::RunStatus;
+use crate::events::RunStatus;
 
 /// One strategy across its seeds.
 #[derive(Debug, Clone)]

@@ -71,7 +71,7 @@ pub fn final_text(results: &Results, dir: &Path, width: Option<usize>) -> String
 
 /// What is left to do, and how to do it, when the matrix did not run to its end.
 fn resume_hint(results: &Results) -> Option<String> {
-    use crate::engine::events::RunStatus;
+    use crate::events::RunStatus;
     let mut parts = Vec::new();
     if matches!(results.teacher.status, RunStatus::Stopped | RunStatus::Running) {
         parts.push("the teacher's fine-tune stopped".to_string());
@@ -477,7 +477,7 @@ impl Filler<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::events::{EpochRecord, RunStatus};
+    use crate::events::{EpochRecord, RunStatus};
     use crate::report::results::{DataInfo, RunResult, TeacherResult, Versions};
     use crate::report::table::{csv, markdown};
 

@@ -11,8 +11,8 @@ use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 use super::state::{AppState, Command};
 use super::sysinfo::Sampler;
 use super::view::draw;
-use crate::engine::events::{Control, Event, Level};
 use crate::error::{Error, Result};
+use crate::events::{BackendKind, Control, Event, Level};
 use crate::signals::{Signals, StopSignal};
 
 /// At most this many frames per second: on a 2-core machine every wakeup of the UI thread
@@ -94,8 +94,8 @@ fn event_loop(
             }
         }
         let now = Instant::now();
-        if sampler.is_none() && !state.backend.is_empty() {
-            sampler = Some(Sampler::new(state.backend == "cuda"));
+        if let (None, Some(kind)) = (&sampler, state.backend) {
+            sampler = Some(Sampler::new(kind == BackendKind::Cuda));
         }
         if let Some(sm) = sampler.as_mut().filter(|_| now - last_sample >= Duration::from_secs(1)) {
             state.sys = sm.sample();

@@ -10,8 +10,8 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::history::History;
 use super::keys::{Action, lookup};
 use super::sysinfo::SysStats;
-use crate::distill::loss::LossValues;
-use crate::engine::events::{EpochRecord, Event, Level, Phase, RunId, RunKind, RunLabel, RunStatus};
+use crate::events::LossValues;
+use crate::events::{BackendKind, EpochRecord, Event, Level, Phase, RunId, RunKind, RunLabel, RunStatus};
 
 const LOG_LINES: usize = 500;
 /// Weight of the newest step in the smoothed loss parts shown under the chart.
@@ -151,7 +151,7 @@ pub struct Eta {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppState {
     pub experiment: String,
-    pub backend: String,
+    pub backend: Option<BackendKind>,
     pub device: String,
     pub teacher_layers: usize,
     pub student_epochs: usize,
@@ -189,7 +189,7 @@ impl Default for AppState {
     fn default() -> Self {
         Self {
             experiment: String::new(),
-            backend: String::new(),
+            backend: None,
             device: String::new(),
             teacher_layers: 0,
             student_epochs: 0,
@@ -225,7 +225,7 @@ impl AppState {
             Event::Plan { experiment, backend, teacher_layers, runs, student_epochs, steps_per_epoch } => {
                 self.experiment = experiment.clone();
                 self.teacher_layers = *teacher_layers;
-                self.backend = backend.name.to_string();
+                self.backend = Some(backend.name);
                 self.device = backend.device.clone();
                 self.student_epochs = *student_epochs;
                 self.steps_per_epoch = *steps_per_epoch;
@@ -479,8 +479,8 @@ impl AppState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::BackendInfo;
-    use crate::engine::events::StepEvent;
+    use crate::events::StepEvent;
+    use crate::events::{BackendInfo, BackendKind};
 
     fn key(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)
@@ -496,7 +496,7 @@ mod tests {
         };
         s.apply(&Event::Plan {
             experiment: "x".into(),
-            backend: BackendInfo { name: "cpu", device: "CPU".into() },
+            backend: BackendInfo { name: BackendKind::Cpu, device: "CPU".into() },
             teacher_layers: 4,
             runs: vec![
                 label(RunKind::Teacher, "Teacher fine-tune", vec![]),

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, LegendPosition, Paragraph};
 
 use super::style::{ACCENT, PALETTE, QUIET, WARN, faint, fit, fmt_axis};
-use crate::engine::events::RunStatus;
+use crate::events::RunStatus;
 use crate::tui::history::{RECENT_STEPS, smooth, window_for};
 use crate::tui::state::{AppState, RunView};
 

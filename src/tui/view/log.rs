@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::style::{WARN, fit};
-use crate::engine::events::Level;
+use crate::events::Level;
 use crate::tui::state::AppState;
 
 pub fn log(f: &mut Frame, area: Rect, s: &AppState) {

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::style::BEST_MARK;
-use crate::engine::events::RunKind;
+use crate::events::RunKind;
 use crate::tui::keys::BINDINGS;
 use crate::tui::state::AppState;
 

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::style::{QUIET, fit, spark, status_symbol, width};
-use crate::engine::events::RunStatus;
+use crate::events::RunStatus;
 use crate::report::table::fmt_seconds;
 use crate::tui::state::{AppState, RunView};
 

@@ -5,7 +5,7 @@ use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::Span;
 
-use crate::engine::events::RunStatus;
+use crate::events::RunStatus;
 use crate::tui::state::RunView;
 
 pub const ACCENT: Color = Color::Cyan;

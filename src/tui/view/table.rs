@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 
 use super::style::{ACCENT, BAD, BEST_MARK, GOOD, QUIET, fit, status_symbol, unfinished, width};
-use crate::engine::events::RunStatus;
+use crate::events::RunStatus;
 use crate::report::table::{fmt_layers_compact, fmt_seconds};
 use crate::tui::state::{AppState, RunView};
 

@@ -1,0 +1,121 @@
+//! What the engine tells its listeners.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{EpochRecord, LossValues, RunId, RunLabel, RunStatus};
+
+/// Where the work runs: what decides padding and what the GPU header shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// burn-flex (or burn-ndarray) on the CPU.
+    Cpu,
+    /// burn-cuda on an NVIDIA GPU.
+    Cuda,
+}
+
+impl BackendKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BackendKind::Cpu => "cpu",
+            BackendKind::Cuda => "cuda",
+        }
+    }
+}
+
+/// The backend that was picked, for headers and results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackendInfo {
+    pub name: BackendKind,
+    /// Human description of the device.
+    pub device: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Info,
+    Warn,
+}
+
+/// Work outside the training steps that is long enough to need its own progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// The teacher's outputs on the training set, computed once before the students.
+    TeacherOutputs,
+    /// A pass over the validation set.
+    Evaluation,
+}
+
+impl Phase {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Phase::TeacherOutputs => "computing the teacher's outputs",
+            Phase::Evaluation => "evaluating",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepEvent {
+    pub run: RunId,
+    pub epoch: usize,
+    /// 1-based step within the run, out of `steps_total`.
+    pub step: usize,
+    pub steps_total: usize,
+    pub loss: LossValues,
+    pub lr: f64,
+    /// Training examples per second over this step.
+    pub examples_per_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The whole matrix, before work starts.
+    Plan {
+        experiment: String,
+        backend: BackendInfo,
+        teacher_layers: usize,
+        runs: Vec<RunLabel>,
+        /// Epochs of each student run and optimizer steps per epoch (for the ETA before the
+        /// first student starts).
+        student_epochs: usize,
+        steps_per_epoch: usize,
+    },
+    Log {
+        level: Level,
+        text: String,
+    },
+    RunStarted {
+        run: RunId,
+        epochs: usize,
+        steps_per_epoch: usize,
+        train_examples: usize,
+    },
+    Step(StepEvent),
+    /// Batches done of a phase that is not a training step (`run`: the run it belongs to).
+    Progress {
+        run: Option<RunId>,
+        phase: Phase,
+        done: usize,
+        total: usize,
+    },
+    Epoch {
+        run: RunId,
+        record: EpochRecord,
+    },
+    RunEnded {
+        run: RunId,
+        status: RunStatus,
+        reason: Option<String>,
+        seconds: f64,
+    },
+    /// All runs are over; results are in `results_dir`.
+    Finished {
+        results_dir: PathBuf,
+    },
+}

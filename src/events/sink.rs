@@ -1,0 +1,83 @@
+//! Where events go, and progress reports within a phase.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use super::{Control, Event, Level, Phase, RunId};
+
+/// Reports the progress of a [`Phase`] and answers whether to go on (no quit was asked).
+pub struct PhaseProgress<'a> {
+    pub events: &'a Events,
+    pub control: &'a Control,
+    pub run: Option<RunId>,
+    pub phase: Phase,
+}
+
+impl PhaseProgress<'_> {
+    /// Sends `done` of `total` batches; `false` when the user asked to quit.
+    pub fn tick(&self, done: usize, total: usize) -> bool {
+        self.events.send(Event::Progress { run: self.run, phase: self.phase, done, total });
+        !self.control.quit_requested()
+    }
+}
+
+/// Where events go: a front end, and the experiment's `events.jsonl`. Sending never fails
+/// the engine: a front end that went away (a closed terminal) or a log that cannot be written
+/// (results are written and checked separately) must not stop training.
+#[derive(Debug, Clone)]
+pub struct Events {
+    tx: Option<std::sync::mpsc::Sender<Event>>,
+    log: Option<Arc<Mutex<std::io::LineWriter<std::fs::File>>>>,
+}
+
+impl Events {
+    pub fn new(tx: std::sync::mpsc::Sender<Event>) -> Self {
+        Self { tx: Some(tx), log: None }
+    }
+
+    /// Events sent nowhere (tests, benchmarks).
+    pub fn none() -> Self {
+        Self { tx: None, log: None }
+    }
+
+    /// The same events, also appended to `path` as JSON lines (`{"t": unix seconds, "event":
+    /// kind, ...}`). Append-only: after a crash, only its last line can be incomplete.
+    pub fn logging_to(&self, path: &Path) -> crate::error::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| crate::error::Error::io(path, e))?;
+        Ok(Self { tx: self.tx.clone(), log: Some(Arc::new(Mutex::new(std::io::LineWriter::new(file)))) })
+    }
+
+    pub fn send(&self, e: Event) {
+        // Progress within a phase is for the screen only; the log keeps what happened.
+        if let Some(log) = self.log.as_ref().filter(|_| !matches!(e, Event::Progress { .. }))
+            && let Ok(mut v) = serde_json::to_value(&e)
+        {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("t".into(), serde_json::json!((t * 1000.0).round() / 1000.0));
+            }
+            if let Ok(mut w) = log.lock() {
+                let _ = writeln!(w, "{v}");
+            }
+        }
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(e);
+        }
+    }
+
+    pub fn info(&self, text: impl Into<String>) {
+        self.send(Event::Log { level: Level::Info, text: text.into() });
+    }
+
+    pub fn warn(&self, text: impl Into<String>) {
+        self.send(Event::Log { level: Level::Warn, text: text.into() });
+    }
+}

@@ -1,0 +1,51 @@
+//! Runs as every layer names them: their index, kind, label and status.
+
+use serde::{Deserialize, Serialize};
+
+/// Index of a run in [`Event::Plan`]'s list; the teacher fine-tune, when there is one, is run 0.
+pub type RunId = usize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Not started yet.
+    Pending,
+    Running,
+    /// Interrupted by the user or a signal; rerunning the same command resumes it.
+    Stopped,
+    Done,
+    Skipped,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunStatus::Pending => "pending",
+            RunStatus::Running => "running",
+            RunStatus::Stopped => "stopped",
+            RunStatus::Done => "done",
+            RunStatus::Skipped => "skipped",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunKind {
+    /// Fine-tuning the teacher on the task.
+    Teacher,
+    /// Distilling one student.
+    Student,
+}
+
+/// One line of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunLabel {
+    pub kind: RunKind,
+    pub name: String,
+    pub seed: u64,
+    /// 1-based teacher layers the student starts from (empty for the teacher).
+    pub teacher_layers: Vec<usize>,
+}
