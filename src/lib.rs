@@ -1,6 +1,7 @@
 //! distill-tui: distill a BERT teacher into students initialized from chosen teacher layers,
 //! and compare the choices.
 
+pub mod atomic;
 pub mod backend;
 pub mod bench;
 pub mod cli;

@@ -92,6 +92,7 @@ fn running() -> AppState {
         ],
         student_epochs: 2,
         steps_per_epoch: 63,
+        synthetic: false,
     });
     s.apply(&Event::Log { level: Level::Info, text: "training data: train.tsv (2000 of 67349 examples)".into() });
     s.apply(&Event::Log {

@@ -243,7 +243,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             let config = crate::demo::prepare(dir)?;
             // Every demo starts over: its results are synthetic and regenerated in a minute.
             crate::engine::workspace::discard(&dir.join(crate::demo::DEMO_NAME))?;
-            run_matrix(a.backend.backend, &config, &[], a.monitor, false)
+            run_matrix(a.backend.backend, &config, &[], a.monitor, false, true)
         }
         Some(Command::Report(a)) => {
             let dir = match a.dir {
@@ -254,7 +254,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             print_out(&final_text(&results, &dir, terminal_width()));
             Ok(0)
         }
-        None => run_matrix(cli.backend.backend, &cli.config.config, &cli.config.set, cli.monitor, cli.fresh),
+        None => run_matrix(cli.backend.backend, &cli.config.config, &cli.config.set, cli.monitor, cli.fresh, false),
     }
 }
 
@@ -281,12 +281,14 @@ fn run_matrix(
     overrides: &[String],
     monitor: MonitorArgs,
     fresh: bool,
+    synthetic: bool,
 ) -> Result<i32> {
     let experiment = Experiment::load(config, overrides)?;
     let dir = experiment.dir.clone();
     let mut options = EngineOptions::new(HubSettings::from_env());
     options.teacher_cache = !monitor.no_teacher_cache;
     options.fresh = fresh;
+    options.synthetic = synthetic;
     let headless = monitor.headless || !crate::tui::app::terminal_available();
     let signals = Signals::install(headless)?;
     let (tx, rx) = std::sync::mpsc::channel();

@@ -1,9 +1,10 @@
-//! Task data: GLUE task definitions, file readers, examples and batching.
+//! Task data: file readers, examples and batching (the GLUE task definitions are part of the
+//! experiment's vocabulary, in `experiment::tasks`).
 
 pub mod batches;
 pub mod dataset;
 pub mod readers;
-pub mod tasks;
+pub use crate::experiment::tasks;
 
 pub use dataset::{Dataset, Example};
 pub use tasks::Task;

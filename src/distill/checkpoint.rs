@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::eval::Evaluation;
+use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
-use crate::events::EpochRecord;
+use crate::events::correct_string;
+use crate::events::{EpochRecord, parse_correct};
 use crate::model::BertClassifier;
-use crate::model::folder::write_atomic;
-use crate::report::results::correct_string;
 
 const STATE: &str = "state.json";
 const VERSION: u32 = 1;
@@ -53,7 +53,7 @@ impl CheckpointState {
         Evaluation {
             loss: self.validation_loss,
             accuracy: self.validation_accuracy,
-            correct: self.validation_correct.chars().map(|c| c == '1').collect(),
+            correct: parse_correct(&self.validation_correct),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! events and reads controls; front ends (TUI, headless printer) consume them.
 
 pub mod labels;
+pub mod layout;
 pub mod runner;
 pub mod workspace;
 

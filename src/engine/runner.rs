@@ -8,6 +8,7 @@ use crate::ops::TrainBackend;
 use burn::module::{AutodiffModule, Module};
 
 use super::labels::{LabelAlignment, align_labels};
+use super::layout::{EVENTS_LOG, FINGERPRINT, RESUME_DIR, TEACHER_DIR, student_folder};
 use super::workspace::Workspace;
 use crate::data::Dataset;
 use crate::data::dataset::load_examples;
@@ -28,12 +29,6 @@ use crate::report::Results;
 use crate::report::results::{DataInfo, RunResult, TeacherResult, Versions, correct_string};
 use crate::tokenize::{Padding, TextTokenizer};
 
-pub const TEACHER_DIR: &str = "teacher";
-const FINGERPRINT: &str = "fingerprint.json";
-/// Per-epoch checkpoints of unfinished runs.
-pub const RESUME_DIR: &str = ".resume";
-pub const EVENTS_LOG: &str = "events.jsonl";
-
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
     pub hub: HubSettings,
@@ -41,11 +36,13 @@ pub struct EngineOptions {
     pub teacher_cache: bool,
     /// Move an existing experiment folder aside and start over instead of resuming.
     pub fresh: bool,
+    /// The data are generated (the demo): front ends say so.
+    pub synthetic: bool,
 }
 
 impl EngineOptions {
     pub fn new(hub: HubSettings) -> Self {
-        Self { hub, teacher_cache: true, fresh: false }
+        Self { hub, teacher_cache: true, fresh: false, synthetic: false }
     }
 }
 
@@ -116,11 +113,6 @@ fn teacher_fingerprint(exp: &Experiment, p: &Prepared) -> serde_json::Value {
     })
 }
 
-/// The folder a student is saved in, relative to the experiment folder.
-pub fn student_folder(exp: &Experiment, run: &PlannedRun, seed: u64) -> String {
-    if exp.seeds.len() > 1 { format!("{}-seed{seed}", run.slug) } else { run.slug.clone() }
-}
-
 /// The plan as events label it: the teacher fine-tune (if any), then each seed's runs.
 pub fn plan_labels(exp: &Experiment, plan: &[PlannedRun]) -> Vec<RunLabel> {
     let mut labels = Vec::new();
@@ -182,6 +174,7 @@ pub fn run_experiment<B: TrainBackend>(
         runs: labels.clone(),
         student_epochs: exp.training.epochs,
         steps_per_epoch: crate::distill::train::steps_per_epoch(p.train.len(), exp.training.batch_size),
+        synthetic: opts.synthetic,
     });
     let padding = info.padding(&p.config);
     let task_labels: Vec<String> = exp.data.task.label_names.iter().map(|s| s.to_string()).collect();
@@ -471,7 +464,7 @@ fn finetune_teacher<B: TrainBackend>(
             save_folder(&dir, config, &model, &p.files, &p.tokenizer)?;
             let record =
                 serde_json::json!({ "fingerprint": fingerprint, "epochs": outcome.epochs, "seconds": outcome.seconds });
-            crate::model::folder::write_atomic(&dir.join(FINGERPRINT), |path| {
+            crate::atomic::write_atomic(&dir.join(FINGERPRINT), |path| {
                 std::fs::write(path, serde_json::to_string_pretty(&record).expect("json"))
                     .map_err(|e| Error::io(path, e))
             })?;

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
-use crate::model::folder::write_atomic;
 
-pub const LOCK_FILE: &str = ".lock";
-pub const CONFIG_FILE: &str = "config.toml";
+use super::layout::TEACHER_DIR;
+pub use super::layout::{CONFIG_FILE, LOCK_FILE};
 
 /// Held while this process writes into the experiment folder; removed on drop.
 #[derive(Debug)]
@@ -66,7 +66,7 @@ impl Workspace {
                         if changes.len() == 1 { "1 change".to_string() } else { format!("{} changes", changes.len()) },
                         saved.display(),
                         changes.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n"),
-                        ws.dir.join(crate::engine::runner::TEACHER_DIR).display()
+                        ws.dir.join(TEACHER_DIR).display()
                     )));
                 }
             }

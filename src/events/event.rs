@@ -85,6 +85,8 @@ pub enum Event {
         /// first student starts).
         student_epochs: usize,
         steps_per_epoch: usize,
+        /// The data are generated, not real (the demo).
+        synthetic: bool,
     },
     Log {
         level: Level,

@@ -11,6 +11,6 @@ mod status;
 
 pub use control::Control;
 pub use event::{BackendInfo, BackendKind, Event, Level, Phase, StepEvent};
-pub use record::{EpochRecord, LossValues};
+pub use record::{EpochRecord, LossValues, correct_string, parse_correct};
 pub use sink::{Events, PhaseProgress};
 pub use status::{RunId, RunKind, RunLabel, RunStatus};

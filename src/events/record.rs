@@ -22,3 +22,12 @@ pub struct EpochRecord {
     pub validation_loss: f64,
     pub validation_accuracy: f64,
 }
+
+/// Per-example correctness as stored in results: '1' right, '0' wrong, one per example.
+pub fn correct_string(correct: &[bool]) -> String {
+    correct.iter().map(|&c| if c { '1' } else { '0' }).collect()
+}
+
+pub fn parse_correct(s: &str) -> Vec<bool> {
+    s.chars().map(|c| c == '1').collect()
+}

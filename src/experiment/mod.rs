@@ -4,5 +4,6 @@ pub mod file;
 pub mod layers;
 pub mod overrides;
 pub mod spec;
+pub mod tasks;
 
 pub use spec::{CosineTarget, DataSource, Experiment, LossWeights, PlannedRun, TrainingSpec};

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::file::ExperimentFile;
 use super::layers::{STRATEGIES, check_layers, strategy_layers};
 use super::overrides::apply_overrides;
-use crate::data::tasks::Task;
+use super::tasks::Task;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,6 +1,8 @@
 //! Files from the Hugging Face Hub through `hf-hub`, honouring its cache (`HF_HOME`) and
 //! `HF_HUB_OFFLINE=1` (cache only).
 
+pub mod files;
+
 use std::path::PathBuf;
 
 use hf_hub::api::sync::ApiBuilder;

@@ -306,6 +306,20 @@ impl<B: FastOps> BertClassifier<B> {
     }
 }
 
+/// The tensors of a tokenized batch (the mask only when the batch has padding).
+impl crate::tokenize::TokenBatch {
+    pub fn to_input<B: Backend>(&self, device: &B::Device) -> BertInput<B> {
+        let t =
+            |v: &Vec<i64>| Tensor::<B, 2, Int>::from_data(TensorData::new(v.clone(), [self.batch, self.seq]), device);
+        let padded = self.mask.contains(&0);
+        BertInput {
+            input_ids: t(&self.ids),
+            token_type_ids: t(&self.type_ids),
+            attention_mask: padded.then(|| t(&self.mask)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ use super::bert::BertClassifier;
 use super::config::BertConfig;
 use super::files::{self, ModelFiles};
 use super::weights::{LoadReport, load_classifier, save_classifier};
+use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
 use crate::hub::HubSettings;
 use crate::tokenize::TextTokenizer;
@@ -104,21 +105,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
-}
-
-/// Writes `path` through `write` on a temporary sibling, then renames it into place.
-pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|e| match e {
-        // Name the file being written, not its temporary sibling.
-        Error::Io { source, .. } => Error::Write { path: path.to_path_buf(), source },
-        other => other,
-    })
 }
 
 #[cfg(test)]

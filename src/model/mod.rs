@@ -2,7 +2,7 @@
 
 pub mod bert;
 pub mod config;
-pub mod files;
+pub use crate::hub::files;
 pub mod folder;
 pub mod weights;
 

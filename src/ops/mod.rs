@@ -158,18 +158,18 @@ pub trait TrainBackend: AutodiffBackend<InnerBackend: FastOps> + FastOps {}
 impl<B> TrainBackend for B where B: AutodiffBackend<InnerBackend: FastOps> + FastOps {}
 
 #[cfg(feature = "ndarray")]
-impl FastOps for crate::backend::NdArrayBackend {}
+impl FastOps for burn_ndarray::NdArray<f32> {}
 #[cfg(feature = "ndarray")]
 impl<C: burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy> FastOps
-    for burn::backend::Autodiff<crate::backend::NdArrayBackend, C>
+    for burn::backend::Autodiff<burn_ndarray::NdArray<f32>, C>
 {
 }
 
 // burn-cuda keeps burn's kernels: its fusion backend already merges elementwise work.
 #[cfg(feature = "cuda")]
-impl FastOps for crate::backend::CudaBackend {}
+impl FastOps for burn_cuda::Cuda<f32, i32> {}
 #[cfg(feature = "cuda")]
 impl<C: burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy> FastOps
-    for burn::backend::Autodiff<crate::backend::CudaBackend, C>
+    for burn::backend::Autodiff<burn_cuda::Cuda<f32, i32>, C>
 {
 }

@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::events::{EpochRecord, RunStatus};
-use crate::model::folder::write_atomic;
 
 pub const RESULTS_JSON: &str = "results.json";
 pub const RESULTS_CSV: &str = "results.csv";
@@ -97,13 +96,7 @@ impl RunResult {
     }
 }
 
-pub fn correct_string(correct: &[bool]) -> String {
-    correct.iter().map(|&c| if c { '1' } else { '0' }).collect()
-}
-
-pub fn parse_correct(s: &str) -> Vec<bool> {
-    s.chars().map(|c| c == '1').collect()
-}
+pub use crate::events::{correct_string, parse_correct};
 
 impl Results {
     pub fn read(dir: &Path) -> Result<Self> {
@@ -117,17 +110,5 @@ impl Results {
         })?;
         serde_json::from_str(&text)
             .map_err(|e| Error::Input(format!("{}: not a distill-tui results file: {e}", path.display())))
-    }
-
-    /// Writes results.json, results.csv and results.md, each atomically.
-    pub fn write(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let json = serde_json::to_string_pretty(self).expect("results serialize");
-        write_atomic(&dir.join(RESULTS_JSON), |p| std::fs::write(p, &json).map_err(|e| Error::io(p, e)))?;
-        let csv = super::table::csv(self);
-        write_atomic(&dir.join(RESULTS_CSV), |p| std::fs::write(p, &csv).map_err(|e| Error::io(p, e)))?;
-        let md = super::table::markdown(self);
-        write_atomic(&dir.join(RESULTS_MD), |p| std::fs::write(p, &md).map_err(|e| Error::io(p, e)))?;
-        Ok(())
     }
 }

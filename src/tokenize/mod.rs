@@ -5,8 +5,6 @@
 
 use std::path::Path;
 
-use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, TensorData};
 use tokenizers::decoders::wordpiece::WordPiece as WordPieceDecoder;
 use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::BertNormalizer;
@@ -15,8 +13,7 @@ use tokenizers::processors::bert::BertProcessing;
 use tokenizers::{EncodeInput, Tokenizer, TruncationParams, TruncationStrategy};
 
 use crate::error::{Error, Result};
-use crate::model::BertInput;
-use crate::model::files::ModelFiles;
+use crate::hub::files::ModelFiles;
 
 /// One encoded example, truncated, not padded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,17 +33,6 @@ pub struct TokenBatch {
 }
 
 impl TokenBatch {
-    pub fn to_input<B: Backend>(&self, device: &B::Device) -> BertInput<B> {
-        let t =
-            |v: &Vec<i64>| Tensor::<B, 2, Int>::from_data(TensorData::new(v.clone(), [self.batch, self.seq]), device);
-        let padded = self.mask.contains(&0);
-        BertInput {
-            input_ids: t(&self.ids),
-            token_type_ids: t(&self.type_ids),
-            attention_mask: padded.then(|| t(&self.mask)),
-        }
-    }
-
     /// Real (non-padding) tokens in the batch.
     pub fn real_tokens(&self) -> usize {
         self.mask.iter().filter(|m| **m == 1).count()

@@ -151,6 +151,8 @@ pub struct Eta {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppState {
     pub experiment: String,
+    /// Generated data (the demo).
+    pub synthetic: bool,
     pub backend: Option<BackendKind>,
     pub device: String,
     pub teacher_layers: usize,
@@ -189,6 +191,7 @@ impl Default for AppState {
     fn default() -> Self {
         Self {
             experiment: String::new(),
+            synthetic: false,
             backend: None,
             device: String::new(),
             teacher_layers: 0,
@@ -222,8 +225,9 @@ impl AppState {
     pub fn apply(&mut self, event: &Event) {
         self.dirty = true;
         match event {
-            Event::Plan { experiment, backend, teacher_layers, runs, student_epochs, steps_per_epoch } => {
+            Event::Plan { experiment, backend, teacher_layers, runs, student_epochs, steps_per_epoch, synthetic } => {
                 self.experiment = experiment.clone();
+                self.synthetic = *synthetic;
                 self.teacher_layers = *teacher_layers;
                 self.backend = Some(backend.name);
                 self.device = backend.device.clone();
@@ -505,6 +509,7 @@ mod tests {
             ],
             student_epochs: 1,
             steps_per_epoch: 10,
+            synthetic: false,
         });
         s
     }

@@ -31,7 +31,7 @@ pub fn header(f: &mut Frame, area: Rect, s: &AppState) {
     // (priority: lower is kept first, spans)
     let mut parts: Vec<(u8, Vec<Span>)> =
         vec![(0, vec![status_word(s), Span::raw(" "), s.experiment.clone().bold().fg(ACCENT)])];
-    if s.experiment == crate::demo::DEMO_NAME {
+    if s.synthetic {
         parts.push((6, vec![Span::raw(" "), " SYNTHETIC DATA ".black().on_magenta()]));
     }
     parts.push((1, vec![Span::raw(format!(" │ runs {over}/{total}"))]));

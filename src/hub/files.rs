@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::{HubRepo, HubSettings, looks_like_repo_id};
 use crate::error::{Error, Result};
-use crate::hub::{HubRepo, HubSettings, looks_like_repo_id};
 
 pub const CONFIG: &str = "config.json";
 pub const WEIGHTS: &str = "model.safetensors";
