@@ -3,9 +3,11 @@
 
 mod common;
 
+use std::collections::BTreeSet;
+
 use burn::tensor::Tensor;
 use common::*;
-use distill_tui::model::BertInput;
+use distill_tui::model::{BertInput, ClassifierMismatch, Part};
 use distill_tui::predict::predict_batch;
 use distill_tui::tokenize::{Encoded, Padding, collate};
 
@@ -114,7 +116,8 @@ fn sentence_transformers_layout_without_classifier_loads_the_encoder() {
         out
     });
     let loaded = load(dir.path(), None).unwrap();
-    assert_eq!(loaded.report.initialized, vec!["classifier"]);
+    assert_eq!(loaded.report.initialized, BTreeSet::from([Part::Classifier]));
+    assert_eq!(loaded.report.classifier_mismatch, None);
     let line = loaded.report.summary(7).unwrap();
     assert_eq!(line, "initialized classifier with seed 7: the checkpoint has none");
     let case = &cases()[0];
@@ -137,6 +140,7 @@ fn missing_pooler_and_classifier_are_reported_in_one_line() {
         }
     });
     let loaded = load(dir.path(), None).unwrap();
+    assert_eq!(loaded.report.initialized, BTreeSet::from([Part::Pooler, Part::Classifier]));
     assert_eq!(
         loaded.report.summary(7).unwrap(),
         "initialized pooler and classifier with seed 7: the checkpoint has none"
@@ -152,7 +156,8 @@ fn a_classifier_for_other_labels_is_replaced_and_said() {
     cfg["label2id"] = serde_json::json!({"neg": 0, "pos": 1});
     std::fs::write(&cfg_path, cfg.to_string()).unwrap();
     let loaded = load(dir.path(), None).unwrap();
-    assert_eq!(loaded.report.initialized, vec!["classifier"]);
+    assert_eq!(loaded.report.initialized, BTreeSet::from([Part::Classifier]));
+    assert_eq!(loaded.report.classifier_mismatch, Some(ClassifierMismatch { checkpoint_labels: 3, wanted_labels: 2 }));
     assert!(loaded.report.summary(1).unwrap().contains("its classifier has 3 labels, this model needs 2"));
     let case = &cases()[0];
     let (logits, cls) = run(&loaded, &case.input_ids, &case.token_type_ids);

@@ -33,6 +33,15 @@ pub struct BertOutput<B: Backend> {
     pub cls_hidden: Tensor<B, 2>,
 }
 
+/// What [`BertModel::forward`] gives: the last hidden states `[batch, seq, hidden]`, the [CLS]
+/// hidden state `[batch, hidden]` and the pooler's output `[batch, hidden]`.
+#[derive(Debug, Clone)]
+pub struct BertModelOutput<B: Backend> {
+    pub last_hidden: Tensor<B, 3>,
+    pub cls_hidden: Tensor<B, 2>,
+    pub pooled: Tensor<B, 2>,
+}
+
 #[derive(Module, Debug)]
 pub struct BertEmbeddings<B: Backend> {
     pub word_embeddings: Embedding<B>,
@@ -288,21 +297,42 @@ impl<B: Backend> BertClassifier<B> {
     }
 }
 
-impl<B: FastOps> BertClassifier<B> {
-    pub fn forward(&self, input: BertInput<B>) -> BertOutput<B> {
+impl<B: FastOps> BertEncoder<B> {
+    /// Every layer in turn; `x` and `key_bias` as in [`BertLayer::forward`].
+    pub fn forward(&self, x: Tensor<B, 3>, key_bias: Option<Tensor<B, 2>>) -> Tensor<B, 3> {
+        self.layer.iter().fold(x, |x, layer| layer.forward(x, key_bias.clone()))
+    }
+}
+
+impl<B: FastOps> BertPooler<B> {
+    /// `tanh(dense(cls_hidden))`, `[batch, hidden]`.
+    pub fn forward(&self, cls_hidden: Tensor<B, 2>) -> Tensor<B, 2> {
+        linear(&self.dense, cls_hidden).tanh()
+    }
+}
+
+impl<B: FastOps> BertModel<B> {
+    /// Embeddings, encoder and pooler: transformers' `BertModel`.
+    pub fn forward(&self, input: BertInput<B>) -> BertModelOutput<B> {
         let [batch, _] = input.input_ids.dims();
         // transformers' extended attention mask, (1 - mask) * finfo(float32).min, added to the
         // scores of every query; not built at all for a batch without padding.
         let key_bias = input.attention_mask.map(|m| (m.float().neg() + 1.0) * f32::MIN as f64);
-        let mut x = self.bert.embeddings.forward(input.input_ids, input.token_type_ids);
-        for layer in &self.bert.encoder.layer {
-            x = layer.forward(x, key_bias.clone());
-        }
-        let hidden = x.dims()[2];
-        let cls_hidden = x.clone().slice([0..batch, 0..1, 0..hidden]).reshape([batch, hidden]);
-        let pooled = linear(&self.bert.pooler.dense, cls_hidden.clone()).tanh();
+        let x = self.embeddings.forward(input.input_ids, input.token_type_ids);
+        let last_hidden = self.encoder.forward(x, key_bias);
+        let hidden = last_hidden.dims()[2];
+        let cls_hidden = last_hidden.clone().slice([0..batch, 0..1, 0..hidden]).reshape([batch, hidden]);
+        let pooled = self.pooler.forward(cls_hidden.clone());
+        BertModelOutput { last_hidden, cls_hidden, pooled }
+    }
+}
+
+impl<B: FastOps> BertClassifier<B> {
+    /// [`BertModel::forward`], then dropout and the classifier on the pooled [CLS].
+    pub fn forward(&self, input: BertInput<B>) -> BertOutput<B> {
+        let BertModelOutput { last_hidden, cls_hidden, pooled } = self.bert.forward(input);
         let logits = linear(&self.classifier, B::fast_dropout(pooled, self.dropout.prob));
-        BertOutput { logits, last_hidden: x, cls_hidden }
+        BertOutput { logits, last_hidden, cls_hidden }
     }
 }
 

@@ -6,7 +6,7 @@ pub use crate::hub::files;
 pub mod folder;
 pub mod weights;
 
-pub use bert::{BertClassifier, BertInput, BertLayer, BertOutput};
+pub use bert::{BertClassifier, BertInput, BertLayer, BertModelOutput, BertOutput};
 pub use config::BertConfig;
 pub use folder::{LoadedModel, save_folder};
-pub use weights::LoadReport;
+pub use weights::{ClassifierMismatch, LoadReport, Part};

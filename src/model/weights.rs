@@ -4,7 +4,8 @@
 //! encoder tensor must be there with the shape the config implies, so a wrong file gives an error
 //! that names the tensor and both shapes instead of a half-loaded model.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::path::Path;
 
 use burn::tensor::backend::Backend;
@@ -15,13 +16,51 @@ use super::bert::BertClassifier;
 use super::config::BertConfig;
 use crate::error::{Error, Result};
 
+/// A part of the model that a checkpoint may lack and that is then initialized from the seed
+/// instead; ordered as in the model, so a set of them lists in model order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Part {
+    Pooler,
+    Classifier,
+}
+
+impl Part {
+    /// The part a checkpoint key (canonical, without `bert.`) belongs to, when it may be missing.
+    fn of_key(key: &str) -> Option<Part> {
+        if key.starts_with("pooler.") {
+            Some(Part::Pooler)
+        } else if key.starts_with("classifier.") {
+            Some(Part::Classifier)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Part::Pooler => "pooler",
+            Part::Classifier => "classifier",
+        })
+    }
+}
+
+/// The checkpoint has a classifier, for another number of labels than the config's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassifierMismatch {
+    pub checkpoint_labels: usize,
+    pub wanted_labels: usize,
+}
+
 /// What loading did besides copying tensors.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LoadReport {
-    /// Parts the checkpoint lacked and that were initialized instead: "pooler", "classifier".
-    pub initialized: Vec<String>,
-    /// Why the classifier was initialized, when the checkpoint had one of another size.
-    pub notes: Vec<String>,
+    /// Parts the checkpoint lacked (or had in another size) and that were initialized instead.
+    pub initialized: BTreeSet<Part>,
+    /// Set when the checkpoint's classifier is for another label count: the head is then
+    /// initialized from the seed and the checkpoint's is not loaded.
+    pub classifier_mismatch: Option<ClassifierMismatch>,
 }
 
 impl LoadReport {
@@ -30,10 +69,13 @@ impl LoadReport {
         if self.initialized.is_empty() {
             return None;
         }
-        let mut s = format!("initialized {} with seed {seed}: the checkpoint has none", self.initialized.join(" and "));
-        for n in &self.notes {
-            s.push_str("; ");
-            s.push_str(n);
+        let parts: Vec<String> = self.initialized.iter().map(Part::to_string).collect();
+        let mut s = format!("initialized {} with seed {seed}: the checkpoint has none", parts.join(" and "));
+        if let Some(m) = &self.classifier_mismatch {
+            s.push_str(&format!(
+                "; its classifier has {} labels, this model needs {}",
+                m.checkpoint_labels, m.wanted_labels
+            ));
         }
         Some(s)
     }
@@ -90,75 +132,64 @@ fn canonical_key(key: &str) -> Option<String> {
     Some(k)
 }
 
-/// Part of the model a missing key belongs to, when that part may be initialized instead.
-fn optional_part(key: &str) -> Option<&'static str> {
-    if key.starts_with("pooler.") {
-        Some("pooler")
-    } else if key.starts_with("classifier.") {
-        Some("classifier")
-    } else {
-        None
-    }
-}
+/// The file's tensors by canonical key: (key in the file, shape, dtype).
+type Header = BTreeMap<String, (String, Vec<usize>, Dtype)>;
 
-/// Checks the file's header against the config; returns the parts to initialize.
-fn check_header(path: &Path, bytes: &[u8], c: &BertConfig) -> Result<LoadReport> {
+/// Reads the safetensors header of `bytes`.
+fn read_header(path: &Path, bytes: &[u8]) -> Result<Header> {
     let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| Error::InvalidModel {
         path: path.to_path_buf(),
         reason: format!("not a readable safetensors file ({e}); it may be truncated or corrupt: download it again"),
     })?;
-    let mut found: BTreeMap<String, (String, Vec<usize>, Dtype)> = BTreeMap::new();
+    let mut found = Header::new();
     for (key, info) in meta.tensors() {
         if let Some(k) = canonical_key(&key) {
             found.insert(k, (key.clone(), info.shape.clone(), info.dtype));
         }
     }
+    Ok(found)
+}
+
+/// Checks the file's header against the config; returns the parts to initialize.
+fn check_header(path: &Path, bytes: &[u8], c: &BertConfig) -> Result<LoadReport> {
+    let found = read_header(path, bytes)?;
     let mut report = LoadReport::default();
     for (key, shape) in expected_tensors(c) {
-        match found.get(&key) {
-            None => match optional_part(&key) {
-                Some(part) => {
-                    if !report.initialized.iter().any(|p| p == part) {
-                        report.initialized.push(part.to_string());
-                    }
-                }
-                None => return Err(Error::MissingTensor { path: path.to_path_buf(), tensor: key }),
-            },
-            Some((file_key, file_shape, dtype)) => {
-                if *dtype != Dtype::F32 {
-                    return Err(Error::InvalidModel {
-                        path: path.to_path_buf(),
-                        reason: format!(
-                            "tensor `{file_key}` is stored as {dtype:?}; distill-tui reads float32 checkpoints \
-                             (convert with `model.float().save_pretrained(dir)` in transformers)"
-                        ),
-                    });
-                }
-                if *file_shape != shape {
-                    if key == "classifier.weight" || key == "classifier.bias" {
-                        // A head for another label set: replaced, not an error.
-                        if !report.initialized.iter().any(|p| p == "classifier") {
-                            report.initialized.push("classifier".into());
-                            report.notes.push(format!(
-                                "its classifier has {} labels, this model needs {}",
-                                found["classifier.weight"].1[0],
-                                c.num_labels()
-                            ));
-                        }
-                        continue;
-                    }
-                    return Err(Error::ShapeMismatch {
-                        path: path.to_path_buf(),
-                        tensor: file_key.clone(),
-                        expected: shape,
-                        found: file_shape.clone(),
-                    });
-                }
-            }
+        let Some((file_key, file_shape, dtype)) = found.get(&key) else {
+            let part = Part::of_key(&key)
+                .ok_or_else(|| Error::MissingTensor { path: path.to_path_buf(), tensor: key.clone() })?;
+            report.initialized.insert(part);
+            continue;
+        };
+        if *dtype != Dtype::F32 {
+            return Err(Error::InvalidModel {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "tensor `{file_key}` is stored as {dtype:?}; distill-tui reads float32 checkpoints \
+                     (convert with `model.float().save_pretrained(dir)` in transformers)"
+                ),
+            });
+        }
+        if *file_shape == shape {
+            continue;
+        }
+        if Part::of_key(&key) != Some(Part::Classifier) {
+            return Err(Error::ShapeMismatch {
+                path: path.to_path_buf(),
+                tensor: file_key.clone(),
+                expected: shape,
+                found: file_shape.clone(),
+            });
+        }
+        // A head for another label set: replaced, not an error.
+        if report.initialized.insert(Part::Classifier) {
+            let weight = found.get("classifier.weight").map_or(file_shape, |(_, s, _)| s);
+            report.classifier_mismatch = Some(ClassifierMismatch {
+                checkpoint_labels: weight.first().copied().unwrap_or(0),
+                wanted_labels: c.num_labels(),
+            });
         }
     }
-    // Model order, for a stable message.
-    report.initialized.sort_by_key(|p| if p == "pooler" { 0 } else { 1 });
     Ok(report)
 }
 
@@ -209,8 +240,7 @@ pub fn load_classifier<B: Backend>(
         .remap(load_remapper())
         .allow_partial(true)
         .validate(false);
-    let classifier_replaced = !report.notes.is_empty();
-    if classifier_replaced {
+    if report.classifier_mismatch.is_some() {
         // The checkpoint's head has another label count: load everything but it.
         store = store.with_regex(r"^bert\.");
     }
@@ -262,6 +292,21 @@ mod tests {
         assert!(canonical_key("cls.predictions.bias").is_none());
         assert!(canonical_key("embeddings.position_ids").is_none());
         assert!(canonical_key("bert.embeddings.position_ids").is_none());
+    }
+
+    #[test]
+    fn summaries_list_parts_in_model_order_then_the_mismatch() {
+        assert_eq!(LoadReport::default().summary(3), None);
+        let mut r = LoadReport::default();
+        r.initialized.insert(Part::Classifier);
+        assert_eq!(r.summary(3).unwrap(), "initialized classifier with seed 3: the checkpoint has none");
+        r.initialized.insert(Part::Pooler);
+        r.classifier_mismatch = Some(ClassifierMismatch { checkpoint_labels: 3, wanted_labels: 2 });
+        assert_eq!(
+            r.summary(3).unwrap(),
+            "initialized pooler and classifier with seed 3: the checkpoint has none; \
+             its classifier has 3 labels, this model needs 2"
+        );
     }
 
     #[test]
