@@ -59,73 +59,30 @@ impl BertConfig {
         let Value::Object(raw) = value else {
             return Err("config.json must hold a JSON object".into());
         };
-        if let Some(t) = raw.get("model_type").and_then(Value::as_str)
-            && !matches!(t, "bert")
-        {
-            return Err(format!("model_type is \"{t}\"; distill-tui reads BERT checkpoints (model_type \"bert\")"));
-        }
-        if let Some(p) = raw.get("position_embedding_type").and_then(Value::as_str)
-            && p != "absolute"
-        {
-            return Err(format!("position_embedding_type \"{p}\" is not supported; only \"absolute\" is"));
-        }
-        let usize_key = |key: &str, default: Option<usize>| -> std::result::Result<usize, String> {
-            match raw.get(key) {
-                None | Some(Value::Null) => {
-                    default.ok_or_else(|| format!("key \"{key}\" is missing; it must be a positive integer"))
-                }
-                Some(v) => v
-                    .as_u64()
-                    .map(|n| n as usize)
-                    .ok_or_else(|| format!("key \"{key}\" is {v}; it must be a non-negative integer")),
-            }
-        };
-        let prob_key = |key: &str, default: f64| -> std::result::Result<f64, String> {
-            match raw.get(key) {
-                None | Some(Value::Null) => Ok(default),
-                Some(v) => match v.as_f64() {
-                    Some(p) if (0.0..1.0).contains(&p) => Ok(p),
-                    _ => Err(format!("key \"{key}\" is {v}; it must be a probability in [0, 1)")),
-                },
-            }
-        };
-        let hidden_act = match raw.get("hidden_act").and_then(Value::as_str).unwrap_or("gelu") {
-            "gelu" => Activation::Gelu,
-            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Activation::GeluTanh,
-            "relu" => Activation::Relu,
-            other => {
-                return Err(format!(
-                    "hidden_act \"{other}\" is not supported (use gelu, gelu_new, gelu_pytorch_tanh or relu)"
-                ));
-            }
-        };
-        let hidden_dropout_prob = prob_key("hidden_dropout_prob", 0.1)?;
+        check_architecture(&raw)?;
+        let hidden_act = hidden_act(&raw)?;
+        let hidden_dropout_prob = prob_key(&raw, "hidden_dropout_prob", 0.1)?;
         let config = BertConfig {
-            vocab_size: usize_key("vocab_size", None)?,
-            hidden_size: usize_key("hidden_size", None)?,
-            num_hidden_layers: usize_key("num_hidden_layers", None)?,
-            num_attention_heads: usize_key("num_attention_heads", None)?,
-            intermediate_size: usize_key("intermediate_size", None)?,
+            vocab_size: usize_key(&raw, "vocab_size", None)?,
+            hidden_size: usize_key(&raw, "hidden_size", None)?,
+            num_hidden_layers: usize_key(&raw, "num_hidden_layers", None)?,
+            num_attention_heads: usize_key(&raw, "num_attention_heads", None)?,
+            intermediate_size: usize_key(&raw, "intermediate_size", None)?,
             hidden_act,
             hidden_dropout_prob,
-            attention_probs_dropout_prob: prob_key("attention_probs_dropout_prob", 0.1)?,
-            classifier_dropout: prob_key("classifier_dropout", hidden_dropout_prob)?,
-            max_position_embeddings: usize_key("max_position_embeddings", Some(512))?,
-            type_vocab_size: usize_key("type_vocab_size", Some(2))?,
+            attention_probs_dropout_prob: prob_key(&raw, "attention_probs_dropout_prob", 0.1)?,
+            classifier_dropout: prob_key(&raw, "classifier_dropout", hidden_dropout_prob)?,
+            max_position_embeddings: usize_key(&raw, "max_position_embeddings", Some(512))?,
+            type_vocab_size: usize_key(&raw, "type_vocab_size", Some(2))?,
+            // A null `layer_norm_eps` is an error, a null `initializer_range` the default.
             layer_norm_eps: match raw.get("layer_norm_eps") {
                 None => 1e-12,
-                Some(v) => v
-                    .as_f64()
-                    .filter(|e| *e > 0.0)
-                    .ok_or_else(|| format!("key \"layer_norm_eps\" is {v}; it must be a positive number"))?,
+                Some(v) => positive("layer_norm_eps", v)?,
             },
-            pad_token_id: usize_key("pad_token_id", Some(0))?,
+            pad_token_id: usize_key(&raw, "pad_token_id", Some(0))?,
             initializer_range: match raw.get("initializer_range") {
                 None | Some(Value::Null) => 0.02,
-                Some(v) => v
-                    .as_f64()
-                    .filter(|x| *x > 0.0)
-                    .ok_or_else(|| format!("key \"initializer_range\" is {v}; it must be a positive number"))?,
+                Some(v) => positive("initializer_range", v)?,
             },
             labels: read_labels(&raw)?,
             raw,
@@ -238,6 +195,62 @@ impl BertConfig {
     }
 }
 
+/// Refuses what is not an absolute-position BERT.
+fn check_architecture(raw: &Map<String, Value>) -> std::result::Result<(), String> {
+    if let Some(t) = raw.get("model_type").and_then(Value::as_str)
+        && !matches!(t, "bert")
+    {
+        return Err(format!("model_type is \"{t}\"; distill-tui reads BERT checkpoints (model_type \"bert\")"));
+    }
+    if let Some(p) = raw.get("position_embedding_type").and_then(Value::as_str)
+        && p != "absolute"
+    {
+        return Err(format!("position_embedding_type \"{p}\" is not supported; only \"absolute\" is"));
+    }
+    Ok(())
+}
+
+/// A non-negative integer key; absent or null gives `default`, or an error without one.
+fn usize_key(raw: &Map<String, Value>, key: &str, default: Option<usize>) -> std::result::Result<usize, String> {
+    match raw.get(key) {
+        None | Some(Value::Null) => {
+            default.ok_or_else(|| format!("key \"{key}\" is missing; it must be a positive integer"))
+        }
+        Some(v) => v
+            .as_u64()
+            .map(|n| n as usize)
+            .ok_or_else(|| format!("key \"{key}\" is {v}; it must be a non-negative integer")),
+    }
+}
+
+/// A probability in [0, 1); absent or null gives `default`.
+fn prob_key(raw: &Map<String, Value>, key: &str, default: f64) -> std::result::Result<f64, String> {
+    match raw.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => match v.as_f64() {
+            Some(p) if (0.0..1.0).contains(&p) => Ok(p),
+            _ => Err(format!("key \"{key}\" is {v}; it must be a probability in [0, 1)")),
+        },
+    }
+}
+
+/// The value of `key`, which must be a positive number.
+fn positive(key: &str, v: &Value) -> std::result::Result<f64, String> {
+    v.as_f64().filter(|x| *x > 0.0).ok_or_else(|| format!("key \"{key}\" is {v}; it must be a positive number"))
+}
+
+/// `hidden_act`, "gelu" when absent (or not a string).
+fn hidden_act(raw: &Map<String, Value>) -> std::result::Result<Activation, String> {
+    match raw.get("hidden_act").and_then(Value::as_str).unwrap_or("gelu") {
+        "gelu" => Ok(Activation::Gelu),
+        "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Activation::GeluTanh),
+        "relu" => Ok(Activation::Relu),
+        other => {
+            Err(format!("hidden_act \"{other}\" is not supported (use gelu, gelu_new, gelu_pytorch_tanh or relu)"))
+        }
+    }
+}
+
 /// Label names from `id2label` (ids 0..n, all present), else `num_labels` generic names, else 2.
 fn read_labels(raw: &Map<String, Value>) -> std::result::Result<Vec<String>, String> {
     let num_labels = match raw.get("num_labels") {
@@ -332,6 +345,26 @@ mod tests {
         let mut v = base();
         v["model_type"] = json!("roberta");
         assert!(BertConfig::from_json(v).unwrap_err().contains("roberta"));
+    }
+
+    #[test]
+    fn nulls_take_defaults_except_layer_norm_eps() {
+        let mut v = base();
+        v["initializer_range"] = Value::Null;
+        v["max_position_embeddings"] = Value::Null;
+        v["hidden_dropout_prob"] = Value::Null;
+        let c = BertConfig::from_json(v).unwrap();
+        assert_eq!((c.initializer_range, c.max_position_embeddings, c.hidden_dropout_prob), (0.02, 512, 0.1));
+        let mut v = base();
+        v["layer_norm_eps"] = Value::Null;
+        assert!(BertConfig::from_json(v).unwrap_err().contains("\"layer_norm_eps\" is null"));
+        let mut v = base();
+        v["hidden_act"] = json!("swish");
+        v.as_object_mut().unwrap().remove("vocab_size");
+        assert!(BertConfig::from_json(v).unwrap_err().contains("hidden_act \"swish\""));
+        let mut v = base();
+        v["attention_probs_dropout_prob"] = json!(1.0);
+        assert!(BertConfig::from_json(v).unwrap_err().contains("probability in [0, 1)"));
     }
 
     #[test]
