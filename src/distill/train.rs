@@ -1,7 +1,7 @@
 //! One training run: the teacher's fine-tune (cross-entropy only) or a student's distillation.
 //! Emits events and checks the controls between steps; knows nothing about screens.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::ops::TrainBackend;
 use burn::module::AutodiffModule;
@@ -9,7 +9,8 @@ use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 
-use super::checkpoint::{PendingSave, Progress, RunCheckpoint};
+use super::adam::{RunOptimizer, optimizer};
+use super::checkpoint::{CheckpointState, PendingSave, Progress, RunCheckpoint};
 use super::eval::{Evaluation, evaluate};
 use super::loss::{LossValues, cross_entropy, distillation_loss};
 use super::schedule::LinearSchedule;
@@ -78,220 +79,336 @@ pub fn steps_per_epoch(examples: usize, batch_size: usize) -> usize {
     examples.div_ceil(batch_size)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What every run of an experiment shares: the data, where events go, the controls, the device.
+pub struct RunContext<'a, B: Backend> {
+    pub train: &'a Dataset,
+    pub valid: &'a Dataset,
+    pub events: &'a Events,
+    pub control: &'a Control,
+    pub device: &'a B::Device,
+}
+
+/// One run to train: its id in the plan, its settings, what it learns from, where it is
+/// checkpointed.
+pub struct RunJob<'a, B: AutodiffBackend> {
+    pub id: RunId,
+    pub settings: &'a TrainSettings,
+    pub teacher: TeacherSignal<'a, B::InnerBackend>,
+    pub checkpoint: Option<&'a RunCheckpoint>,
+}
+
+/// Trains `model` for `job`, from its checkpoint when there is one, calling `on_epoch` after
+/// every evaluated epoch. Between steps it honours pause, skip and quit.
 pub fn train_run<B: TrainBackend>(
-    mut model: BertClassifier<B>,
-    train: &Dataset,
-    valid: &Dataset,
-    s: &TrainSettings,
-    teacher: TeacherSignal<'_, B::InnerBackend>,
-    run: RunId,
-    events: &Events,
-    control: &Control,
-    device: &B::Device,
-    checkpoint: Option<&RunCheckpoint>,
+    model: BertClassifier<B>,
+    ctx: &RunContext<'_, B>,
+    job: RunJob<'_, B>,
     on_epoch: &mut OnEpoch<'_, B>,
 ) -> Result<RunOutcome<B>> {
-    let started = Instant::now();
-    let mut paused = std::time::Duration::ZERO;
-    let adam = super::adam::optimizer::<B>;
-    let mut optim = adam();
-    let lengths = train.lengths();
-    let per_epoch = steps_per_epoch(train.len(), s.batch_size);
-    let total = per_epoch * s.epochs;
-    let schedule = LinearSchedule { base: s.learning_rate, warmup: s.warmup_steps, total };
-    let distilling = !matches!(teacher, TeacherSignal::None);
-    events.send(Event::RunStarted { run, epochs: s.epochs, steps_per_epoch: per_epoch, train_examples: train.len() });
-
-    let watch = PhaseProgress { events, control, run: Some(run), phase: Phase::Evaluation };
-    let eval = |m: &BertClassifier<B>| {
-        evaluate(&m.valid(), valid, s.batch_size.max(32), s.padding, device, &|d, t| watch.tick(d, t))
+    let mut run = Run::new(ctx, job);
+    let s = run.job.settings;
+    ctx.events.send(Event::RunStarted {
+        run: run.job.id,
+        epochs: s.epochs,
+        steps_per_epoch: run.per_epoch,
+        train_examples: ctx.train.len(),
+    });
+    let mut model = run.resume(model);
+    let Some(first_epoch) = run.start(&model)? else {
+        return Ok(run.stopped_before_training(model));
     };
-    // Continue from the last finished epoch when a checkpoint of these settings exists.
-    let mut resumed = None;
-    if let Some(ck) = checkpoint {
-        match ck.state() {
-            Ok(Some(state)) if state.epoch <= s.epochs => match ck.restore(&state, model.clone(), adam(), device) {
-                Ok((m, o)) => {
-                    model = m;
-                    optim = o;
-                    resumed = Some(state);
-                }
-                Err(why) => {
-                    events.warn(format!("cannot resume from {}: {why}; starting this run over", ck.dir.display()))
-                }
-            },
-            Ok(_) => {}
-            Err(why) => events.warn(format!("cannot resume: {why}; starting this run over")),
+    on_epoch(&run.records, run.evaluation(), &model)?;
+    for epoch in first_epoch..=s.epochs {
+        let sums;
+        (model, sums) = match run.train_epoch(model, epoch)? {
+            EpochEnd::Trained(model, sums) => (model, sums),
+            EpochEnd::Interrupted(model, status, reason) => return run.end(model, status, Some(reason)),
+        };
+        let Some(ev) = run.eval(&model)? else {
+            let reason = format!("stopped while evaluating epoch {epoch}, at step {} of {}", run.step, run.total);
+            return run.end(model, RunStatus::Stopped, Some(reason));
+        };
+        run.record_epoch(epoch, Some(sums), ev);
+        on_epoch(&run.records, run.evaluation(), &model)?;
+        if epoch < s.epochs {
+            run.checkpoint(&model, epoch)?;
         }
     }
-    let (mut evaluation, mut records, first_epoch, mut step, earlier_seconds) = match &resumed {
-        Some(state) => {
+    run.end(model, RunStatus::Done, None)
+}
+
+/// The loss terms summed over an epoch's steps.
+#[derive(Default)]
+struct EpochSums {
+    sum: LossValues,
+    steps: usize,
+}
+
+impl EpochSums {
+    fn add(&mut self, v: LossValues) {
+        self.sum.total += v.total;
+        self.sum.ce += v.ce;
+        self.sum.kl += v.kl;
+        self.sum.cosine += v.cosine;
+        self.steps += 1;
+    }
+
+    fn mean(&self, x: f64) -> Option<f64> {
+        Some(x / self.steps.max(1) as f64)
+    }
+}
+
+enum EpochEnd<B: AutodiffBackend> {
+    Trained(BertClassifier<B>, EpochSums),
+    /// Stopped, skipped or failed before the epoch ended, and why.
+    Interrupted(BertClassifier<B>, RunStatus, String),
+}
+
+/// A run under way: its optimizer and schedule, where it is, what it recorded, its time.
+struct Run<'a, B: TrainBackend> {
+    ctx: &'a RunContext<'a, B>,
+    job: RunJob<'a, B>,
+    optim: RunOptimizer<B>,
+    schedule: LinearSchedule,
+    lengths: Vec<usize>,
+    per_epoch: usize,
+    total: usize,
+    started: Instant,
+    paused: Duration,
+    /// Active seconds before a resume.
+    earlier_seconds: f64,
+    step: usize,
+    records: Vec<EpochRecord>,
+    evaluation: Option<Evaluation>,
+    resumed: Option<CheckpointState>,
+    /// The checkpoint being written while training goes on (see `save_in_background`).
+    pending: Option<PendingSave>,
+}
+
+impl<'a, B: TrainBackend> Run<'a, B> {
+    fn new(ctx: &'a RunContext<'a, B>, job: RunJob<'a, B>) -> Self {
+        let s = job.settings;
+        let per_epoch = steps_per_epoch(ctx.train.len(), s.batch_size);
+        let total = per_epoch * s.epochs;
+        Self {
+            ctx,
+            optim: optimizer::<B>(),
+            schedule: LinearSchedule { base: s.learning_rate, warmup: s.warmup_steps, total },
+            lengths: ctx.train.lengths(),
+            per_epoch,
+            total,
+            started: Instant::now(),
+            paused: Duration::ZERO,
+            earlier_seconds: 0.0,
+            step: 0,
+            records: vec![],
+            evaluation: None,
+            resumed: None,
+            pending: None,
+            job,
+        }
+    }
+
+    fn distilling(&self) -> bool {
+        !matches!(self.job.teacher, TeacherSignal::None)
+    }
+
+    /// Active seconds of the run so far (pauses excluded, earlier invocations included).
+    fn seconds(&self) -> f64 {
+        self.earlier_seconds + (self.started.elapsed() - self.paused).as_secs_f64()
+    }
+
+    fn evaluation(&self) -> &Evaluation {
+        self.evaluation.as_ref().expect("a run is evaluated before its first epoch")
+    }
+
+    /// The model and optimizer of the last finished epoch, when a checkpoint of these
+    /// settings exists; otherwise `model` as it is.
+    fn resume(&mut self, model: BertClassifier<B>) -> BertClassifier<B> {
+        let (Some(ck), events) = (self.job.checkpoint, self.ctx.events) else { return model };
+        match ck.state() {
+            Ok(Some(state)) if state.epoch <= self.job.settings.epochs => {
+                match ck.restore(&state, model.clone(), optimizer::<B>(), self.ctx.device) {
+                    Ok((m, o)) => {
+                        self.optim = o;
+                        self.resumed = Some(state);
+                        m
+                    }
+                    Err(why) => {
+                        events.warn(format!("cannot resume from {}: {why}; starting this run over", ck.dir.display()));
+                        model
+                    }
+                }
+            }
+            Ok(_) => model,
+            Err(why) => {
+                events.warn(format!("cannot resume: {why}; starting this run over"));
+                model
+            }
+        }
+    }
+
+    /// The records so far: a resumed run's, or epoch 0 (the evaluation before any update).
+    /// Returns the first epoch to train, or `None` when the user quit during that evaluation.
+    fn start(&mut self, model: &BertClassifier<B>) -> Result<Option<usize>> {
+        let (events, run) = (self.ctx.events, self.job.id);
+        if let Some(state) = &self.resumed {
             events.info(format!(
-                "resuming from the checkpoint of epoch {} of {} (step {step} of {total})",
-                state.epoch,
-                s.epochs,
-                step = state.step
+                "resuming from the checkpoint of epoch {} of {} (step {} of {})",
+                state.epoch, self.job.settings.epochs, state.step, self.total
             ));
             for record in &state.records {
                 events.send(Event::Epoch { run, record: record.clone() });
             }
-            (state.evaluation(), state.records.clone(), state.epoch + 1, state.step, state.seconds)
+            self.evaluation = Some(state.evaluation());
+            self.records = state.records.clone();
+            self.step = state.step;
+            self.earlier_seconds = state.seconds;
+            return Ok(Some(state.epoch + 1));
         }
-        None => {
-            let Some(evaluation) = eval(&model)? else {
-                let seconds = (started.elapsed() - paused).as_secs_f64();
-                let reason = Some("stopped before training started".to_string());
-                return Ok(RunOutcome {
-                    model,
-                    epochs: vec![],
-                    status: RunStatus::Stopped,
-                    reason,
-                    evaluation: None,
-                    seconds,
-                    resumed_from: None,
-                });
-            };
-            let record = EpochRecord {
-                epoch: 0,
-                train_loss: None,
-                train_ce: None,
-                train_kl: None,
-                train_cosine: None,
-                validation_loss: evaluation.loss,
-                validation_accuracy: evaluation.accuracy,
-            };
-            events.send(Event::Epoch { run, record: record.clone() });
-            (evaluation, vec![record], 1, 0, 0.0)
-        }
-    };
-    on_epoch(&records, &evaluation, &model)?;
-    let resumed_from = resumed.map(|s| s.epoch);
+        let Some(ev) = self.eval(model)? else { return Ok(None) };
+        self.record_epoch(0, None, ev);
+        Ok(Some(1))
+    }
 
-    let end = |model, records, status, reason: Option<String>, evaluation, paused: std::time::Duration| RunOutcome {
-        model,
-        epochs: records,
-        status,
-        reason,
-        evaluation: Some(evaluation),
-        seconds: earlier_seconds + (started.elapsed() - paused).as_secs_f64(),
-        resumed_from,
-    };
-    // The checkpoint being written while training goes on (see `save_in_background`).
-    let mut pending: Option<PendingSave> = None;
-    let finish = |p: Option<PendingSave>| p.map_or(Ok(()), PendingSave::wait);
-    for epoch in first_epoch..=s.epochs {
-        B::seed(device, epoch_seed(s.seed, epoch));
+    fn stopped_before_training(self, model: BertClassifier<B>) -> RunOutcome<B> {
+        RunOutcome {
+            model,
+            epochs: vec![],
+            status: RunStatus::Stopped,
+            reason: Some("stopped before training started".to_string()),
+            evaluation: None,
+            seconds: (self.started.elapsed() - self.paused).as_secs_f64(),
+            resumed_from: None,
+        }
+    }
+
+    /// Validation loss and accuracy, batch by batch; `None` when the user quit meanwhile.
+    fn eval(&self, model: &BertClassifier<B>) -> Result<Option<Evaluation>> {
+        let (ctx, s) = (self.ctx, self.job.settings);
+        let watch = PhaseProgress {
+            events: ctx.events,
+            control: ctx.control,
+            run: Some(self.job.id),
+            phase: Phase::Evaluation,
+        };
+        evaluate(&model.valid(), ctx.valid, s.batch_size.max(32), s.padding, ctx.device, &|d, t| watch.tick(d, t))
+    }
+
+    /// Records an evaluated epoch (with its training sums; none for epoch 0) and sends it.
+    fn record_epoch(&mut self, epoch: usize, sums: Option<EpochSums>, ev: Evaluation) {
+        let distilling = self.distilling();
+        let mean = |f: fn(&LossValues) -> f64| sums.as_ref().and_then(|s| s.mean(f(&s.sum)));
+        let record = EpochRecord {
+            epoch,
+            train_loss: mean(|v| v.total),
+            train_ce: mean(|v| v.ce),
+            train_kl: if distilling { mean(|v| v.kl) } else { None },
+            train_cosine: if distilling { mean(|v| v.cosine) } else { None },
+            validation_loss: ev.loss,
+            validation_accuracy: ev.accuracy,
+        };
+        self.ctx.events.send(Event::Epoch { run: self.job.id, record: record.clone() });
+        self.records.push(record);
+        self.evaluation = Some(ev);
+    }
+
+    /// One epoch of optimizer steps, unless pause, skip, quit or a non-finite loss end it.
+    fn train_epoch(&mut self, mut model: BertClassifier<B>, epoch: usize) -> Result<EpochEnd<B>> {
+        let (ctx, s) = (self.ctx, self.job.settings);
+        B::seed(ctx.device, epoch_seed(s.seed, epoch));
         crate::ops::seed_dropout(epoch_seed(s.seed, epoch));
-        let mut sum = LossValues::default();
-        let mut n_steps = 0usize;
-        for batch in epoch_batches(&lengths, s.batch_size, s.seed, epoch) {
-            paused += control.wait_while_paused();
-            if control.quit_requested() {
-                finish(pending.take())?;
-                return Ok(end(
-                    model,
-                    records,
-                    RunStatus::Stopped,
-                    Some(format!("stopped at step {step} of {total}")),
-                    evaluation,
-                    paused,
-                ));
+        let mut sums = EpochSums::default();
+        for batch in epoch_batches(&self.lengths, s.batch_size, s.seed, epoch) {
+            self.paused += ctx.control.wait_while_paused();
+            let at = |what: &str| format!("{what} at step {} of {}", self.step, self.total);
+            if ctx.control.quit_requested() {
+                return Ok(EpochEnd::Interrupted(model, RunStatus::Stopped, at("stopped")));
             }
-            if control.take_skip() {
-                finish(pending.take())?;
-                return Ok(end(
-                    model,
-                    records,
-                    RunStatus::Skipped,
-                    Some(format!("skipped at step {step} of {total}")),
-                    evaluation,
-                    paused,
-                ));
+            if ctx.control.take_skip() {
+                return Ok(EpochEnd::Interrupted(model, RunStatus::Skipped, at("skipped")));
             }
             let t0 = Instant::now();
-            let items: Vec<&Encoded> = batch.iter().map(|&i| &train.encoded[i]).collect();
-            let tokens = s.padding.collate(&items);
-            let labels: Vec<i64> = batch.iter().map(|&i| train.examples[i].label as i64).collect();
-            let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels, [batch.len()]), device);
-            let out = model.forward(tokens.to_input::<B>(device));
-            let (loss, values) = if distilling {
-                let (t_logits, t_cls) = match &teacher {
-                    TeacherSignal::Cached(c) => (c.logits::<B>(&batch, device), c.cls::<B>(&batch, device)),
-                    TeacherSignal::Live(t) => {
-                        let o = t.forward(tokens.to_input::<B::InnerBackend>(device));
-                        (Tensor::from_inner(o.logits), Some(Tensor::from_inner(o.cls_hidden)))
-                    }
-                    TeacherSignal::None => unreachable!("distilling"),
-                };
-                let pair = match s.cosine_target {
-                    CosineTarget::Logits => (out.logits.clone(), t_logits.clone()),
-                    CosineTarget::ClsHidden => {
-                        (out.cls_hidden.clone(), t_cls.expect("teacher [CLS] states were computed"))
-                    }
-                };
-                let terms = distillation_loss(out.logits, t_logits, y, pair, s.temperature, s.loss_weights);
-                let v = terms.values();
-                (terms.total, v)
-            } else {
-                let ce = cross_entropy(out.logits, y);
-                let v = ce.clone().into_data().iter::<f64>().next().unwrap_or(f64::NAN);
-                (ce, LossValues { total: v, ce: v, kl: 0.0, cosine: 0.0 })
-            };
+            let (loss, values) = self.loss(&model, &batch);
             if !values.total.is_finite() {
-                let reason = format!("loss became {} at epoch {epoch}, step {} of {total}", values.total, step + 1);
-                finish(pending.take())?;
-                return Ok(end(model, records, RunStatus::Failed, Some(reason), evaluation, paused));
+                let reason =
+                    format!("loss became {} at epoch {epoch}, step {} of {}", values.total, self.step + 1, self.total);
+                return Ok(EpochEnd::Interrupted(model, RunStatus::Failed, reason));
             }
-            let lr = schedule.lr(step);
+            let lr = self.schedule.lr(self.step);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
-            step += 1;
-            n_steps += 1;
-            sum.total += values.total;
-            sum.ce += values.ce;
-            sum.kl += values.kl;
-            sum.cosine += values.cosine;
-            events.send(Event::Step(StepEvent {
-                run,
+            model = self.optim.step(lr, model, grads);
+            self.step += 1;
+            sums.add(values);
+            ctx.events.send(Event::Step(StepEvent {
+                run: self.job.id,
                 epoch,
-                step,
-                steps_total: total,
+                step: self.step,
+                steps_total: self.total,
                 loss: values,
                 lr,
                 examples_per_s: batch.len() as f64 / t0.elapsed().as_secs_f64().max(1e-9),
             }));
         }
-        let Some(ev) = eval(&model)? else {
-            finish(pending.take())?;
-            let reason = Some(format!("stopped while evaluating epoch {epoch}, at step {step} of {total}"));
-            return Ok(end(model, records, RunStatus::Stopped, reason, evaluation, paused));
-        };
-        evaluation = ev;
-        let mean = |x: f64| Some(x / n_steps.max(1) as f64);
-        let record = EpochRecord {
-            epoch,
-            train_loss: mean(sum.total),
-            train_ce: mean(sum.ce),
-            train_kl: if distilling { mean(sum.kl) } else { None },
-            train_cosine: if distilling { mean(sum.cosine) } else { None },
-            validation_loss: evaluation.loss,
-            validation_accuracy: evaluation.accuracy,
-        };
-        events.send(Event::Epoch { run, record: record.clone() });
-        records.push(record);
-        on_epoch(&records, &evaluation, &model)?;
-        if let Some(ck) = checkpoint.filter(|_| epoch < s.epochs) {
-            let seconds = earlier_seconds + (started.elapsed() - paused).as_secs_f64();
-            // One checkpoint at a time, in order: the previous one is on disk before this starts.
-            finish(pending.take())?;
-            pending = Some(ck.save_in_background(
-                &model,
-                &optim,
-                Progress { epoch, step, records: &records, seconds, evaluation: &evaluation },
-            ));
-        }
+        Ok(EpochEnd::Trained(model, sums))
     }
-    finish(pending.take())?;
-    Ok(end(model, records, RunStatus::Done, None, evaluation, paused))
+
+    /// The loss of one batch: cross-entropy for the teacher's fine-tune, the distillation loss
+    /// for a student (the teacher's outputs from the cache or a live pass).
+    fn loss(&self, model: &BertClassifier<B>, batch: &[usize]) -> (Tensor<B, 1>, LossValues) {
+        let (ctx, s) = (self.ctx, self.job.settings);
+        let items: Vec<&Encoded> = batch.iter().map(|&i| &ctx.train.encoded[i]).collect();
+        let tokens = s.padding.collate(&items);
+        let labels: Vec<i64> = batch.iter().map(|&i| ctx.train.examples[i].label as i64).collect();
+        let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels, [batch.len()]), ctx.device);
+        let out = model.forward(tokens.to_input::<B>(ctx.device));
+        let (t_logits, t_cls) = match &self.job.teacher {
+            TeacherSignal::None => {
+                let ce = cross_entropy(out.logits, y);
+                let v = ce.clone().into_data().iter::<f64>().next().unwrap_or(f64::NAN);
+                return (ce, LossValues { total: v, ce: v, kl: 0.0, cosine: 0.0 });
+            }
+            TeacherSignal::Cached(c) => (c.logits::<B>(batch, ctx.device), c.cls::<B>(batch, ctx.device)),
+            TeacherSignal::Live(t) => {
+                let o = t.forward(tokens.to_input::<B::InnerBackend>(ctx.device));
+                (Tensor::from_inner(o.logits), Some(Tensor::from_inner(o.cls_hidden)))
+            }
+        };
+        let pair = match s.cosine_target {
+            CosineTarget::Logits => (out.logits.clone(), t_logits.clone()),
+            CosineTarget::ClsHidden => (out.cls_hidden.clone(), t_cls.expect("teacher [CLS] states were computed")),
+        };
+        let terms = distillation_loss(out.logits, t_logits, y, pair, s.temperature, s.loss_weights);
+        let v = terms.values();
+        (terms.total, v)
+    }
+
+    /// Saves the finished epoch in the background; the previous save is on disk first.
+    fn checkpoint(&mut self, model: &BertClassifier<B>, epoch: usize) -> Result<()> {
+        let Some(ck) = self.job.checkpoint else { return Ok(()) };
+        let seconds = self.seconds();
+        self.wait_for_save()?;
+        let evaluation = self.evaluation.as_ref().expect("an epoch was just evaluated");
+        let progress = Progress { epoch, step: self.step, records: &self.records, seconds, evaluation };
+        self.pending = Some(ck.save_in_background(model, &self.optim, progress));
+        Ok(())
+    }
+
+    fn wait_for_save(&mut self) -> Result<()> {
+        self.pending.take().map_or(Ok(()), PendingSave::wait)
+    }
+
+    fn end(mut self, model: BertClassifier<B>, status: RunStatus, reason: Option<String>) -> Result<RunOutcome<B>> {
+        self.wait_for_save()?;
+        let seconds = self.seconds();
+        Ok(RunOutcome {
+            model,
+            epochs: self.records,
+            status,
+            reason,
+            evaluation: self.evaluation,
+            seconds,
+            resumed_from: self.resumed.map(|s| s.epoch),
+        })
+    }
 }

@@ -16,7 +16,7 @@ use crate::distill::checkpoint::RunCheckpoint;
 use crate::distill::eval::{Evaluation, evaluate};
 use crate::distill::student::{build_student, verify_student};
 use crate::distill::teacher_outputs::TeacherOutputs;
-use crate::distill::train::{TeacherSignal, TrainSettings, train_run};
+use crate::distill::train::{RunContext, RunJob, TeacherSignal, TrainSettings, train_run};
 use crate::error::{Error, Result};
 use crate::events::BackendInfo;
 use crate::events::{Control, EpochRecord, Event, Events, Phase, PhaseProgress, RunKind, RunLabel, RunStatus};
@@ -334,24 +334,14 @@ pub fn run_experiment<B: TrainBackend>(
                 RunCheckpoint::new(exp.dir.join(RESUME_DIR).join(&folder), checkpoint_key(&s, &p, &run.teacher_layers));
             let started = Instant::now();
             let dir = exp.dir.clone();
-            let outcome = train_run::<B>(
-                student,
-                &p.train,
-                &p.valid,
-                &s,
-                signal,
-                run_id,
-                events,
-                control,
-                device,
-                Some(&ck),
-                &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
-                    let r = &mut results.runs[idx];
-                    r.set_epochs(records, &ev.correct);
-                    r.seconds = started.elapsed().as_secs_f64();
-                    results.write(&dir)
-                },
-            )?;
+            let ctx = RunContext { train: &p.train, valid: &p.valid, events, control, device };
+            let job = RunJob { id: run_id, settings: &s, teacher: signal, checkpoint: Some(&ck) };
+            let outcome = train_run::<B>(student, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
+                let r = &mut results.runs[idx];
+                r.set_epochs(records, &ev.correct);
+                r.seconds = started.elapsed().as_secs_f64();
+                results.write(&dir)
+            })?;
             let r = &mut results.runs[idx];
             r.status = outcome.status;
             r.reason = outcome.reason.clone();
@@ -436,23 +426,13 @@ fn finetune_teacher<B: TrainBackend>(
         format!("{}|{fingerprint}", checkpoint_key(&s, p, &[])),
     );
     let exp_dir = exp.dir.clone();
-    let outcome = train_run::<B>(
-        teacher,
-        &p.train,
-        &p.valid,
-        &s,
-        TeacherSignal::None,
-        0,
-        events,
-        control,
-        device,
-        Some(&ck),
-        &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
-            results.teacher.epochs = records.to_vec();
-            set_teacher(results, ev, RunStatus::Running, started.elapsed().as_secs_f64());
-            results.write(&exp_dir)
-        },
-    )?;
+    let ctx = RunContext { train: &p.train, valid: &p.valid, events, control, device };
+    let job = RunJob { id: 0, settings: &s, teacher: TeacherSignal::None, checkpoint: Some(&ck) };
+    let outcome = train_run::<B>(teacher, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
+        results.teacher.epochs = records.to_vec();
+        set_teacher(results, ev, RunStatus::Running, started.elapsed().as_secs_f64());
+        results.write(&exp_dir)
+    })?;
     match &outcome.evaluation {
         Some(ev) => set_teacher(results, ev, outcome.status, outcome.seconds),
         None => results.teacher.status = outcome.status,
