@@ -1,6 +1,8 @@
 //! `experiments.toml` as written by the user: serde structs that mirror the file. Numbers are
 //! read wide (i64/f64) so that a 0 or a negative value gets a message naming the key rather
-//! than a type error; [`super::spec`] checks them and builds the validated experiment.
+//! than a type error; [`super::spec`] checks them and builds the validated experiment. The
+//! keywords (`strategy`, `cosine_target`) are enums: serde refuses any other word, with a message
+//! that names it and the accepted ones, at the key and the line.
 
 use serde::{Deserialize, Serialize};
 
@@ -77,8 +79,8 @@ pub struct TrainingSection {
     pub temperature: f64,
     #[serde(default)]
     pub loss_weights: LossWeightsSection,
-    #[serde(default = "default_cosine_target")]
-    pub cosine_target: String,
+    #[serde(default)]
+    pub cosine_target: CosineTarget,
 }
 
 impl Default for TrainingSection {
@@ -90,7 +92,7 @@ impl Default for TrainingSection {
             warmup_steps: 0,
             temperature: default_temperature(),
             loss_weights: LossWeightsSection::default(),
-            cosine_target: default_cosine_target(),
+            cosine_target: CosineTarget::default(),
         }
     }
 }
@@ -117,7 +119,72 @@ impl Default for LossWeightsSection {
 pub struct RunSection {
     pub name: String,
     pub teacher_layers: Option<Vec<i64>>,
-    pub strategy: Option<String>,
+    pub strategy: Option<Strategy>,
+}
+
+/// `runs[].strategy`: a named choice of teacher layers, sized from both depths by
+/// [`super::layers::strategy_layers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", try_from = "String")]
+pub enum Strategy {
+    Top,
+    Bottom,
+    Odd,
+    Even,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 4] = [Strategy::Top, Strategy::Bottom, Strategy::Odd, Strategy::Even];
+
+    /// The word in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Top => "top",
+            Strategy::Bottom => "bottom",
+            Strategy::Odd => "odd",
+            Strategy::Even => "even",
+        }
+    }
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The message names the word and the accepted ones; serde adds the key and the line.
+impl TryFrom<String> for Strategy {
+    type Error = String;
+    fn try_from(word: String) -> Result<Self, String> {
+        Strategy::ALL.into_iter().find(|s| s.as_str() == word).ok_or_else(|| {
+            let names: Vec<&str> = Strategy::ALL.iter().map(|s| s.as_str()).collect();
+            format!("\"{word}\" is not known; use one of {} or give teacher_layers", names.join(", "))
+        })
+    }
+}
+
+/// `training.cosine_target`: what the cosine term of the loss compares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", try_from = "String")]
+pub enum CosineTarget {
+    /// Cosine between teacher and student logits (the reference notebook).
+    #[default]
+    Logits,
+    /// Cosine between the last-layer [CLS] hidden states (DistilBERT's choice).
+    ClsHidden,
+}
+
+/// The message names the word and the accepted ones; serde adds the key and the line.
+impl TryFrom<String> for CosineTarget {
+    type Error = String;
+    fn try_from(word: String) -> Result<Self, String> {
+        match word.as_str() {
+            "logits" => Ok(CosineTarget::Logits),
+            "cls_hidden" => Ok(CosineTarget::ClsHidden),
+            _ => Err(format!("\"{word}\" is not known; use \"logits\" or \"cls_hidden\"")),
+        }
+    }
 }
 
 fn default_output_dir() -> String {
@@ -149,9 +216,6 @@ fn default_learning_rate() -> f64 {
 }
 fn default_temperature() -> f64 {
     1.0
-}
-fn default_cosine_target() -> String {
-    "logits".into()
 }
 fn one() -> f64 {
     1.0

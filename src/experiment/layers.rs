@@ -1,22 +1,15 @@
 //! Which teacher layers a student copies: explicit 1-based lists or named strategies.
 
-/// The named strategies of the assignment, sized from the teacher's and the student's depth.
-pub const STRATEGIES: &[&str] = &["top", "bottom", "odd", "even"];
+use super::file::Strategy;
 
 /// 1-based teacher layers for a strategy: `top` = 1..k (next to the embeddings), `bottom` =
 /// n-k+1..n, `odd` = 1,3,5,..., `even` = 2,4,6,...
-pub fn strategy_layers(strategy: &str, teacher: usize, student: usize) -> Result<Vec<usize>, String> {
+pub fn strategy_layers(strategy: Strategy, teacher: usize, student: usize) -> Result<Vec<usize>, String> {
     let layers: Vec<usize> = match strategy {
-        "top" => (1..=student).collect(),
-        "bottom" => (teacher - student + 1..=teacher).collect(),
-        "odd" => (1..=teacher).step_by(2).take(student).collect(),
-        "even" => (2..=teacher).step_by(2).take(student).collect(),
-        other => {
-            return Err(format!(
-                "unknown strategy \"{other}\"; use one of {} or give teacher_layers",
-                STRATEGIES.join(", ")
-            ));
-        }
+        Strategy::Top => (1..=student).collect(),
+        Strategy::Bottom => (teacher - student + 1..=teacher).collect(),
+        Strategy::Odd => (1..=teacher).step_by(2).take(student).collect(),
+        Strategy::Even => (2..=teacher).step_by(2).take(student).collect(),
     };
     if layers.len() < student {
         return Err(format!(
@@ -58,27 +51,28 @@ pub fn check_layers(layers: &[i64], teacher: usize, student: usize) -> Result<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Strategy::{Bottom, Even, Odd, Top};
 
     #[test]
     fn strategies_for_twelve_to_six() {
-        assert_eq!(strategy_layers("top", 12, 6).unwrap(), vec![1, 2, 3, 4, 5, 6]);
-        assert_eq!(strategy_layers("bottom", 12, 6).unwrap(), vec![7, 8, 9, 10, 11, 12]);
-        assert_eq!(strategy_layers("odd", 12, 6).unwrap(), vec![1, 3, 5, 7, 9, 11]);
-        assert_eq!(strategy_layers("even", 12, 6).unwrap(), vec![2, 4, 6, 8, 10, 12]);
+        assert_eq!(strategy_layers(Top, 12, 6).unwrap(), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(strategy_layers(Bottom, 12, 6).unwrap(), vec![7, 8, 9, 10, 11, 12]);
+        assert_eq!(strategy_layers(Odd, 12, 6).unwrap(), vec![1, 3, 5, 7, 9, 11]);
+        assert_eq!(strategy_layers(Even, 12, 6).unwrap(), vec![2, 4, 6, 8, 10, 12]);
     }
 
     #[test]
     fn strategies_for_six_to_three() {
-        assert_eq!(strategy_layers("top", 6, 3).unwrap(), vec![1, 2, 3]);
-        assert_eq!(strategy_layers("bottom", 6, 3).unwrap(), vec![4, 5, 6]);
-        assert_eq!(strategy_layers("odd", 6, 3).unwrap(), vec![1, 3, 5]);
-        assert_eq!(strategy_layers("even", 6, 3).unwrap(), vec![2, 4, 6]);
+        assert_eq!(strategy_layers(Top, 6, 3).unwrap(), vec![1, 2, 3]);
+        assert_eq!(strategy_layers(Bottom, 6, 3).unwrap(), vec![4, 5, 6]);
+        assert_eq!(strategy_layers(Odd, 6, 3).unwrap(), vec![1, 3, 5]);
+        assert_eq!(strategy_layers(Even, 6, 3).unwrap(), vec![2, 4, 6]);
     }
 
     #[test]
     fn odd_cannot_fill_a_deep_student() {
-        assert!(strategy_layers("odd", 12, 7).unwrap_err().contains("only 6 layers"));
-        assert!(strategy_layers("middle", 12, 6).unwrap_err().contains("unknown strategy"));
+        assert!(strategy_layers(Odd, 12, 7).unwrap_err().contains("only 6 layers"));
+        assert!(Strategy::try_from("middle".to_string()).unwrap_err().contains("\"middle\" is not known"));
     }
 
     #[test]

@@ -6,4 +6,5 @@ pub mod overrides;
 pub mod spec;
 pub mod tasks;
 
-pub use spec::{CosineTarget, DataSource, Experiment, LossWeights, PlannedRun, TrainingSpec};
+pub use file::CosineTarget;
+pub use spec::{DataSource, Experiment, LossWeights, PlannedRun, TrainingSpec};

@@ -5,8 +5,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::file::ExperimentFile;
-use super::layers::{STRATEGIES, check_layers, strategy_layers};
+use super::file::{
+    CosineTarget, DataSection, ExperimentFile, ExperimentSection, LossWeightsSection, RunSection, Strategy,
+    TeacherSection, TrainingSection,
+};
+use super::layers::{check_layers, strategy_layers};
 use super::overrides::apply_overrides;
 use super::tasks::Task;
 use crate::error::{Error, Result};
@@ -16,15 +19,6 @@ use crate::error::{Error, Result};
 pub enum DataSource {
     Hub,
     File(PathBuf),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CosineTarget {
-    /// Cosine between teacher and student logits (the reference notebook).
-    Logits,
-    /// Cosine between the last-layer [CLS] hidden states (DistilBERT's choice).
-    ClsHidden,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -74,7 +68,7 @@ pub struct TrainingSpec {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum LayerChoice {
     Explicit(Vec<i64>),
-    Strategy(String),
+    Strategy(Strategy),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -111,10 +105,15 @@ pub struct Experiment {
 
 /// The four runs of the assignment, used when the file lists none.
 pub fn default_runs() -> Vec<RunSpec> {
-    [("Top-K Layer", "top"), ("Bottom-K Layer", "bottom"), ("Odd Layer", "odd"), ("Even Layer", "even")]
-        .into_iter()
-        .map(|(name, s)| RunSpec { name: name.into(), slug: slugify(name), layers: LayerChoice::Strategy(s.into()) })
-        .collect()
+    [
+        ("Top-K Layer", Strategy::Top),
+        ("Bottom-K Layer", Strategy::Bottom),
+        ("Odd Layer", Strategy::Odd),
+        ("Even Layer", Strategy::Even),
+    ]
+    .into_iter()
+    .map(|(name, s)| RunSpec { name: name.into(), slug: slugify(name), layers: LayerChoice::Strategy(s) })
+    .collect()
 }
 
 /// "Top-K Layer" -> "top-k-layer".
@@ -161,7 +160,8 @@ impl Experiment {
         })?;
         let resolved_toml = toml::to_string(&table).expect("a TOML table serializes");
         let file: ExperimentFile = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-            // With no override involved, toml's own error carries the line and column.
+            // With no override involved, toml's own error carries the line and column; otherwise its
+            // bare message, as the key is named already.
             let located = if overrides.is_empty() { toml::from_str::<ExperimentFile>(text).err() } else { None };
             let path_str = e.path().to_string();
             Error::Config {
@@ -169,7 +169,7 @@ impl Experiment {
                 key: if path_str == "." { "file".into() } else { path_str },
                 message: match located {
                     Some(l) => l.to_string().trim_end().to_string(),
-                    None => e.into_inner().to_string(),
+                    None => e.into_inner().message().to_string(),
                 },
             }
         })?;
@@ -205,7 +205,7 @@ impl Experiment {
                 let layers = match &r.layers {
                     LayerChoice::Explicit(l) => check_layers(l, teacher_depth, self.student_layers)
                         .map_err(|m| err(format!("runs[{i}] (\"{}\").teacher_layers", r.name), m))?,
-                    LayerChoice::Strategy(s) => strategy_layers(s, teacher_depth, self.student_layers)
+                    LayerChoice::Strategy(s) => strategy_layers(*s, teacher_depth, self.student_layers)
                         .map_err(|m| err(format!("runs[{i}] (\"{}\").strategy", r.name), m))?,
                 };
                 Ok(PlannedRun { name: r.name.clone(), slug: r.slug.clone(), teacher_layers: layers })
@@ -230,221 +230,19 @@ fn normalize(p: &Path) -> PathBuf {
     if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
 }
 
+/// Checks the parsed file section by section, in the file's order; the first bad value stops it.
 fn check(f: ExperimentFile, path: &Path, base: &Path, resolved_toml: String) -> Result<Experiment> {
-    let err = |key: &str, message: String| Error::Config { file: path.to_path_buf(), key: key.into(), message };
-    let positive = |key: &str, v: i64| -> Result<usize> {
-        if v < 1 { Err(err(key, format!("is {v}; it must be at least 1"))) } else { Ok(v as usize) }
-    };
-    let non_negative = |key: &str, v: i64| -> Result<usize> {
-        if v < 0 { Err(err(key, format!("is {v}; it must be 0 or more"))) } else { Ok(v as usize) }
-    };
-    let resolve = |p: &str| -> PathBuf {
-        let p = Path::new(p);
-        normalize(&if p.is_absolute() { p.to_path_buf() } else { base.join(p) })
-    };
-
-    let name = f.experiment.name.trim().to_string();
-    if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
-        return Err(err(
-            "experiment.name",
-            format!("{:?} cannot name a folder; use letters, digits, '-' or '_'", f.experiment.name),
-        ));
-    }
-    if f.experiment.seeds.is_empty() {
-        return Err(err("experiment.seeds", "is empty; give at least one seed, e.g. seeds = [42]".into()));
-    }
-    let mut seeds = Vec::new();
-    for &s in &f.experiment.seeds {
-        if s < 0 {
-            return Err(err("experiment.seeds", format!("holds {s}; seeds are 0 or more")));
-        }
-        if seeds.contains(&(s as u64)) {
-            return Err(err("experiment.seeds", format!("lists {s} twice; each seed runs the whole matrix once")));
-        }
-        seeds.push(s as u64);
-    }
-
-    // A teacher folder is relative to this file; anything else is a Hub id.
-    let model = {
-        let local = resolve(&f.teacher.model);
-        if local.exists() { local.to_string_lossy().into_owned() } else { f.teacher.model.clone() }
-    };
-    if model.trim().is_empty() {
-        return Err(err(
-            "teacher.model",
-            "is empty; give a Hub id like \"bert-base-uncased\" or a model folder".into(),
-        ));
-    }
-    let teacher = TeacherSpec {
-        model,
-        revision: f.teacher.revision.clone(),
-        finetune_epochs: non_negative("teacher.finetune_epochs", f.teacher.finetune_epochs)?,
-    };
-    let student_layers = positive("student.num_layers", f.student.num_layers)?;
-
-    let d = &f.data;
-    let task = Task::by_name(&d.task.to_ascii_lowercase()).ok_or_else(|| {
-        err(
-            "data.task",
-            format!("\"{}\" is not a GLUE classification task; use one of {}", d.task, Task::names().join(", ")),
-        )
-    })?;
-    let source = |key: &str, v: &str| -> Result<DataSource> {
-        if v == "hub" {
-            return Ok(DataSource::Hub);
-        }
-        let p = resolve(v);
-        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        if !matches!(ext.as_str(), "tsv" | "csv" | "jsonl" | "parquet") {
-            return Err(err(key, format!("\"{v}\" must be \"hub\" or a .tsv, .csv, .jsonl or .parquet file")));
-        }
-        if !p.is_file() {
-            return Err(err(
-                key,
-                format!(
-                    "file {} does not exist (relative paths in {} are relative to its folder; in --set, to the working directory)",
-                    p.display(),
-                    path.display()
-                ),
-            ));
-        }
-        Ok(DataSource::File(p))
-    };
-    let train = source("data.train", &d.train)?;
-    let validation = source("data.validation", &d.validation)?;
-    let validation_split = d.validation_split.clone().unwrap_or_else(|| task.validation_split.to_string());
-    if validation_split.starts_with("test") {
-        return Err(err(
-            "data.validation_split",
-            format!(
-                "\"{validation_split}\" is a GLUE test split: its labels are hidden (-1), so it cannot be evaluated; use {}",
-                task.validation_split
-            ),
-        ));
-    }
-    // Checked for local files too: a misspelt split is a mistake either way.
-    if !task.splits.contains(&validation_split.as_str()) {
-        return Err(err(
-            "data.validation_split",
-            format!(
-                "\"{validation_split}\" is not a split of {}; use one of {}",
-                task.name,
-                task.splits[1..].join(", ")
-            ),
-        ));
-    }
-    if let Some(cols) = &d.text_columns
-        && (cols.is_empty() || cols.len() > 2)
-    {
-        return Err(err(
-            "data.text_columns",
-            format!("lists {} columns; give one (single sentences) or two (pairs)", cols.len()),
-        ));
-    }
-    let data = DataSpec {
-        task,
-        train,
-        validation,
-        validation_split,
-        train_examples: d.train_examples.map(|v| positive("data.train_examples", v)).transpose()?,
-        validation_examples: d.validation_examples.map(|v| positive("data.validation_examples", v)).transpose()?,
-        max_length: {
-            let m = positive("data.max_length", d.max_length)?;
-            if m < 3 {
-                return Err(err("data.max_length", format!("is {m}; [CLS] text [SEP] needs at least 3")));
-            }
-            m
-        },
-        shuffle_seed: non_negative("data.shuffle_seed", d.shuffle_seed)? as u64,
-        text_columns: d.text_columns.clone(),
-        label_column: d.label_column.clone(),
-    };
-
-    let t = &f.training;
-    let finite_positive = |key: &str, v: f64| -> Result<f64> {
-        if v.is_finite() && v > 0.0 { Ok(v) } else { Err(err(key, format!("is {v}; it must be a number above 0"))) }
-    };
-    let w = &t.loss_weights;
-    for (key, v) in [
-        ("training.loss_weights.ce", w.ce),
-        ("training.loss_weights.kl", w.kl),
-        ("training.loss_weights.cosine", w.cosine),
-    ] {
-        if !v.is_finite() || v < 0.0 {
-            return Err(err(key, format!("is {v}; loss weights are 0 or more")));
-        }
-    }
-    if w.ce + w.kl + w.cosine <= 0.0 {
-        return Err(err("training.loss_weights", "are all 0; at least one term must count".into()));
-    }
-    let training = TrainingSpec {
-        epochs: non_negative("training.epochs", t.epochs)?,
-        batch_size: positive("training.batch_size", t.batch_size)?,
-        learning_rate: finite_positive("training.learning_rate", t.learning_rate)?,
-        warmup_steps: non_negative("training.warmup_steps", t.warmup_steps)?,
-        temperature: finite_positive("training.temperature", t.temperature)?,
-        loss_weights: LossWeights { ce: w.ce, kl: w.kl, cosine: w.cosine },
-        cosine_target: match t.cosine_target.as_str() {
-            "logits" => CosineTarget::Logits,
-            "cls_hidden" => CosineTarget::ClsHidden,
-            other => {
-                return Err(err(
-                    "training.cosine_target",
-                    format!("\"{other}\" is not known; use \"logits\" or \"cls_hidden\""),
-                ));
-            }
-        },
-    };
-
-    let runs = if f.runs.is_empty() {
-        default_runs()
-    } else {
-        let mut runs: Vec<RunSpec> = Vec::new();
-        for (i, r) in f.runs.iter().enumerate() {
-            let key = |k: &str| format!("runs[{i}].{k}");
-            let layers = match (&r.teacher_layers, &r.strategy) {
-                (Some(l), None) => {
-                    // Length, duplicates and 0 need no teacher; the range is checked in `plan`.
-                    check_layers(l, usize::MAX, student_layers)
-                        .map_err(|m| err(&key("teacher_layers"), format!("(\"{}\") {m}", r.name)))?;
-                    LayerChoice::Explicit(l.clone())
-                }
-                (None, Some(s)) if STRATEGIES.contains(&s.as_str()) => LayerChoice::Strategy(s.clone()),
-                (None, Some(s)) => {
-                    return Err(err(
-                        &key("strategy"),
-                        format!("\"{s}\" is not known; use one of {} or give teacher_layers", STRATEGIES.join(", ")),
-                    ));
-                }
-                (Some(_), Some(_)) => {
-                    return Err(err(&key("strategy"), "give teacher_layers or strategy, not both".into()));
-                }
-                (None, None) => {
-                    return Err(err(
-                        &key("teacher_layers"),
-                        "is missing; give teacher_layers = [...] or strategy = \"top\"".into(),
-                    ));
-                }
-            };
-            let slug = slugify(&r.name);
-            if slug.is_empty() {
-                return Err(err(&key("name"), format!("{:?} needs at least one letter or digit", r.name)));
-            }
-            if let Some(other) = runs.iter().find(|o| o.slug == slug) {
-                return Err(err(
-                    &key("name"),
-                    format!("\"{}\" clashes with \"{}\" (both save to {slug}/); rename one", r.name, other.name),
-                ));
-            }
-            runs.push(RunSpec { name: r.name.clone(), slug, layers });
-        }
-        runs
-    };
-
+    let c = Checker { file: path, base };
+    let (name, dir, seeds) = c.experiment(&f.experiment)?;
+    let teacher = c.teacher(&f.teacher)?;
+    let student_layers = c.positive("student.num_layers", f.student.num_layers)?;
+    let data = c.data(&f.data)?;
+    let training = c.training(&f.training)?;
+    let runs = c.runs(&f.runs, student_layers)?;
     Ok(Experiment {
         file: path.to_path_buf(),
-        dir: resolve(&f.experiment.output_dir).join(&name),
         name,
+        dir,
         seeds,
         teacher,
         student_layers,
@@ -453,4 +251,245 @@ fn check(f: ExperimentFile, path: &Path, base: &Path, resolved_toml: String) -> 
         runs,
         resolved_toml,
     })
+}
+
+/// What every step needs: the file (named in errors) and its folder (relative paths start there).
+struct Checker<'a> {
+    file: &'a Path,
+    base: &'a Path,
+}
+
+impl Checker<'_> {
+    fn err(&self, key: &str, message: String) -> Error {
+        Error::Config { file: self.file.to_path_buf(), key: key.into(), message }
+    }
+
+    fn positive(&self, key: &str, v: i64) -> Result<usize> {
+        if v < 1 { Err(self.err(key, format!("is {v}; it must be at least 1"))) } else { Ok(v as usize) }
+    }
+
+    fn non_negative(&self, key: &str, v: i64) -> Result<usize> {
+        if v < 0 { Err(self.err(key, format!("is {v}; it must be 0 or more"))) } else { Ok(v as usize) }
+    }
+
+    fn finite_positive(&self, key: &str, v: f64) -> Result<f64> {
+        if v.is_finite() && v > 0.0 {
+            Ok(v)
+        } else {
+            Err(self.err(key, format!("is {v}; it must be a number above 0")))
+        }
+    }
+
+    /// A path of the file, relative to its folder unless absolute.
+    fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        normalize(&if p.is_absolute() { p.to_path_buf() } else { self.base.join(p) })
+    }
+
+    /// `[experiment]`: the name (a folder under `output_dir`), that folder, and the seeds.
+    fn experiment(&self, e: &ExperimentSection) -> Result<(String, PathBuf, Vec<u64>)> {
+        let name = e.name.trim().to_string();
+        if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
+            return Err(self.err(
+                "experiment.name",
+                format!("{:?} cannot name a folder; use letters, digits, '-' or '_'", e.name),
+            ));
+        }
+        if e.seeds.is_empty() {
+            return Err(self.err("experiment.seeds", "is empty; give at least one seed, e.g. seeds = [42]".into()));
+        }
+        let mut seeds = Vec::new();
+        for &s in &e.seeds {
+            if s < 0 {
+                return Err(self.err("experiment.seeds", format!("holds {s}; seeds are 0 or more")));
+            }
+            if seeds.contains(&(s as u64)) {
+                return Err(
+                    self.err("experiment.seeds", format!("lists {s} twice; each seed runs the whole matrix once"))
+                );
+            }
+            seeds.push(s as u64);
+        }
+        let dir = self.resolve(&e.output_dir).join(&name);
+        Ok((name, dir, seeds))
+    }
+
+    /// `[teacher]`: a folder relative to this file if there is one, else a Hub id.
+    fn teacher(&self, t: &TeacherSection) -> Result<TeacherSpec> {
+        let model = {
+            let local = self.resolve(&t.model);
+            if local.exists() { local.to_string_lossy().into_owned() } else { t.model.clone() }
+        };
+        if model.trim().is_empty() {
+            return Err(self
+                .err("teacher.model", "is empty; give a Hub id like \"bert-base-uncased\" or a model folder".into()));
+        }
+        Ok(TeacherSpec {
+            model,
+            revision: t.revision.clone(),
+            finetune_epochs: self.non_negative("teacher.finetune_epochs", t.finetune_epochs)?,
+        })
+    }
+
+    /// `[data]`: the task, where its examples come from, and how many of them, how long.
+    fn data(&self, d: &DataSection) -> Result<DataSpec> {
+        let task = Task::by_name(&d.task.to_ascii_lowercase()).ok_or_else(|| {
+            self.err(
+                "data.task",
+                format!("\"{}\" is not a GLUE classification task; use one of {}", d.task, Task::names().join(", ")),
+            )
+        })?;
+        let train = self.source("data.train", &d.train)?;
+        let validation = self.source("data.validation", &d.validation)?;
+        let validation_split = self.validation_split(task, d.validation_split.as_deref())?;
+        if let Some(cols) = &d.text_columns
+            && (cols.is_empty() || cols.len() > 2)
+        {
+            return Err(self.err(
+                "data.text_columns",
+                format!("lists {} columns; give one (single sentences) or two (pairs)", cols.len()),
+            ));
+        }
+        Ok(DataSpec {
+            task,
+            train,
+            validation,
+            validation_split,
+            train_examples: d.train_examples.map(|v| self.positive("data.train_examples", v)).transpose()?,
+            validation_examples: d
+                .validation_examples
+                .map(|v| self.positive("data.validation_examples", v))
+                .transpose()?,
+            max_length: self.max_length(d.max_length)?,
+            shuffle_seed: self.non_negative("data.shuffle_seed", d.shuffle_seed)? as u64,
+            text_columns: d.text_columns.clone(),
+            label_column: d.label_column.clone(),
+        })
+    }
+
+    /// `data.train` or `data.validation`: `"hub"` or a data file that exists.
+    fn source(&self, key: &str, v: &str) -> Result<DataSource> {
+        if v == "hub" {
+            return Ok(DataSource::Hub);
+        }
+        let p = self.resolve(v);
+        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        if !matches!(ext.as_str(), "tsv" | "csv" | "jsonl" | "parquet") {
+            return Err(self.err(key, format!("\"{v}\" must be \"hub\" or a .tsv, .csv, .jsonl or .parquet file")));
+        }
+        if !p.is_file() {
+            return Err(self.err(
+                key,
+                format!(
+                    "file {} does not exist (relative paths in {} are relative to its folder; in --set, to the working directory)",
+                    p.display(),
+                    self.file.display()
+                ),
+            ));
+        }
+        Ok(DataSource::File(p))
+    }
+
+    /// `data.validation_split`: a labelled split of the task (its default when not given).
+    fn validation_split(&self, task: &Task, given: Option<&str>) -> Result<String> {
+        let split = given.unwrap_or(task.validation_split).to_string();
+        if split.starts_with("test") {
+            return Err(self.err(
+                "data.validation_split",
+                format!(
+                    "\"{split}\" is a GLUE test split: its labels are hidden (-1), so it cannot be evaluated; use {}",
+                    task.validation_split
+                ),
+            ));
+        }
+        // Checked for local files too: a misspelt split is a mistake either way.
+        if !task.splits.contains(&split.as_str()) {
+            return Err(self.err(
+                "data.validation_split",
+                format!("\"{split}\" is not a split of {}; use one of {}", task.name, task.splits[1..].join(", ")),
+            ));
+        }
+        Ok(split)
+    }
+
+    /// `data.max_length`: room for [CLS] text [SEP]; the teacher's positions are checked in `plan`.
+    fn max_length(&self, v: i64) -> Result<usize> {
+        let m = self.positive("data.max_length", v)?;
+        if m < 3 {
+            return Err(self.err("data.max_length", format!("is {m}; [CLS] text [SEP] needs at least 3")));
+        }
+        Ok(m)
+    }
+
+    /// `[training]`: the loop's numbers and the loss.
+    fn training(&self, t: &TrainingSection) -> Result<TrainingSpec> {
+        let loss_weights = self.loss_weights(&t.loss_weights)?;
+        Ok(TrainingSpec {
+            epochs: self.non_negative("training.epochs", t.epochs)?,
+            batch_size: self.positive("training.batch_size", t.batch_size)?,
+            learning_rate: self.finite_positive("training.learning_rate", t.learning_rate)?,
+            warmup_steps: self.non_negative("training.warmup_steps", t.warmup_steps)?,
+            temperature: self.finite_positive("training.temperature", t.temperature)?,
+            loss_weights,
+            cosine_target: t.cosine_target,
+        })
+    }
+
+    /// `[training.loss_weights]`: each 0 or more, not all 0.
+    fn loss_weights(&self, w: &LossWeightsSection) -> Result<LossWeights> {
+        for (key, v) in [
+            ("training.loss_weights.ce", w.ce),
+            ("training.loss_weights.kl", w.kl),
+            ("training.loss_weights.cosine", w.cosine),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(self.err(key, format!("is {v}; loss weights are 0 or more")));
+            }
+        }
+        if w.ce + w.kl + w.cosine <= 0.0 {
+            return Err(self.err("training.loss_weights", "are all 0; at least one term must count".into()));
+        }
+        Ok(LossWeights { ce: w.ce, kl: w.kl, cosine: w.cosine })
+    }
+
+    /// `[[runs]]`: the four strategies when none is listed; names must give distinct folders.
+    fn runs(&self, listed: &[RunSection], student_layers: usize) -> Result<Vec<RunSpec>> {
+        if listed.is_empty() {
+            return Ok(default_runs());
+        }
+        let mut runs: Vec<RunSpec> = Vec::new();
+        for (i, r) in listed.iter().enumerate() {
+            let key = |k: &str| format!("runs[{i}].{k}");
+            let layers = self.run_layers(i, r, student_layers)?;
+            let slug = slugify(&r.name);
+            if slug.is_empty() {
+                return Err(self.err(&key("name"), format!("{:?} needs at least one letter or digit", r.name)));
+            }
+            if let Some(other) = runs.iter().find(|o| o.slug == slug) {
+                return Err(self.err(
+                    &key("name"),
+                    format!("\"{}\" clashes with \"{}\" (both save to {slug}/); rename one", r.name, other.name),
+                ));
+            }
+            runs.push(RunSpec { name: r.name.clone(), slug, layers });
+        }
+        Ok(runs)
+    }
+
+    /// The `i`th run's `teacher_layers` or `strategy` (exactly one of them).
+    fn run_layers(&self, i: usize, r: &RunSection, student_layers: usize) -> Result<LayerChoice> {
+        let key = |k: &str| format!("runs[{i}].{k}");
+        match (&r.teacher_layers, r.strategy) {
+            (Some(l), None) => {
+                // Length, duplicates and 0 need no teacher; the range is checked in `plan`.
+                check_layers(l, usize::MAX, student_layers)
+                    .map_err(|m| self.err(&key("teacher_layers"), format!("(\"{}\") {m}", r.name)))?;
+                Ok(LayerChoice::Explicit(l.clone()))
+            }
+            (None, Some(s)) => Ok(LayerChoice::Strategy(s)),
+            (Some(_), Some(_)) => Err(self.err(&key("strategy"), "give teacher_layers or strategy, not both".into())),
+            (None, None) => Err(self
+                .err(&key("teacher_layers"), "is missing; give teacher_layers = [...] or strategy = \"top\"".into())),
+        }
+    }
 }
