@@ -6,35 +6,22 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use distill_tui::backend::CpuBackend;
+use distill_tui::synthetic::{Run, RunLayers, SyntheticExperiment, TaskSize};
 
-const CONFIG: &str = r#"[experiment]
-name = "tiny"
-output_dir = "out"
-seeds = [7]
+mod common;
 
-[teacher]
-model = "teacher"
-finetune_epochs = 1
-
-[student]
-num_layers = 2
-
-[data]
-task = "sst2"
-train = "data/train.tsv"
-validation = "data/dev.tsv"
-max_length = 32
-
-[training]
-epochs = 1
-batch_size = 16
-learning_rate = 3e-3
-
-[[runs]]
-name = "Odd Layer"
-teacher_layers = [1, 3]
-"#;
+/// The good experiment every case starts from: one epoch of everything, one explicit run. The
+/// cases name lines of its file (`[training]` is line 19).
+fn experiment() -> SyntheticExperiment {
+    SyntheticExperiment {
+        task: TaskSize { train: 64, validation: 32, seed: 9 },
+        seeds: vec![7],
+        finetune_epochs: 1,
+        epochs: 1,
+        runs: vec![Run { name: "Odd Layer".into(), layers: RunLayers::Teacher(vec![1, 3]) }],
+        ..common::tiny_experiment()
+    }
+}
 
 struct Case {
     name: &'static str,
@@ -284,14 +271,10 @@ fn cases() -> Vec<Case> {
 /// A good setup: a generated 4-layer teacher (hidden 32, max 64 positions), a task and the
 /// config; and an earlier results folder that must not change.
 fn good(dir: &Path) -> PathBuf {
-    distill_tui::synthetic::write_teacher::<CpuBackend>(&dir.join("teacher"), 4, 32, 2, 5, &Default::default())
-        .unwrap();
-    distill_tui::synthetic::write_task(&dir.join("data"), 64, 32, 9).unwrap();
     let out = dir.join("out/tiny");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("results.json"), "{\"earlier\": true}").unwrap();
-    std::fs::write(dir.join("experiments.toml"), CONFIG).unwrap();
-    dir.join("experiments.toml")
+    experiment().write(dir, "experiments.toml").unwrap()
 }
 
 #[test]

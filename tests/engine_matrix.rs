@@ -15,6 +15,9 @@ use distill_tui::experiment::Experiment;
 use distill_tui::hub::HubSettings;
 use distill_tui::model::LoadedModel;
 use distill_tui::report::Results;
+use distill_tui::synthetic::{Run, RunLayers, SyntheticExperiment};
+
+mod common;
 
 type B = Autodiff<CpuBackend>;
 
@@ -23,35 +26,12 @@ type B = Autodiff<CpuBackend>;
 /// as one engine at a time in the program.
 static ENGINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn setup(dir: &Path) -> String {
-    distill_tui::synthetic::write_teacher::<CpuBackend>(&dir.join("teacher"), 4, 32, 2, 5, &Default::default())
-        .unwrap();
-    distill_tui::synthetic::write_task(&dir.join("data"), 480, 64, 9).unwrap();
-    r#"
-[experiment]
-name = "tiny"
-output_dir = "out"
-seeds = [42]
-
-[teacher]
-model = "teacher"
-finetune_epochs = 3
-
-[student]
-num_layers = 2
-
-[data]
-task = "sst2"
-train = "data/train.tsv"
-validation = "data/dev.tsv"
-max_length = 32
-
-[training]
-epochs = 2
-batch_size = 16
-learning_rate = 3e-3
-"#
-    .to_string()
+/// The generated teacher and task in `dir`, and the experiment (seed 42, 3 epochs of teacher
+/// fine-tune, 2 per student) that `run` writes.
+fn setup(dir: &Path) -> SyntheticExperiment {
+    let experiment = common::tiny_experiment();
+    experiment.write_inputs(dir).unwrap();
+    experiment
 }
 
 fn run(dir: &Path, toml: &str, overrides: &[String], cache: bool) -> (Results, Vec<Event>) {
@@ -71,7 +51,7 @@ fn run(dir: &Path, toml: &str, overrides: &[String], cache: bool) -> (Results, V
 fn the_whole_matrix_runs_and_records_sound_results() {
     let _one_at_a_time = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
-    let toml = setup(tmp.path());
+    let toml = setup(tmp.path()).to_toml();
     let (results, events) = run(tmp.path(), &toml, &[], true);
     let out = tmp.path().join("out/tiny");
 
@@ -213,9 +193,7 @@ fn the_whole_matrix_runs_and_records_sound_results() {
 fn a_diverging_run_is_marked_failed_and_the_matrix_goes_on() {
     let _one_at_a_time = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
-    let toml = setup(tmp.path())
-        .replace("finetune_epochs = 3", "finetune_epochs = 0")
-        .replace("learning_rate = 3e-3", "learning_rate = 1e30");
+    let toml = SyntheticExperiment { finetune_epochs: 0, learning_rate: 1e30, ..setup(tmp.path()) }.to_toml();
     let (results, events) = run(tmp.path(), &toml, &[], true);
     assert_eq!(results.runs.len(), 4);
     for r in &results.runs {
@@ -240,10 +218,13 @@ fn the_teacher_cache_changes_no_result() {
     let _one_at_a_time = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
     // The teacher as loaded (no fine-tune): what is compared is the students' training.
-    let toml = setup(tmp.path()).replace("finetune_epochs = 3", "finetune_epochs = 0")
-        + "\n[[runs]]\nname = \"Odd\"\nstrategy = \"odd\"\n";
-    let toml_cls = toml.replace("learning_rate = 3e-3", "learning_rate = 3e-3\ncosine_target = \"cls_hidden\"");
-    for t in [toml, toml_cls] {
+    let experiment = SyntheticExperiment {
+        finetune_epochs: 0,
+        runs: vec![Run { name: "Odd".into(), layers: RunLayers::Strategy("odd".into()) }],
+        ..setup(tmp.path())
+    };
+    let cls = SyntheticExperiment { cosine_target: Some("cls_hidden".into()), ..experiment.clone() };
+    for t in [experiment.to_toml(), cls.to_toml()] {
         let (cached, _) = run(tmp.path(), &t, &[], true);
         std::fs::remove_dir_all(tmp.path().join("out")).unwrap();
         let (live, _) = run(tmp.path(), &t, &[], false);

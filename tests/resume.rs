@@ -8,42 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use distill_tui::backend::CpuBackend;
+use distill_tui::synthetic::SyntheticExperiment;
 use serde_json::Value;
 
-const CONFIG: &str = r#"
-[experiment]
-name = "tiny"
-output_dir = "out"
-seeds = [7]
-
-[teacher]
-model = "teacher"
-finetune_epochs = 2
-
-[student]
-num_layers = 2
-
-[data]
-task = "sst2"
-train = "data/train.tsv"
-validation = "data/dev.tsv"
-max_length = 32
-
-[training]
-epochs = 3
-batch_size = 16
-learning_rate = 3e-3
-"#;
+mod common;
 
 /// A generated 4-layer teacher and task, and the config, in `dir`.
 fn setup(dir: &Path) -> PathBuf {
-    distill_tui::synthetic::write_teacher::<CpuBackend>(&dir.join("teacher"), 4, 32, 2, 5, &Default::default())
-        .unwrap();
-    distill_tui::synthetic::write_task(&dir.join("data"), 480, 64, 9).unwrap();
-    let cfg = dir.join("experiments.toml");
-    std::fs::write(&cfg, CONFIG).unwrap();
-    cfg
+    let experiment = SyntheticExperiment { seeds: vec![7], finetune_epochs: 2, epochs: 3, ..common::tiny_experiment() };
+    experiment.write(dir, "experiments.toml").unwrap()
 }
 
 fn command(cfg: &Path, extra: &[&str]) -> Command {

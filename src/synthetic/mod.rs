@@ -14,6 +14,14 @@ use crate::model::files::ModelFiles;
 use crate::model::{BertClassifier, BertConfig, save_folder};
 use crate::tokenize::{TextTokenizer, wordpiece_from_vocab};
 
+mod experiment;
+pub use experiment::{DATA_DIR, Run, RunLayers, SyntheticExperiment, TEACHER_DIR, TaskSize, TeacherShape};
+
+/// The training split written by [`write_task`].
+pub const TRAIN_FILE: &str = "train.tsv";
+/// The validation split written by [`write_task`].
+pub const DEV_FILE: &str = "dev.tsv";
+
 const POSITIVE: &[&str] = &["good", "great", "fine", "lovely", "superb", "charming"];
 const NEGATIVE: &[&str] = &["bad", "awful", "dull", "boring", "poor", "terrible"];
 const NEUTRAL: &[&str] = &[
@@ -89,7 +97,7 @@ pub fn sentence(rng: &mut ChaCha8Rng, noise: f64) -> (String, usize) {
     (words.join(" ") + " .", label)
 }
 
-/// Writes `train.tsv` and `dev.tsv` (GLUE SST-2 layout: `sentence`, `label`) into `dir`.
+/// Writes [`TRAIN_FILE`] and [`DEV_FILE`] (GLUE SST-2 layout: `sentence`, `label`) into `dir`.
 pub fn write_task(dir: &Path, train: usize, validation: usize, seed: u64) -> Result<(PathBuf, PathBuf)> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -103,5 +111,5 @@ pub fn write_task(dir: &Path, train: usize, validation: usize, seed: u64) -> Res
         std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
         Ok(p)
     };
-    Ok((write("train.tsv", train)?, write("dev.tsv", validation)?))
+    Ok((write(TRAIN_FILE, train)?, write(DEV_FILE, validation)?))
 }

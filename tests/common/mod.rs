@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: the committed tiny-bert fixture and rewrites of it.
+//! Helpers shared by the integration tests: the committed tiny-bert fixture and rewrites of it,
+//! and the tiny generated experiment the engine tests run.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -7,6 +8,7 @@ use std::path::{Path, PathBuf};
 use distill_tui::backend::CpuBackend;
 use distill_tui::hub::HubSettings;
 use distill_tui::model::LoadedModel;
+use distill_tui::synthetic::{SyntheticExperiment, TaskSize, TeacherShape};
 use safetensors::SafeTensors;
 use safetensors::tensor::TensorView;
 use serde::Deserialize;
@@ -15,6 +17,28 @@ pub type B = CpuBackend;
 
 pub fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-bert")
+}
+
+/// A generated 4-layer teacher (hidden 32, 64 positions) and a task of 480 + 64 examples;
+/// experiment "tiny" in `out`, 2-layer students, the four default runs. Each test sets what it
+/// varies (seeds, epochs, runs) with `..tiny_experiment()`.
+pub fn tiny_experiment() -> SyntheticExperiment {
+    SyntheticExperiment {
+        teacher: TeacherShape { layers: 4, hidden: 32, num_labels: 2, seed: 5 },
+        task: TaskSize { train: 480, validation: 64, seed: 9 },
+        comment: None,
+        name: "tiny".into(),
+        output_dir: "out".into(),
+        seeds: vec![42],
+        finetune_epochs: 3,
+        student_layers: 2,
+        max_length: 32,
+        epochs: 2,
+        batch_size: 16,
+        learning_rate: 3e-3,
+        cosine_target: None,
+        runs: vec![],
+    }
 }
 
 #[derive(Debug, Deserialize)]
