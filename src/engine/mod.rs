@@ -3,7 +3,10 @@
 
 pub mod labels;
 pub mod layout;
+mod prepare;
 pub mod runner;
+mod students;
+mod teacher;
 pub mod workspace;
 
 pub use runner::{EngineOptions, run_experiment};

@@ -1,0 +1,195 @@
+//! The teacher: loaded on the task's labels, then fine-tuned (or reused from an earlier
+//! invocation with the same settings, or used as loaded), and evaluated.
+
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+
+use super::layout::{FINGERPRINT, RESUME_DIR, TEACHER_DIR};
+use super::prepare::{Prepared, checkpoint_key, settings, teacher_fingerprint};
+use super::runner::Matrix;
+use crate::distill::checkpoint::RunCheckpoint;
+use crate::distill::eval::{Evaluation, evaluate};
+use crate::distill::train::{RunContext, RunJob, RunOutcome, TeacherSignal, train_run};
+use crate::error::{Error, Result};
+use std::path::Path;
+
+use crate::events::{EpochRecord, Event, Events, Phase, PhaseProgress, RunStatus, correct_string};
+use crate::experiment::Experiment;
+use crate::model::files::WEIGHTS;
+use crate::model::weights::load_classifier;
+use crate::model::{BertClassifier, BertConfig, save_folder};
+use crate::ops::TrainBackend;
+use crate::report::Results;
+
+/// The teacher's checkpoint on the task's labels (its head reordered when its labels are the
+/// task's in another order), with warnings about what the checkpoint lacked.
+pub fn load_teacher<B: TrainBackend>(
+    exp: &Experiment,
+    p: &Prepared,
+    config: &BertConfig,
+    events: &Events,
+    device: &B::Device,
+) -> Result<BertClassifier<B>> {
+    let (teacher, report) = load_classifier::<B>(&p.files.weights, config, exp.seeds[0], device)?;
+    let teacher = match &p.alignment {
+        super::labels::LabelAlignment::Permuted(order) => {
+            events.info(format!("teacher labels reordered to the task's order ({})", config.labels.join(", ")));
+            teacher.permute_labels(order)
+        }
+        _ => teacher,
+    };
+    if let Some(line) = report.summary(exp.seeds[0]) {
+        events.warn(format!("teacher {}: {line}", p.files.source));
+    }
+    if exp.teacher.finetune_epochs == 0 && report.initialized.contains(&crate::model::weights::Part::Classifier) {
+        events.warn("the teacher is not fine-tuned (teacher.finetune_epochs = 0) and its classifier is random: KL and cosine will chase noise; set finetune_epochs");
+    }
+    Ok(teacher)
+}
+
+impl<B: TrainBackend> Matrix<'_, B> {
+    fn evaluate_teacher(&self, model: &BertClassifier<B>) -> Result<Option<Evaluation>> {
+        let exp = self.exp;
+        let run = (exp.teacher.finetune_epochs > 0).then_some(0);
+        let watch = PhaseProgress { events: self.events, control: self.control, run, phase: Phase::Evaluation };
+        let batch = exp.training.batch_size.max(32);
+        evaluate(&model.valid(), &self.p.valid, batch, self.padding, self.device, &|d, t| watch.tick(d, t))
+    }
+
+    /// The teacher the students learn from: fine-tuned now, reused, or as loaded.
+    pub fn finetune_teacher(&mut self, teacher: BertClassifier<B>) -> Result<BertClassifier<B>> {
+        let started = Instant::now();
+        if self.exp.teacher.finetune_epochs == 0 {
+            let Some(ev) = self.evaluate_teacher(&teacher)? else { return Ok(teacher) };
+            set_teacher(&mut self.results, &ev, RunStatus::Done, started.elapsed().as_secs_f64());
+            self.results.write(&self.exp.dir)?;
+            return Ok(teacher);
+        }
+        if let Some(saved) = saved_fingerprint(&self.exp.dir.join(TEACHER_DIR)) {
+            return self.reuse_teacher(saved);
+        }
+        self.results.teacher.status = RunStatus::Running;
+        let outcome = self.train_teacher(teacher, started)?;
+        self.teacher_trained(outcome)
+    }
+
+    /// The teacher an earlier invocation fine-tuned with the same settings.
+    fn reuse_teacher(&mut self, saved: serde_json::Value) -> Result<BertClassifier<B>> {
+        let (exp, dir) = (self.exp, self.exp.dir.join(TEACHER_DIR));
+        if saved["fingerprint"] != teacher_fingerprint(exp, &self.p) {
+            return Err(Error::Input(format!(
+                "{} holds a teacher fine-tuned with other settings than this config's (teacher, data, seed or optimizer); \
+                 move that folder away, or give this experiment another experiment.name",
+                dir.display()
+            )));
+        }
+        let (model, _) = load_classifier::<B>(&dir.join(WEIGHTS), &self.config, exp.seeds[0], self.device)?;
+        self.events.info(format!("reusing the fine-tuned teacher saved in {}", dir.display()));
+        let Some(ev) = self.evaluate_teacher(&model)? else { return Ok(model) };
+        self.results.teacher.epochs = serde_json::from_value(saved["epochs"].clone()).unwrap_or_default();
+        set_teacher(&mut self.results, &ev, RunStatus::Done, saved["seconds"].as_f64().unwrap_or(0.0));
+        self.results.teacher.checkpoint = Some(TEACHER_DIR.into());
+        self.results.write(&exp.dir)?;
+        self.events.send(Event::RunEnded {
+            run: 0,
+            status: RunStatus::Done,
+            reason: Some("reused".into()),
+            seconds: 0.0,
+        });
+        Ok(model)
+    }
+
+    fn teacher_checkpoint(&self) -> RunCheckpoint {
+        let (exp, s) = (self.exp, self.teacher_settings());
+        let key = format!("{}|{}", checkpoint_key(&s, &self.p, &[]), teacher_fingerprint(exp, &self.p));
+        RunCheckpoint::new(exp.dir.join(RESUME_DIR).join(TEACHER_DIR), key)
+    }
+
+    fn teacher_settings(&self) -> crate::distill::train::TrainSettings {
+        settings(self.exp, self.exp.seeds[0], self.exp.teacher.finetune_epochs, self.padding)
+    }
+
+    /// Fine-tunes the teacher (cross-entropy only), keeping results.json current per epoch.
+    fn train_teacher(&mut self, teacher: BertClassifier<B>, started: Instant) -> Result<RunOutcome<B>> {
+        let (s, ck) = (self.teacher_settings(), self.teacher_checkpoint());
+        let (results, dir) = (&mut self.results, &self.exp.dir);
+        let ctx = RunContext {
+            train: &self.p.train,
+            valid: &self.p.valid,
+            events: self.events,
+            control: self.control,
+            device: self.device,
+        };
+        let job = RunJob { id: 0, settings: &s, teacher: TeacherSignal::None, checkpoint: Some(&ck) };
+        let outcome = train_run::<B>(teacher, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
+            results.teacher.epochs = records.to_vec();
+            set_teacher(results, ev, RunStatus::Running, started.elapsed().as_secs_f64());
+            results.write(dir)
+        })?;
+        Ok(outcome)
+    }
+
+    /// Records the fine-tune's end: a finished teacher is saved (and reloaded, so that a
+    /// resumed matrix and an uninterrupted one teach from the very same weights).
+    fn teacher_trained(&mut self, outcome: RunOutcome<B>) -> Result<BertClassifier<B>> {
+        let (exp, dir) = (self.exp, self.exp.dir.join(TEACHER_DIR));
+        match &outcome.evaluation {
+            Some(ev) => set_teacher(&mut self.results, ev, outcome.status, outcome.seconds),
+            None => self.results.teacher.status = outcome.status,
+        }
+        self.results.teacher.epochs = outcome.epochs.clone();
+        let mut model = outcome.model;
+        match outcome.status {
+            RunStatus::Done => {
+                save_folder(&dir, &self.config, &model, &self.p.files, &self.p.tokenizer)?;
+                let record = serde_json::json!({
+                    "fingerprint": teacher_fingerprint(exp, &self.p),
+                    "epochs": outcome.epochs,
+                    "seconds": outcome.seconds,
+                });
+                crate::atomic::write_atomic(&dir.join(FINGERPRINT), |path| {
+                    std::fs::write(path, serde_json::to_string_pretty(&record).expect("json"))
+                        .map_err(|e| Error::io(path, e))
+                })?;
+                self.results.teacher.checkpoint = Some(TEACHER_DIR.into());
+                self.teacher_checkpoint().clear();
+                model = load_classifier::<B>(&dir.join(WEIGHTS), &self.config, exp.seeds[0], self.device)?.0;
+            }
+            RunStatus::Failed => {
+                self.results.write(&exp.dir)?;
+                return Err(Error::Input(format!(
+                    "the teacher's fine-tune failed ({}); lower training.learning_rate",
+                    outcome.reason.unwrap_or_default()
+                )));
+            }
+            RunStatus::Skipped => {
+                let trained = outcome.epochs.iter().filter(|e| e.epoch > 0).count();
+                self.events.warn(format!(
+                    "teacher fine-tune skipped after {trained} of {} epochs: the students learn from this teacher; it is not saved, so a rerun fine-tunes it again",
+                    exp.teacher.finetune_epochs
+                ))
+            }
+            _ => {}
+        }
+        self.results.write(&exp.dir)?;
+        let (status, reason, seconds) = (outcome.status, outcome.reason, outcome.seconds);
+        self.events.send(Event::RunEnded { run: 0, status, reason, seconds });
+        Ok(model)
+    }
+}
+
+pub fn set_teacher(results: &mut Results, ev: &Evaluation, status: RunStatus, seconds: f64) {
+    let t = &mut results.teacher;
+    t.status = status;
+    t.validation_loss = Some(ev.loss);
+    t.validation_accuracy = Some(ev.accuracy);
+    t.validation_correct = correct_string(&ev.correct);
+    t.seconds = seconds;
+}
+
+fn saved_fingerprint(dir: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join(FINGERPRINT)).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    dir.join(WEIGHTS).is_file().then_some(v)
+}
