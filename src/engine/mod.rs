@@ -3,6 +3,8 @@
 
 pub mod labels;
 pub mod layout;
+mod matrix;
+mod options;
 mod prepare;
 pub mod runner;
 mod students;

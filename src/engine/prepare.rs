@@ -2,7 +2,7 @@
 //! and what each run is trained with.
 
 use super::labels::{LabelAlignment, align_labels};
-use super::runner::EngineOptions;
+use super::options::EngineOptions;
 use crate::data::Dataset;
 use crate::data::dataset::load_examples;
 use crate::distill::train::TrainSettings;

@@ -6,6 +6,8 @@ use std::time::Instant;
 use burn::module::{AutodiffModule, Module};
 
 use super::layout::EVENTS_LOG;
+use super::matrix::Matrix;
+pub use super::options::EngineOptions;
 use super::prepare::{Prepared, plan_labels, prepare, task_labels};
 use super::students::{Slot, Teacher, slots};
 use super::teacher::load_teacher;
@@ -15,42 +17,10 @@ use crate::distill::train::steps_per_epoch;
 use crate::error::{Error, Result};
 use crate::events::{BackendInfo, Control, Event, Events, Phase, PhaseProgress, RunStatus};
 use crate::experiment::{CosineTarget, Experiment};
-use crate::hub::HubSettings;
 use crate::model::{BertClassifier, BertConfig};
 use crate::ops::TrainBackend;
 use crate::report::Results;
 use crate::report::results::{DataInfo, RESULTS_JSON, TeacherResult, Versions};
-use crate::tokenize::Padding;
-
-#[derive(Debug, Clone)]
-pub struct EngineOptions {
-    pub hub: HubSettings,
-    /// Compute the teacher's outputs once instead of in every step (same results, faster).
-    pub teacher_cache: bool,
-    /// Move an existing experiment folder aside and start over instead of resuming.
-    pub fresh: bool,
-    /// The data are generated (the demo): front ends say so.
-    pub synthetic: bool,
-}
-
-impl EngineOptions {
-    pub fn new(hub: HubSettings) -> Self {
-        Self { hub, teacher_cache: true, fresh: false, synthetic: false }
-    }
-}
-
-/// An experiment under way: what it was prepared with, where events go, and its results.
-pub struct Matrix<'a, B: TrainBackend> {
-    pub exp: &'a Experiment,
-    pub p: Prepared,
-    /// The teacher's config on the task's labels.
-    pub config: BertConfig,
-    pub padding: Padding,
-    pub device: &'a B::Device,
-    pub events: &'a Events,
-    pub control: &'a Control,
-    pub results: Results,
-}
 
 /// Runs the whole experiment on backend `B` and returns the final results (also written to
 /// `<output_dir>/<name>/`).

@@ -8,8 +8,8 @@ use std::time::Instant;
 use burn::module::Module;
 
 use super::layout::{RESUME_DIR, student_folder};
+use super::matrix::Matrix;
 use super::prepare::{checkpoint_key, settings};
-use super::runner::Matrix;
 use crate::distill::checkpoint::RunCheckpoint;
 use crate::distill::eval::Evaluation;
 use crate::distill::student::{build_student, verify_student};

@@ -6,8 +6,8 @@ use std::time::Instant;
 use burn::module::AutodiffModule;
 
 use super::layout::{FINGERPRINT, RESUME_DIR, TEACHER_DIR};
+use super::matrix::Matrix;
 use super::prepare::{Prepared, checkpoint_key, settings, teacher_fingerprint};
-use super::runner::Matrix;
 use crate::distill::checkpoint::RunCheckpoint;
 use crate::distill::eval::{Evaluation, evaluate};
 use crate::distill::train::{RunContext, RunJob, RunOutcome, TeacherSignal, train_run};
