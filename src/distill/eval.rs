@@ -3,12 +3,12 @@
 use crate::ops::FastOps;
 use burn::tensor::{Int, Tensor, TensorData};
 
+use super::batched::over_batches;
 use super::loss::cross_entropy_each;
 use crate::data::Dataset;
-use crate::data::batches::sorted_batches;
 use crate::error::{Error, Result};
 use crate::model::BertClassifier;
-use crate::tokenize::{Encoded, Padding};
+use crate::tokenize::Padding;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
@@ -31,15 +31,9 @@ pub fn evaluate<B: FastOps>(
 ) -> Result<Option<Evaluation>> {
     let mut correct = vec![false; data.len()];
     let mut loss_sum = 0.0;
-    let batches = sorted_batches(&data.lengths(), batch_size);
-    let total = batches.len();
-    if !progress(0, total) {
-        return Ok(None);
-    }
-    for (done, batch) in batches.into_iter().enumerate() {
-        let items: Vec<&Encoded> = batch.iter().map(|&i| &data.encoded[i]).collect();
+    let finished = over_batches(data, batch_size, progress, |batch, items| {
         let labels: Vec<i64> = batch.iter().map(|&i| data.examples[i].label as i64).collect();
-        let logits = model.forward(padding.collate(&items).to_input::<B>(device)).logits;
+        let logits = model.forward(padding.collate(items).to_input::<B>(device)).logits;
         let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels.clone(), [labels.len()]), device);
         let ce: Vec<f32> = cross_entropy_each(logits.clone(), y)
             .into_data()
@@ -50,9 +44,10 @@ pub fn evaluate<B: FastOps>(
         for ((&i, &p), &y) in batch.iter().zip(&pred).zip(&labels) {
             correct[i] = p == y;
         }
-        if !progress(done + 1, total) {
-            return Ok(None);
-        }
+        Ok(())
+    })?;
+    if !finished {
+        return Ok(None);
     }
     let n = data.len().max(1) as f64;
     Ok(Some(Evaluation { loss: loss_sum / n, accuracy: correct.iter().filter(|c| **c).count() as f64 / n, correct }))

@@ -2,6 +2,7 @@
 //! evaluation and the training loop.
 
 pub mod adam;
+pub mod batched;
 pub mod checkpoint;
 pub mod eval;
 pub mod loss;

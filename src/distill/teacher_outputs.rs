@@ -5,12 +5,12 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
+use super::batched::over_batches;
 use crate::data::Dataset;
-use crate::data::batches::sorted_batches;
 use crate::error::{Error, Result};
 use crate::model::BertClassifier;
 use crate::ops::FastOps;
-use crate::tokenize::{Encoded, Padding};
+use crate::tokenize::Padding;
 
 /// Per-example teacher outputs, row `i` for example `i`.
 #[derive(Debug, Clone)]
@@ -36,14 +36,8 @@ impl TeacherOutputs {
         let n = data.len();
         let (mut logits, mut cls, mut num_labels, mut hidden) = (Vec::new(), Vec::new(), 0, 0);
         let mut rows: Vec<(usize, Vec<f32>, Vec<f32>)> = Vec::with_capacity(n);
-        let batches = sorted_batches(&data.lengths(), batch_size);
-        let total = batches.len();
-        if !progress(0, total) {
-            return Ok(None);
-        }
-        for (done, batch) in batches.into_iter().enumerate() {
-            let items: Vec<&Encoded> = batch.iter().map(|&i| &data.encoded[i]).collect();
-            let out = teacher.forward(padding.collate(&items).to_input::<B>(device));
+        let finished = over_batches(data, batch_size, progress, |batch, items| {
+            let out = teacher.forward(padding.collate(items).to_input::<B>(device));
             num_labels = out.logits.dims()[1];
             hidden = out.cls_hidden.dims()[1];
             let l: Vec<f32> = out.logits.into_data().to_vec().map_err(|e| Error::Internal(format!("{e:?}")))?;
@@ -56,9 +50,10 @@ impl TeacherOutputs {
                 let cls_row = if with_cls { c[k * hidden..(k + 1) * hidden].to_vec() } else { Vec::new() };
                 rows.push((i, l[k * num_labels..(k + 1) * num_labels].to_vec(), cls_row));
             }
-            if !progress(done + 1, total) {
-                return Ok(None);
-            }
+            Ok(())
+        })?;
+        if !finished {
+            return Ok(None);
         }
         rows.sort_by_key(|r| r.0);
         for (_, l, c) in rows {
