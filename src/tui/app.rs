@@ -72,94 +72,145 @@ fn event_loop(
     signals: &Signals,
     resized: &mut bool,
 ) -> MonitorExit {
-    let mut state =
-        AppState { no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()), ..AppState::default() };
-    let mut sampler: Option<Sampler> = None;
-    let mut last_sample = Instant::now();
-    let mut stopped_by: Option<StopSignal> = None;
-    let frame_time = Duration::from_millis(1000 / MAX_FPS);
-    let mut last_tick = Instant::now();
-    let mut last_draw = Instant::now() - frame_time;
-    let mut engine_done = false;
+    let mut m = Monitor::new();
     loop {
-        // Engine events: take all that are waiting.
-        loop {
-            match rx.try_recv() {
-                Ok(e) => state.apply(&e),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    engine_done = true;
-                    break;
-                }
-            }
+        m.take_events(rx);
+        m.tick();
+        if let Some(exit) = m.signals(signals, control) {
+            return exit;
         }
-        let now = Instant::now();
-        if let (None, Some(kind)) = (&sampler, state.backend) {
-            sampler = Some(Sampler::new(kind == BackendKind::Cuda));
+        if m.engine_done && (m.state.quitting || !m.state.finished) {
+            return m.stopped_by.map_or(MonitorExit::Closed, MonitorExit::Signal);
         }
-        if let Some(sm) = sampler.as_mut().filter(|_| now - last_sample >= Duration::from_secs(1)) {
-            state.sys = sm.sample();
-            last_sample = now;
-        }
-        let before = state.elapsed.as_secs();
-        state.tick(now - last_tick);
-        last_tick = now;
-        if state.elapsed.as_secs() != before {
-            state.dirty = true; // the clock and ETA move once a second
-        }
-        if signals.take_hangup() {
-            return MonitorExit::Detached("the terminal hung up (SIGHUP)".into());
-        }
-        if let (None, Some(sig)) = (stopped_by, signals.stop()) {
-            stopped_by = Some(sig);
-            control.quit();
-            control.set_paused(false);
-            state.quitting = true;
-            state.confirm_quit = false;
-            let text = format!("{}: stopping after the current step and writing results", sig.name());
-            state.apply(&Event::Log { level: Level::Warn, text });
-        }
-        if engine_done && (state.quitting || !state.finished) {
-            return stopped_by.map_or(MonitorExit::Closed, MonitorExit::Signal);
-        }
-        if state.dirty && last_draw.elapsed() >= frame_time {
-            if let Err(e) = terminal.draw(|f| draw(f, &state)) {
-                return MonitorExit::Detached(format!("cannot draw on the terminal: {e}"));
-            }
-            state.dirty = false;
-            last_draw = Instant::now();
+        if let Err(e) = m.draw(terminal) {
+            return MonitorExit::Detached(format!("cannot draw on the terminal: {e}"));
         }
         // Wait for input with poll(2) first: crossterm spins forever reading a terminal that
-        // hung up, so it is only asked once the terminal is known to be alive. Then take every
-        // event crossterm has: one read can hold several keys, and resizes come by signal.
+        // hung up, so it is only asked once the terminal is known to be alive.
         if let Err(why) = wait_for_input(100) {
             return MonitorExit::Detached(why);
         }
+        if let Some(exit) = m.read_terminal(control, resized) {
+            return exit;
+        }
+    }
+}
+
+/// The monitor's loop state: what is shown, and when it last sampled, ticked and drew.
+struct Monitor {
+    state: AppState,
+    sampler: Option<Sampler>,
+    last_sample: Instant,
+    last_tick: Instant,
+    last_draw: Instant,
+    stopped_by: Option<StopSignal>,
+    engine_done: bool,
+}
+
+const FRAME_TIME: Duration = Duration::from_millis(1000 / MAX_FPS);
+
+impl Monitor {
+    fn new() -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Self {
+            state: AppState { no_color, ..AppState::default() },
+            sampler: None,
+            last_sample: Instant::now(),
+            last_tick: Instant::now(),
+            last_draw: Instant::now() - FRAME_TIME,
+            stopped_by: None,
+            engine_done: false,
+        }
+    }
+
+    /// Engine events: takes all that are waiting.
+    fn take_events(&mut self, rx: &Receiver<Event>) {
+        loop {
+            match rx.try_recv() {
+                Ok(e) => self.state.apply(&e),
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => {
+                    self.engine_done = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Moves the clock (and once a second the CPU, memory and GPU figures).
+    fn tick(&mut self) {
+        let now = Instant::now();
+        if let (None, Some(kind)) = (&self.sampler, self.state.backend) {
+            self.sampler = Some(Sampler::new(kind == BackendKind::Cuda));
+        }
+        if let Some(sm) = self.sampler.as_mut().filter(|_| now - self.last_sample >= Duration::from_secs(1)) {
+            self.state.sys = sm.sample();
+            self.last_sample = now;
+        }
+        let before = self.state.elapsed.as_secs();
+        self.state.tick(now - self.last_tick);
+        self.last_tick = now;
+        if self.state.elapsed.as_secs() != before {
+            self.state.dirty = true; // the clock and ETA move once a second
+        }
+    }
+
+    /// SIGHUP detaches the monitor; SIGTERM or SIGINT asks the engine to stop.
+    fn signals(&mut self, signals: &Signals, control: &Control) -> Option<MonitorExit> {
+        if signals.take_hangup() {
+            return Some(MonitorExit::Detached("the terminal hung up (SIGHUP)".into()));
+        }
+        if let (None, Some(sig)) = (self.stopped_by, signals.stop()) {
+            self.stopped_by = Some(sig);
+            control.quit();
+            control.set_paused(false);
+            self.state.quitting = true;
+            self.state.confirm_quit = false;
+            let text = format!("{}: stopping after the current step and writing results", sig.name());
+            self.state.apply(&Event::Log { level: Level::Warn, text });
+        }
+        None
+    }
+
+    /// Draws when something changed, at most `MAX_FPS` times a second.
+    fn draw(&mut self, terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
+        if self.state.dirty && self.last_draw.elapsed() >= FRAME_TIME {
+            terminal.draw(|f| draw(f, &self.state))?;
+            self.state.dirty = false;
+            self.last_draw = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Takes every event crossterm has (one read can hold several keys; resizes come by
+    /// signal) and tells the engine what the keys ask.
+    fn read_terminal(&mut self, control: &Control, resized: &mut bool) -> Option<MonitorExit> {
+        let cannot_read = |e: std::io::Error| Some(MonitorExit::Detached(format!("cannot read the terminal: {e}")));
         loop {
             match event::poll(Duration::ZERO) {
                 Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return MonitorExit::Detached(format!("cannot read the terminal: {e}")),
+                Ok(false) => return None,
+                Err(e) => return cannot_read(e),
             }
             let ev = match event::read() {
                 Ok(ev) => ev,
-                Err(e) => return MonitorExit::Detached(format!("cannot read the terminal: {e}")),
+                Err(e) => return cannot_read(e),
             };
             match ev {
-                TermEvent::Key(k) if k.kind == KeyEventKind::Press => match state.key(k) {
+                TermEvent::Key(k) if k.kind == KeyEventKind::Press => match self.state.key(k) {
                     Some(Command::Pause(p)) => control.set_paused(p),
                     Some(Command::Skip) => control.skip_current(),
                     Some(Command::Quit) => {
                         control.quit();
                         control.set_paused(false);
-                        if state.finished {
-                            return MonitorExit::Closed;
+                        if self.state.finished {
+                            return Some(MonitorExit::Closed);
                         }
                     }
                     None => {}
                 },
                 TermEvent::Resize(_, _) => {
-                    state.dirty = true;
+                    self.state.dirty = true;
                     *resized = true;
                 }
                 _ => {}

@@ -11,7 +11,7 @@ use super::history::History;
 use super::keys::{Action, lookup};
 use super::sysinfo::SysStats;
 use crate::events::LossValues;
-use crate::events::{BackendKind, EpochRecord, Event, Level, Phase, RunId, RunKind, RunLabel, RunStatus};
+use crate::events::{BackendKind, EpochRecord, Event, Level, Phase, RunId, RunKind, RunLabel, RunStatus, StepEvent};
 
 const LOG_LINES: usize = 500;
 /// Weight of the newest step in the smoothed loss parts shown under the chart.
@@ -52,6 +52,29 @@ impl RunView {
             parts: None,
             seconds: 0.0,
         }
+    }
+
+    /// A training step: position, pace, the loss history and its smoothed parts.
+    fn step(&mut self, s: &StepEvent) {
+        self.step = s.step;
+        self.steps_total = s.steps_total;
+        self.epoch = s.epoch;
+        let pace = s.examples_per_s;
+        self.examples_per_s = if self.examples_per_s == 0.0 { pace } else { 0.9 * self.examples_per_s + 0.1 * pace };
+        self.loss.push(s.step, s.loss.total);
+        let v = s.loss;
+        self.parts = Some(match self.parts {
+            None => v,
+            Some(p) => {
+                let m = |a: f64, b: f64| if b.is_finite() { (1.0 - PARTS_EMA) * a + PARTS_EMA * b } else { a };
+                LossValues {
+                    total: m(p.total, v.total),
+                    ce: m(p.ce, v.ce),
+                    kl: m(p.kl, v.kl),
+                    cosine: m(p.cosine, v.cosine),
+                }
+            }
+        });
     }
 
     pub fn is_student(&self) -> bool {
@@ -236,82 +259,21 @@ impl AppState {
                 self.runs = runs.iter().cloned().map(RunView::new).collect();
             }
             Event::Log { level, text } => self.log(*level, text.clone()),
-            Event::RunStarted { run, epochs, steps_per_epoch, .. } => {
-                if let Some(r) = self.runs.get_mut(*run) {
-                    r.status = RunStatus::Running;
-                    r.epochs_total = *epochs;
-                    r.steps_total = epochs * steps_per_epoch;
-                }
-                // Follow the work unless the user picked another run.
-                if self.current.is_none_or(|c| c == self.selected) {
-                    self.selected = *run;
-                }
-                self.current = Some(*run);
-            }
+            Event::RunStarted { run, epochs, steps_per_epoch, .. } => self.run_started(*run, *epochs, *steps_per_epoch),
             Event::Step(s) => {
                 self.phase = None;
                 if let Some(r) = self.runs.get_mut(s.run) {
-                    r.step = s.step;
-                    r.steps_total = s.steps_total;
-                    r.epoch = s.epoch;
-                    r.examples_per_s = if r.examples_per_s == 0.0 {
-                        s.examples_per_s
-                    } else {
-                        0.9 * r.examples_per_s + 0.1 * s.examples_per_s
-                    };
-                    r.loss.push(s.step, s.loss.total);
-                    let v = s.loss;
-                    r.parts = Some(match r.parts {
-                        None => v,
-                        Some(p) => {
-                            let m =
-                                |a: f64, b: f64| if b.is_finite() { (1.0 - PARTS_EMA) * a + PARTS_EMA * b } else { a };
-                            LossValues {
-                                total: m(p.total, v.total),
-                                ce: m(p.ce, v.ce),
-                                kl: m(p.kl, v.kl),
-                                cosine: m(p.cosine, v.cosine),
-                            }
-                        }
-                    });
+                    r.step(s);
                 }
             }
-            Event::Progress { run, phase, done, total } => {
-                let seconds = match self.phase {
-                    Some(p) if p.phase == *phase && p.run == *run && *done > 0 => p.seconds,
-                    _ => 0.0,
-                };
-                self.phase = (done < total).then_some(PhaseView {
-                    run: *run,
-                    phase: *phase,
-                    done: *done,
-                    total: *total,
-                    seconds,
-                });
-            }
+            Event::Progress { run, phase, done, total } => self.progress_of(*run, *phase, *done, *total),
             Event::Epoch { run, record } => {
                 if let Some(r) = self.runs.get_mut(*run) {
                     r.epochs.retain(|e| e.epoch != record.epoch);
                     r.epochs.push(record.clone());
                 }
             }
-            Event::RunEnded { run, status, reason, seconds } => {
-                self.phase = None;
-                if let Some(r) = self.runs.get_mut(*run) {
-                    r.status = *status;
-                    r.reason = reason.clone();
-                    if *seconds > 0.0 {
-                        r.seconds = *seconds;
-                    }
-                }
-                if self.confirm_skip == Some(*run) {
-                    self.confirm_skip = None;
-                }
-                if *status == RunStatus::Failed {
-                    let name = self.runs.get(*run).map(|r| r.label.name.clone()).unwrap_or_default();
-                    self.log(Level::Warn, format!("{name} failed: {}", reason.clone().unwrap_or_default()));
-                }
-            }
+            Event::RunEnded { run, status, reason, seconds } => self.run_ended(*run, *status, reason, *seconds),
             Event::Finished { results_dir } => {
                 self.finished = true;
                 self.current = None;
@@ -320,6 +282,45 @@ impl AppState {
                 self.confirm_skip = None;
                 self.results_dir = Some(results_dir.clone());
             }
+        }
+    }
+
+    fn run_started(&mut self, run: RunId, epochs: usize, steps_per_epoch: usize) {
+        if let Some(r) = self.runs.get_mut(run) {
+            r.status = RunStatus::Running;
+            r.epochs_total = epochs;
+            r.steps_total = epochs * steps_per_epoch;
+        }
+        // Follow the work unless the user picked another run.
+        if self.current.is_none_or(|c| c == self.selected) {
+            self.selected = run;
+        }
+        self.current = Some(run);
+    }
+
+    fn progress_of(&mut self, run: Option<RunId>, phase: Phase, done: usize, total: usize) {
+        let seconds = match self.phase {
+            Some(p) if p.phase == phase && p.run == run && done > 0 => p.seconds,
+            _ => 0.0,
+        };
+        self.phase = (done < total).then_some(PhaseView { run, phase, done, total, seconds });
+    }
+
+    fn run_ended(&mut self, run: RunId, status: RunStatus, reason: &Option<String>, seconds: f64) {
+        self.phase = None;
+        if let Some(r) = self.runs.get_mut(run) {
+            r.status = status;
+            r.reason = reason.clone();
+            if seconds > 0.0 {
+                r.seconds = seconds;
+            }
+        }
+        if self.confirm_skip == Some(run) {
+            self.confirm_skip = None;
+        }
+        if status == RunStatus::Failed {
+            let name = self.runs.get(run).map(|r| r.label.name.clone()).unwrap_or_default();
+            self.log(Level::Warn, format!("{name} failed: {}", reason.clone().unwrap_or_default()));
         }
     }
 
@@ -483,7 +484,6 @@ impl AppState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::StepEvent;
     use crate::events::{BackendInfo, BackendKind};
 
     fn key(c: KeyCode) -> KeyEvent {
