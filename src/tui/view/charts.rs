@@ -65,87 +65,110 @@ fn window_name(s: &AppState) -> String {
 /// The selected run's training loss.
 pub fn loss(f: &mut Frame, area: Rect, s: &AppState) {
     let Some(r) = s.runs.get(s.selected) else { return };
-    let what = if r.is_student() { "Loss" } else { "CE loss" };
-    let window = format!(" {} ", window_name(s));
-    let w = (area.width as usize).saturating_sub(4 + window.len());
-    let title = fit(&format!(" {what} · {} ", r.title(s.several_seeds())), w);
     let raw = if s.recent { r.loss.recent() } else { r.loss.full() };
     let stride = if s.recent { 1 } else { r.loss.stride() };
-    let legend = Line::from(vec![
-        Span::raw(" "),
-        "━ smoothed".fg(ACCENT),
-        Span::raw(" "),
-        Span::styled(if stride == 1 { "⠂ steps".to_string() } else { format!("⠂ {stride}-step means") }, faint()),
-        Span::raw(" "),
-        "• val CE".fg(WARN).bold(),
-        Span::raw(" "),
-        Span::styled("┊ epochs ", faint()),
-    ]);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(title)
-        .title_top(Line::from(window).right_aligned())
-        .title_bottom(legend);
+    let block = loss_block(s, r, area, stride);
     if raw.is_empty() {
         return empty(f, area, block, if r.status == RunStatus::Pending { "queued" } else { "no steps yet" });
     }
     let inner = block.inner(area);
     f.render_widget(block, area);
     let [chart_area, parts_area] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(inner);
-    let smoothed = smooth(&raw, window_for(raw.len()));
-    let spe = r.steps_per_epoch().max(1) as f64;
-    let x0 = if s.recent { raw[0].0 } else { 0.0 };
-    let x1 = if s.recent {
-        raw[raw.len() - 1].0.max(x0 + 1.0)
-    } else {
-        (r.steps_total as f64).max(raw[raw.len() - 1].0).max(1.0)
-    };
-    let val: Vec<(f64, f64)> =
-        r.epochs.iter().map(|e| (e.epoch as f64 * spe, e.validation_loss)).filter(|p| p.0 >= x0 && p.0 <= x1).collect();
-    let (rlo, rhi) = robust_range(raw.iter().map(|p| p.1));
-    let lo = smoothed.iter().chain(&val).map(|p| p.1).fold(rlo, f64::min);
-    let hi = smoothed.iter().chain(&val).map(|p| p.1).fold(rhi, f64::max);
-    let [ylo, yhi] = padded(lo, hi);
-    let marks: Vec<[(f64, f64); 2]> = (1..r.epochs_total)
-        .map(|k| k as f64 * spe)
-        .filter(|x| *x > x0 && *x < x1)
-        .map(|x| [(x, ylo), (x, yhi)])
-        .collect();
-    let mut datasets: Vec<Dataset> = marks
-        .iter()
-        .map(|m| Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(faint()).data(m))
-        .collect();
-    datasets.push(Dataset::default().marker(Marker::Braille).graph_type(GraphType::Scatter).style(faint()).data(&raw));
-    datasets.push(
-        Dataset::default()
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::default().fg(ACCENT))
-            .data(&smoothed),
-    );
-    datasets.push(
-        Dataset::default()
-            .marker(Marker::Dot)
-            .graph_type(GraphType::Scatter)
-            .style(Style::default().fg(WARN).add_modifier(Modifier::BOLD))
-            .data(&val),
-    );
-    let chart = Chart::new(datasets)
-        .x_axis(Axis::default().bounds([x0, x1]).labels(labels3(x0, x1, step_label)).style(Style::default().fg(QUIET)))
-        .y_axis(
-            Axis::default().bounds([ylo, yhi]).labels(labels3(ylo, yhi, fmt_axis)).style(Style::default().fg(QUIET)),
-        )
-        .legend_position(None);
-    f.render_widget(chart, chart_area);
-    let parts = match r.parts {
+    f.render_widget(LossSeries::new(s, r, raw).chart(), chart_area);
+    f.render_widget(Paragraph::new(fit(&parts_line(r), parts_area.width as usize)).fg(QUIET), parts_area);
+}
+
+/// The frame of the loss chart: what and whose (title), the window, the legend.
+fn loss_block(s: &AppState, r: &RunView, area: Rect, stride: usize) -> Block<'static> {
+    let what = if r.is_student() { "Loss" } else { "CE loss" };
+    let window = format!(" {} ", window_name(s));
+    let w = (area.width as usize).saturating_sub(4 + window.len());
+    let title = fit(&format!(" {what} · {} ", r.title(s.several_seeds())), w);
+    let steps = if stride == 1 { "⠂ steps".to_string() } else { format!("⠂ {stride}-step means") };
+    let legend = Line::from(vec![
+        Span::raw(" "),
+        "━ smoothed".fg(ACCENT),
+        Span::raw(" "),
+        Span::styled(steps, faint()),
+        Span::raw(" "),
+        "• val CE".fg(WARN).bold(),
+        Span::raw(" "),
+        Span::styled("┊ epochs ", faint()),
+    ]);
+    Block::default()
+        .borders(Borders::ALL)
+        .title(title)
+        .title_top(Line::from(window).right_aligned())
+        .title_bottom(legend)
+}
+
+/// The loss and its parts, smoothed, under the chart.
+fn parts_line(r: &RunView) -> String {
+    match r.parts {
         Some(p) if r.is_student() => format!(
             "step {} · loss {:.4} = CE {:.4} · KL {:.4} · cos {:.4} (weighted; smoothed)",
             r.step, p.total, p.ce, p.kl, p.cosine
         ),
         Some(p) => format!("step {} · CE {:.4} (smoothed)", r.step, p.ce),
         None => String::new(),
-    };
-    f.render_widget(Paragraph::new(fit(&parts, parts_area.width as usize)).fg(QUIET), parts_area);
+    }
+}
+
+/// The points of a run's loss chart: raw and smoothed steps, validation loss per epoch, epoch
+/// marks, and the bounds that hold them (single spikes left out).
+struct LossSeries {
+    raw: Vec<(f64, f64)>,
+    smoothed: Vec<(f64, f64)>,
+    val: Vec<(f64, f64)>,
+    marks: Vec<[(f64, f64); 2]>,
+    x: [f64; 2],
+    y: [f64; 2],
+}
+
+impl LossSeries {
+    fn new(s: &AppState, r: &RunView, raw: Vec<(f64, f64)>) -> Self {
+        let smoothed = smooth(&raw, window_for(raw.len()));
+        let spe = r.steps_per_epoch().max(1) as f64;
+        let last = raw[raw.len() - 1].0;
+        let (x0, x1) = if s.recent {
+            (raw[0].0, last.max(raw[0].0 + 1.0))
+        } else {
+            (0.0, (r.steps_total as f64).max(last).max(1.0))
+        };
+        let val: Vec<(f64, f64)> = r
+            .epochs
+            .iter()
+            .map(|e| (e.epoch as f64 * spe, e.validation_loss))
+            .filter(|p| p.0 >= x0 && p.0 <= x1)
+            .collect();
+        let (rlo, rhi) = robust_range(raw.iter().map(|p| p.1));
+        let lo = smoothed.iter().chain(&val).map(|p| p.1).fold(rlo, f64::min);
+        let hi = smoothed.iter().chain(&val).map(|p| p.1).fold(rhi, f64::max);
+        let y = padded(lo, hi);
+        let marks = (1..r.epochs_total)
+            .map(|k| k as f64 * spe)
+            .filter(|x| *x > x0 && *x < x1)
+            .map(|x| [(x, y[0]), (x, y[1])])
+            .collect();
+        Self { raw, smoothed, val, marks, x: [x0, x1], y }
+    }
+
+    fn chart(&self) -> Chart<'_> {
+        let line = |data| Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).data(data);
+        let mut datasets: Vec<Dataset> = self.marks.iter().map(|m| line(m).style(faint())).collect();
+        datasets.push(line(&self.raw).graph_type(GraphType::Scatter).style(faint()));
+        datasets.push(line(&self.smoothed).style(Style::default().fg(ACCENT)));
+        let val_style = Style::default().fg(WARN).add_modifier(Modifier::BOLD);
+        datasets.push(
+            Dataset::default().marker(Marker::Dot).graph_type(GraphType::Scatter).style(val_style).data(&self.val),
+        );
+        let ([x0, x1], [ylo, yhi]) = (self.x, self.y);
+        let quiet = Style::default().fg(QUIET);
+        Chart::new(datasets)
+            .x_axis(Axis::default().bounds(self.x).labels(labels3(x0, x1, step_label)).style(quiet))
+            .y_axis(Axis::default().bounds(self.y).labels(labels3(ylo, yhi, fmt_axis)).style(quiet))
+            .legend_position(None)
+    }
 }
 
 /// Every student's smoothed loss on shared axes, one colour per strategy.
