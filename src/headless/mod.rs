@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::events::{Event, Level, Phase, RunLabel, RunStatus};
+use crate::events::{EpochRecord, Event, Level, Phase, RunLabel, RunStatus};
 use crate::report::table::{fmt_layers, fmt_seconds};
 
 /// Prints events as they come; a progress line at most every `progress_every` inside an epoch.
@@ -55,19 +55,7 @@ impl<W: Write> HeadlessPrinter<W> {
 
     fn write(&mut self, event: &Event) -> std::io::Result<()> {
         match event {
-            Event::Plan { experiment, backend, runs, .. } => {
-                self.runs = runs.clone();
-                self.epochs = vec![0; runs.len()];
-                writeln!(self.out, "distill-tui: {experiment} on {} — {} runs", backend.device, runs.len())?;
-                for (i, r) in runs.iter().enumerate() {
-                    let layers = if r.teacher_layers.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" <- teacher layers {{{}}}", fmt_layers(&r.teacher_layers))
-                    };
-                    writeln!(self.out, "  {:>2}. {} (seed {}){layers}", i + 1, r.name, r.seed)?;
-                }
-            }
+            Event::Plan { experiment, backend, runs, .. } => self.plan(experiment, &backend.device, runs)?,
             Event::Log { level: Level::Info, text } => writeln!(self.out, "  {text}")?,
             Event::Log { level: Level::Warn, text } => {
                 self.out.flush()?;
@@ -75,70 +63,82 @@ impl<W: Write> HeadlessPrinter<W> {
                 let _ = writeln!(std::io::stderr(), "warning: {text}");
             }
             Event::RunStarted { run, epochs, steps_per_epoch, train_examples } => {
-                if let Some(e) = self.epochs.get_mut(*run) {
-                    *e = *epochs;
-                }
-                writeln!(
-                    self.out,
-                    "[{}/{}] {}: {epochs} epochs x {steps_per_epoch} steps on {train_examples} examples",
-                    run + 1,
-                    self.runs.len().max(run + 1),
-                    self.label(*run)
-                )?;
-                self.last_progress = Instant::now();
+                self.run_started(*run, *epochs, *steps_per_epoch, *train_examples)?
             }
             Event::Step(s) => {
-                if self.last_progress.elapsed() >= self.progress_every {
-                    self.last_progress = Instant::now();
-                    writeln!(
-                        self.out,
-                        "    step {}/{}  loss {:.4}  lr {:.2e}  {:.1} examples/s",
-                        s.step, s.steps_total, s.loss.total, s.lr, s.examples_per_s
-                    )?;
+                if self.due() {
+                    let (step, total, loss, lr, pace) = (s.step, s.steps_total, s.loss.total, s.lr, s.examples_per_s);
+                    writeln!(self.out, "    step {step}/{total}  loss {loss:.4}  lr {lr:.2e}  {pace:.1} examples/s")?;
                 }
             }
             Event::Progress { phase: Phase::TeacherOutputs, done, total, .. } => {
                 if *done == 0 {
                     self.last_progress = Instant::now();
                     writeln!(self.out, "  {} for the students ({total} batches)", Phase::TeacherOutputs.describe())?;
-                } else if self.last_progress.elapsed() >= self.progress_every {
-                    self.last_progress = Instant::now();
+                } else if self.due() {
                     writeln!(self.out, "    batch {done}/{total}")?;
                 }
             }
-            Event::Progress { .. } => {}
-            Event::Epoch { run, record: r } => {
-                let total = self.epochs.get(*run).copied().unwrap_or(0);
-                let train = match (r.train_loss, r.train_kl, r.train_cosine) {
-                    (None, _, _) => "(before training)".to_string(),
-                    (Some(t), Some(kl), Some(cos)) => {
-                        format!("train {t:.4} (ce {:.4} kl {kl:.4} cos {cos:.4})", r.train_ce.unwrap_or(f64::NAN))
-                    }
-                    (Some(t), _, _) => format!("train {t:.4}"),
-                };
-                writeln!(
-                    self.out,
-                    "  {}  epoch {}/{total}  {train}  val loss {:.4}  val acc {:.4}",
-                    self.label(*run),
-                    r.epoch,
-                    r.validation_loss,
-                    r.validation_accuracy
-                )?;
-            }
+            Event::Progress { .. } | Event::Finished { .. } => {}
+            Event::Epoch { run, record } => self.epoch(*run, record)?,
             Event::RunEnded { run, status, reason, seconds } => {
                 let why = reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
                 let what = match status {
-                    RunStatus::Done => "done",
-                    RunStatus::Skipped => "skipped",
                     RunStatus::Failed => "FAILED",
                     RunStatus::Pending => "not started",
-                    RunStatus::Stopped => "stopped",
-                    RunStatus::Running => "running",
+                    other => other.as_str(),
                 };
                 writeln!(self.out, "  {} {what} in {}{why}", self.label(*run), fmt_seconds(*seconds))?;
             }
-            Event::Finished { .. } => {}
         }
         self.out.flush()
+    }
+
+    /// Whether a progress line is due (at most one per `progress_every`).
+    fn due(&mut self) -> bool {
+        let due = self.last_progress.elapsed() >= self.progress_every;
+        if due {
+            self.last_progress = Instant::now();
+        }
+        due
+    }
+
+    fn plan(&mut self, experiment: &str, device: &str, runs: &[RunLabel]) -> std::io::Result<()> {
+        self.runs = runs.to_vec();
+        self.epochs = vec![0; runs.len()];
+        writeln!(self.out, "distill-tui: {experiment} on {device} — {} runs", runs.len())?;
+        for (i, r) in runs.iter().enumerate() {
+            let layers = match r.teacher_layers.is_empty() {
+                true => String::new(),
+                false => format!(" <- teacher layers {{{}}}", fmt_layers(&r.teacher_layers)),
+            };
+            writeln!(self.out, "  {:>2}. {} (seed {}){layers}", i + 1, r.name, r.seed)?;
+        }
+        Ok(())
+    }
+
+    fn run_started(&mut self, run: usize, epochs: usize, steps: usize, examples: usize) -> std::io::Result<()> {
+        if let Some(e) = self.epochs.get_mut(run) {
+            *e = epochs;
+        }
+        let (n, of) = (run + 1, self.runs.len().max(run + 1));
+        let label = self.label(run);
+        writeln!(self.out, "[{n}/{of}] {label}: {epochs} epochs x {steps} steps on {examples} examples")?;
+        self.last_progress = Instant::now();
+        Ok(())
+    }
+
+    fn epoch(&mut self, run: usize, r: &EpochRecord) -> std::io::Result<()> {
+        let total = self.epochs.get(run).copied().unwrap_or(0);
+        let train = match (r.train_loss, r.train_kl, r.train_cosine) {
+            (None, _, _) => "(before training)".to_string(),
+            (Some(t), Some(kl), Some(cos)) => {
+                format!("train {t:.4} (ce {:.4} kl {kl:.4} cos {cos:.4})", r.train_ce.unwrap_or(f64::NAN))
+            }
+            (Some(t), _, _) => format!("train {t:.4}"),
+        };
+        let (label, epoch) = (self.label(run), r.epoch);
+        let (loss, acc) = (r.validation_loss, r.validation_accuracy);
+        writeln!(self.out, "  {label}  epoch {epoch}/{total}  {train}  val loss {loss:.4}  val acc {acc:.4}")
     }
 }
