@@ -63,7 +63,7 @@ fn the_whole_matrix_runs_and_records_sound_results() {
     assert_eq!(layers, vec![vec![], vec![1, 2], vec![3, 4], vec![1, 3], vec![2, 4]]);
 
     // The teacher learned the task, and is the first row.
-    let t = &results.teacher;
+    let t = &results.teacher.record;
     assert_eq!(t.status, RunStatus::Done);
     assert_eq!(t.epochs.len(), 4);
     assert!(t.validation_accuracy.unwrap() >= 0.75, "teacher accuracy {:?}", t.validation_accuracy);
@@ -72,7 +72,8 @@ fn the_whole_matrix_runs_and_records_sound_results() {
     // Every run: done, epoch 0 then 2 epochs, its own folder, loadable with 2 layers.
     assert_eq!(results.runs.len(), 4);
     for r in &results.runs {
-        assert_eq!(r.status, RunStatus::Done, "{}", r.name);
+        let (name, r) = (&r.name, &r.record);
+        assert_eq!(r.status, RunStatus::Done, "{name}");
         assert_eq!(r.epochs.iter().map(|e| e.epoch).collect::<Vec<_>>(), vec![0, 1, 2]);
         assert!(r.epochs[0].train_loss.is_none() && r.epochs[1].train_kl.is_some());
         assert_eq!(r.validation_correct.len(), 64);
@@ -91,7 +92,7 @@ fn the_whole_matrix_runs_and_records_sound_results() {
         assert!(loaded.report.initialized.is_empty());
     }
     // Not four identical rows.
-    let losses: Vec<f64> = results.runs.iter().map(|r| r.validation_loss.unwrap()).collect();
+    let losses: Vec<f64> = results.runs.iter().map(|r| r.record.validation_loss.unwrap()).collect();
     for i in 0..4 {
         for j in i + 1..4 {
             assert_ne!(losses[i], losses[j], "runs {i} and {j} gave the same validation loss");
@@ -118,7 +119,7 @@ fn the_whole_matrix_runs_and_records_sound_results() {
     let teacher_w = read(&out.join("teacher/model.safetensors"), "bert.encoder.layer.2.output.dense.weight");
     let bottom = results.runs.iter().find(|r| r.teacher_layers == vec![3, 4]).unwrap();
     let student_w = read(
-        &out.join(bottom.checkpoint.as_ref().unwrap()).join("model.safetensors"),
+        &out.join(bottom.record.checkpoint.as_ref().unwrap()).join("model.safetensors"),
         "bert.encoder.layer.0.output.dense.weight",
     );
     assert_eq!(teacher_w.len(), student_w.len());
@@ -149,7 +150,7 @@ fn the_whole_matrix_runs_and_records_sound_results() {
             assert!(line.chars().count() <= width, "wider than {width}: {line}");
         }
         for r in &results.runs {
-            assert!(text.contains(&format!("{:.4}", r.validation_accuracy.unwrap())), "{text}");
+            assert!(text.contains(&format!("{:.4}", r.record.validation_accuracy.unwrap())), "{text}");
         }
     }
     // Progress between steps: the teacher's outputs and every evaluation, batch by batch.
@@ -169,7 +170,7 @@ fn the_whole_matrix_runs_and_records_sound_results() {
     assert!(
         events.iter().any(|e| matches!(e, Event::Log { text, .. } if text.contains("reusing the fine-tuned teacher")))
     );
-    assert_eq!(again.teacher.validation_accuracy, results.teacher.validation_accuracy);
+    assert_eq!(again.teacher.record.validation_accuracy, results.teacher.record.validation_accuracy);
     assert_eq!(again.runs, results.runs, "finished runs are kept as they were");
     assert!(!events.iter().any(|e| matches!(e, Event::Step(_))), "nothing was trained again");
     // A changed setting is refused, naming it, rather than silently mixed.
@@ -197,7 +198,8 @@ fn a_diverging_run_is_marked_failed_and_the_matrix_goes_on() {
     let (results, events) = run(tmp.path(), &toml, &[], true);
     assert_eq!(results.runs.len(), 4);
     for r in &results.runs {
-        assert_eq!(r.status, RunStatus::Failed, "{}", r.name);
+        let (name, r) = (&r.name, &r.record);
+        assert_eq!(r.status, RunStatus::Failed, "{name}");
         let reason = r.reason.as_deref().unwrap_or("");
         assert!(
             reason.starts_with("loss became NaN at epoch 1, step ")
@@ -229,7 +231,7 @@ fn the_teacher_cache_changes_no_result() {
         std::fs::remove_dir_all(tmp.path().join("out")).unwrap();
         let (live, _) = run(tmp.path(), &t, &[], false);
         std::fs::remove_dir_all(tmp.path().join("out")).unwrap();
-        let (a, b) = (&cached.runs[0], &live.runs[0]);
+        let (a, b) = (&cached.runs[0].record, &live.runs[0].record);
         assert_eq!(a.validation_correct, b.validation_correct);
         for (x, y) in a.epochs.iter().zip(&b.epochs) {
             for (u, v) in [

@@ -15,12 +15,12 @@ use super::workspace::Workspace;
 use crate::distill::teacher_outputs::TeacherOutputs;
 use crate::distill::train::steps_per_epoch;
 use crate::error::{Error, Result};
-use crate::events::{BackendInfo, Control, Event, Events, Phase, PhaseProgress, RunStatus};
+use crate::events::{BackendInfo, Control, Event, Events, Phase, PhaseProgress};
 use crate::experiment::{CosineTarget, Experiment};
 use crate::model::{BertClassifier, BertConfig};
 use crate::ops::TrainBackend;
 use crate::report::Results;
-use crate::report::results::{DataInfo, RESULTS_JSON, TeacherResult, Versions};
+use crate::report::results::{DataInfo, RESULTS_JSON, RunRecord, TeacherResult, Versions};
 
 /// Runs the whole experiment on backend `B` and returns the final results (also written to
 /// `<output_dir>/<name>/`).
@@ -108,15 +108,8 @@ fn initial_results(exp: &Experiment, p: &Prepared, info: &BackendInfo, config: &
             model: p.files.source.clone(),
             revision: exp.teacher.revision.clone(),
             num_layers: config.num_hidden_layers,
-            params,
             finetune_epochs: exp.teacher.finetune_epochs,
-            status: RunStatus::Pending,
-            validation_loss: None,
-            validation_accuracy: None,
-            seconds: 0.0,
-            checkpoint: None,
-            epochs: vec![],
-            validation_correct: String::new(),
+            record: RunRecord::pending(params),
         },
         runs: vec![],
     }

@@ -22,7 +22,7 @@ use crate::model::files::WEIGHTS;
 use crate::model::{BertClassifier, BertConfig, save_folder};
 use crate::ops::TrainBackend;
 use crate::report::Results;
-use crate::report::results::RunResult;
+use crate::report::results::{RunRecord, RunResult};
 
 /// One student run of the matrix.
 pub struct Slot {
@@ -67,17 +67,7 @@ fn pending(r: &PlannedRun, seed: u64, params: usize) -> RunResult {
         slug: r.slug.clone(),
         seed,
         teacher_layers: r.teacher_layers.clone(),
-        status: RunStatus::Pending,
-        reason: None,
-        train_loss: None,
-        validation_loss: None,
-        validation_accuracy: None,
-        params,
-        seconds: 0.0,
-        checkpoint: None,
-        resumed_from_epoch: None,
-        epochs: vec![],
-        validation_correct: String::new(),
+        record: RunRecord::pending(params),
     }
 }
 
@@ -88,8 +78,8 @@ fn finished_earlier(previous: Option<&Results>, dir: &Path, run: &PlannedRun, se
         .runs
         .iter()
         .find(|r| r.slug == run.slug && r.seed == seed && r.teacher_layers == run.teacher_layers)?;
-    let ended = match r.status {
-        RunStatus::Done => r.checkpoint.as_ref().is_some_and(|c| dir.join(c).join(WEIGHTS).is_file()),
+    let ended = match r.record.status {
+        RunStatus::Done => r.record.checkpoint.as_ref().is_some_and(|c| dir.join(c).join(WEIGHTS).is_file()),
         RunStatus::Skipped | RunStatus::Failed => true,
         RunStatus::Pending | RunStatus::Running | RunStatus::Stopped => false,
     };
@@ -106,7 +96,7 @@ pub enum Teacher<'a, B: TrainBackend> {
 impl<B: TrainBackend> Matrix<'_, B> {
     /// Sends the records of a slot that ended in an earlier invocation.
     pub fn replay(&self, slot: &Slot) {
-        let earlier = &self.results.runs[slot.index];
+        let earlier = &self.results.runs[slot.index].record;
         for record in &earlier.epochs {
             self.events.send(Event::Epoch { run: slot.id, record: record.clone() });
         }
@@ -127,7 +117,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
             layers.len(),
             crate::report::table::fmt_layers(layers)
         ));
-        let r = &mut self.results.runs[slot.index];
+        let r = &mut self.results.runs[slot.index].record;
         r.params = student.num_params();
         r.status = RunStatus::Running;
         self.results.write(&self.exp.dir)?;
@@ -155,7 +145,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
             device: self.device,
         };
         train_run::<B>(student, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
-            let r = &mut results.runs[index];
+            let r = &mut results.runs[index].record;
             r.set_epochs(records, &ev.correct);
             r.seconds = started.elapsed().as_secs_f64();
             results.write(dir)
@@ -170,11 +160,8 @@ impl<B: TrainBackend> Matrix<'_, B> {
         config: &BertConfig,
         ck: &RunCheckpoint,
     ) -> Result<()> {
-        let r = &mut self.results.runs[slot.index];
-        r.status = outcome.status;
-        r.reason = outcome.reason.clone();
-        r.seconds = outcome.seconds;
-        r.resumed_from_epoch = outcome.resumed_from;
+        let r = &mut self.results.runs[slot.index].record;
+        r.set_end(outcome.status, outcome.reason.clone(), outcome.seconds, outcome.resumed_from);
         if outcome.status == RunStatus::Done {
             save_folder(&self.exp.dir.join(&slot.folder), config, &outcome.model, &self.p.files, &self.p.tokenizer)?;
             r.checkpoint = Some(slot.folder.clone());

@@ -14,13 +14,13 @@ use crate::distill::train::{RunContext, RunJob, RunOutcome, TeacherSignal, train
 use crate::error::{Error, Result};
 use std::path::Path;
 
-use crate::events::{EpochRecord, Event, Events, Phase, PhaseProgress, RunStatus, correct_string};
+use crate::events::{EpochRecord, Event, Events, Phase, PhaseProgress, RunStatus};
 use crate::experiment::Experiment;
 use crate::model::files::WEIGHTS;
 use crate::model::weights::load_classifier;
 use crate::model::{BertClassifier, BertConfig, save_folder};
 use crate::ops::TrainBackend;
-use crate::report::Results;
+use crate::report::results::RunRecord;
 
 /// The teacher's checkpoint on the task's labels (its head reordered when its labels are the
 /// task's in another order), with warnings about what the checkpoint lacked.
@@ -62,14 +62,14 @@ impl<B: TrainBackend> Matrix<'_, B> {
         let started = Instant::now();
         if self.exp.teacher.finetune_epochs == 0 {
             let Some(ev) = self.evaluate_teacher(&teacher)? else { return Ok(teacher) };
-            set_teacher(&mut self.results, &ev, RunStatus::Done, started.elapsed().as_secs_f64());
+            evaluated(&mut self.results.teacher.record, &[], &ev, started.elapsed().as_secs_f64());
             self.results.write(&self.exp.dir)?;
             return Ok(teacher);
         }
         if let Some(saved) = saved_fingerprint(&self.exp.dir.join(TEACHER_DIR)) {
             return self.reuse_teacher(saved);
         }
-        self.results.teacher.status = RunStatus::Running;
+        self.results.teacher.record.status = RunStatus::Running;
         let outcome = self.train_teacher(teacher, started)?;
         self.teacher_trained(outcome)
     }
@@ -87,9 +87,10 @@ impl<B: TrainBackend> Matrix<'_, B> {
         let (model, _) = load_classifier::<B>(&dir.join(WEIGHTS), &self.config, exp.seeds[0], self.device)?;
         self.events.info(format!("reusing the fine-tuned teacher saved in {}", dir.display()));
         let Some(ev) = self.evaluate_teacher(&model)? else { return Ok(model) };
-        self.results.teacher.epochs = serde_json::from_value(saved["epochs"].clone()).unwrap_or_default();
-        set_teacher(&mut self.results, &ev, RunStatus::Done, saved["seconds"].as_f64().unwrap_or(0.0));
-        self.results.teacher.checkpoint = Some(TEACHER_DIR.into());
+        let epochs: Vec<EpochRecord> = serde_json::from_value(saved["epochs"].clone()).unwrap_or_default();
+        let t = &mut self.results.teacher.record;
+        evaluated(t, &epochs, &ev, saved["seconds"].as_f64().unwrap_or(0.0));
+        t.checkpoint = Some(TEACHER_DIR.into());
         self.results.write(&exp.dir)?;
         self.events.send(Event::RunEnded {
             run: 0,
@@ -123,22 +124,21 @@ impl<B: TrainBackend> Matrix<'_, B> {
         };
         let job = RunJob { id: 0, settings: &s, teacher: TeacherSignal::None, checkpoint: Some(&ck) };
         let outcome = train_run::<B>(teacher, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
-            results.teacher.epochs = records.to_vec();
-            set_teacher(results, ev, RunStatus::Running, started.elapsed().as_secs_f64());
+            let t = &mut results.teacher.record;
+            t.set_epochs(records, &ev.correct);
+            t.seconds = started.elapsed().as_secs_f64();
             results.write(dir)
         })?;
         Ok(outcome)
     }
 
-    /// Records the fine-tune's end: a finished teacher is saved (and reloaded, so that a
-    /// resumed matrix and an uninterrupted one teach from the very same weights).
+    /// Records the fine-tune's end (its epochs and evaluation are recorded as they come, as a
+    /// student's): a finished teacher is saved (and reloaded, so that a resumed matrix and an
+    /// uninterrupted one teach from the very same weights).
     fn teacher_trained(&mut self, outcome: RunOutcome<B>) -> Result<BertClassifier<B>> {
         let (exp, dir) = (self.exp, self.exp.dir.join(TEACHER_DIR));
-        match &outcome.evaluation {
-            Some(ev) => set_teacher(&mut self.results, ev, outcome.status, outcome.seconds),
-            None => self.results.teacher.status = outcome.status,
-        }
-        self.results.teacher.epochs = outcome.epochs.clone();
+        let t = &mut self.results.teacher.record;
+        t.set_end(outcome.status, outcome.reason.clone(), outcome.seconds, outcome.resumed_from);
         let mut model = outcome.model;
         match outcome.status {
             RunStatus::Done => {
@@ -152,7 +152,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
                     std::fs::write(path, serde_json::to_string_pretty(&record).expect("json"))
                         .map_err(|e| Error::io(path, e))
                 })?;
-                self.results.teacher.checkpoint = Some(TEACHER_DIR.into());
+                self.results.teacher.record.checkpoint = Some(TEACHER_DIR.into());
                 self.teacher_checkpoint().clear();
                 model = load_classifier::<B>(&dir.join(WEIGHTS), &self.config, exp.seeds[0], self.device)?.0;
             }
@@ -179,13 +179,12 @@ impl<B: TrainBackend> Matrix<'_, B> {
     }
 }
 
-pub fn set_teacher(results: &mut Results, ev: &Evaluation, status: RunStatus, seconds: f64) {
-    let t = &mut results.teacher;
-    t.status = status;
-    t.validation_loss = Some(ev.loss);
-    t.validation_accuracy = Some(ev.accuracy);
-    t.validation_correct = correct_string(&ev.correct);
-    t.seconds = seconds;
+/// A teacher done without training now (used as loaded, or reused with the `epochs` of its
+/// earlier fine-tune): its numbers are those of the evaluation `ev`, which took `seconds`.
+fn evaluated(t: &mut RunRecord, epochs: &[EpochRecord], ev: &Evaluation, seconds: f64) {
+    t.set_epochs(epochs, &ev.correct);
+    t.set_evaluation(ev.loss, ev.accuracy, &ev.correct);
+    t.set_end(RunStatus::Done, None, seconds, None);
 }
 
 fn saved_fingerprint(dir: &Path) -> Option<serde_json::Value> {

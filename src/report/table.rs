@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::results::{Results, RunResult, parse_correct};
+use super::results::{Results, RunRecord, RunResult, parse_correct};
 use super::stats::{ci95, discordant, mcnemar_exact, mean_std};
 use crate::events::RunStatus;
 
@@ -17,11 +17,11 @@ pub struct Row {
 
 impl Row {
     fn done(&self) -> Vec<&RunResult> {
-        self.runs.iter().filter(|r| r.status == RunStatus::Done).collect()
+        self.runs.iter().filter(|r| r.record.status == RunStatus::Done).collect()
     }
 
-    pub fn stat(&self, f: impl Fn(&RunResult) -> Option<f64>) -> Option<(f64, f64)> {
-        let xs: Vec<f64> = self.done().into_iter().filter_map(f).collect();
+    pub fn stat(&self, f: impl Fn(&RunRecord) -> Option<f64>) -> Option<(f64, f64)> {
+        let xs: Vec<f64> = self.done().into_iter().filter_map(|r| f(&r.record)).collect();
         (!xs.is_empty()).then(|| mean_std(&xs))
     }
 
@@ -33,8 +33,8 @@ impl Row {
     fn correct(&self, seeds: &[u64]) -> Vec<bool> {
         seeds
             .iter()
-            .flat_map(|s| self.runs.iter().find(|r| r.seed == *s && r.status == RunStatus::Done))
-            .flat_map(|r| parse_correct(&r.validation_correct))
+            .flat_map(|s| self.runs.iter().find(|r| r.seed == *s && r.record.status == RunStatus::Done))
+            .flat_map(|r| parse_correct(&r.record.validation_correct))
             .collect()
     }
 
@@ -46,7 +46,7 @@ impl Row {
         }
         let mut counts: Vec<String> = Vec::new();
         for s in [RunStatus::Running, RunStatus::Stopped, RunStatus::Pending, RunStatus::Skipped, RunStatus::Failed] {
-            let n = self.runs.iter().filter(|r| r.status == s).count();
+            let n = self.runs.iter().filter(|r| r.record.status == s).count();
             if n > 0 {
                 counts.push(if self.runs.len() == 1 { s.as_str().to_string() } else { format!("{n} {}", s.as_str()) });
             }
@@ -159,10 +159,11 @@ pub fn teacher_detail(r: &Results) -> String {
         return format!("{} layers, as loaded", t.num_layers);
     }
     // Epoch 0 is the evaluation before training; the others are trained epochs.
-    let trained = t.epochs.iter().filter(|e| e.epoch > 0 && e.train_loss.is_some()).map(|e| e.epoch).max().unwrap_or(0);
-    match t.status {
+    let trained =
+        t.record.epochs.iter().filter(|e| e.epoch > 0 && e.train_loss.is_some()).map(|e| e.epoch).max().unwrap_or(0);
+    match t.record.status {
         // A done fine-tune ran every epoch; records may be missing from an older results file.
-        RunStatus::Done if trained >= n || t.epochs.is_empty() => {
+        RunStatus::Done if trained >= n || t.record.epochs.is_empty() => {
             format!("{} layers, fine-tuned {n} epoch{}", t.num_layers, plural(n))
         }
         RunStatus::Done => format!("{} layers, fine-tuned {trained} of {n} epoch{}", t.num_layers, plural(n)),
@@ -228,14 +229,14 @@ pub fn table_rows(results: &Results) -> Vec<TableRow> {
     let rows = rows(results);
     let several = results.runs.iter().map(|r| r.seed).collect::<std::collections::BTreeSet<_>>().len() > 1;
     let best = best_row(&rows);
-    let t = &results.teacher;
+    let t = &results.teacher.record;
     let opt = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or("–".into());
     let mut out = vec![TableRow {
         teacher: true,
         name: teacher_label(results),
         status: String::new(),
-        layers: (1..=t.num_layers).collect(),
-        train_loss: opt(t.epochs.iter().rev().find_map(|e| e.train_loss)),
+        layers: (1..=results.teacher.num_layers).collect(),
+        train_loss: opt(t.train_loss),
         validation_loss: opt(t.validation_loss),
         validation_accuracy: opt(t.validation_accuracy),
         params: fmt_params(t.params),
@@ -260,8 +261,8 @@ pub fn table_rows(results: &Results) -> Vec<TableRow> {
             train_loss: fmt_stat(row.stat(|r| r.train_loss), several),
             validation_loss: fmt_stat(row.stat(|r| r.validation_loss), several),
             validation_accuracy: fmt_stat(row.accuracy(), several),
-            params: row.runs.first().map(|r| fmt_params(r.params)).unwrap_or_default(),
-            time: fmt_seconds(row.runs.iter().map(|r| r.seconds).sum()),
+            params: row.runs.first().map(|r| fmt_params(r.record.params)).unwrap_or_default(),
+            time: fmt_seconds(row.runs.iter().map(|r| r.record.seconds).sum()),
             vs_best,
             best: Some(i) == best,
         });
@@ -351,16 +352,16 @@ pub fn analysis(results: &Results) -> Vec<String> {
             100.0 * ci95(acc, n_val)
         ));
     }
-    if let Some(ta) = results.teacher.validation_accuracy {
+    if let Some(ta) = results.teacher.record.validation_accuracy {
         let kept: Vec<String> = ranked.iter().map(|(r, m)| format!("{} {:.1}%", r.name, 100.0 * m / ta)).collect();
         lines.push(format!("Accuracy retained versus the teacher ({ta:.4}): {}.", kept.join(", ")));
     }
-    if let Some(p) = rows.first().and_then(|r| r.runs.first()).map(|r| r.params) {
+    if let Some(p) = rows.first().and_then(|r| r.runs.first()).map(|r| r.record.params) {
         lines.push(format!(
             "Size: each student has {} parameters, {:.1}% of the teacher's {} ({} of {} encoder layers).",
             fmt_params(p),
-            100.0 * p as f64 / results.teacher.params as f64,
-            fmt_params(results.teacher.params),
+            100.0 * p as f64 / results.teacher.record.params as f64,
+            fmt_params(results.teacher.record.params),
             rows[0].teacher_layers.len(),
             results.teacher.num_layers
         ));
@@ -371,7 +372,7 @@ pub fn analysis(results: &Results) -> Vec<String> {
             let xs: Vec<f64> = r
                 .runs
                 .iter()
-                .filter_map(|x| x.epochs.first().filter(|e| e.epoch == 0).map(|e| e.validation_accuracy))
+                .filter_map(|x| x.record.epochs.first().filter(|e| e.epoch == 0).map(|e| e.validation_accuracy))
                 .collect();
             (!xs.is_empty()).then(|| format!("{} {:.4}", r.name, mean_std(&xs).0))
         })
@@ -432,35 +433,31 @@ pub fn csv(results: &Results) -> String {
         "seconds",
         "checkpoint",
     ]);
-    let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
     let t = &results.teacher;
-    let _ = w.write_record([
-        "teacher".to_string(),
-        String::new(),
-        format!("1-{}", t.num_layers),
-        t.status.as_str().into(),
-        opt(t.epochs.iter().rev().find_map(|e| e.train_loss)),
-        opt(t.validation_loss),
-        opt(t.validation_accuracy),
-        t.params.to_string(),
-        format!("{:.1}", t.seconds),
-        t.checkpoint.clone().unwrap_or_default(),
-    ]);
+    let _ = w.write_record(csv_record("teacher", String::new(), format!("1-{}", t.num_layers), &t.record));
     for r in &results.runs {
-        let _ = w.write_record([
-            r.name.clone(),
-            r.seed.to_string(),
-            r.teacher_layers.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(" "),
-            r.status.as_str().into(),
-            opt(r.train_loss),
-            opt(r.validation_loss),
-            opt(r.validation_accuracy),
-            r.params.to_string(),
-            format!("{:.1}", r.seconds),
-            r.checkpoint.clone().unwrap_or_default(),
-        ]);
+        let layers = r.teacher_layers.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(" ");
+        let _ = w.write_record(csv_record(&r.name, r.seed.to_string(), layers, &r.record));
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// One line of results.csv, the teacher's or a student run's: its name, seed (none for the
+/// teacher), teacher layers, then what the run produced.
+fn csv_record(name: &str, seed: String, layers: String, r: &RunRecord) -> [String; 10] {
+    let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
+    [
+        name.to_string(),
+        seed,
+        layers,
+        r.status.as_str().into(),
+        opt(r.train_loss),
+        opt(r.validation_loss),
+        opt(r.validation_accuracy),
+        r.params.to_string(),
+        format!("{:.1}", r.seconds),
+        r.checkpoint.clone().unwrap_or_default(),
+    ]
 }
 
 #[cfg(test)]

@@ -73,19 +73,19 @@ pub fn final_text(results: &Results, dir: &Path, width: Option<usize>) -> String
 fn resume_hint(results: &Results) -> Option<String> {
     use crate::events::RunStatus;
     let mut parts = Vec::new();
-    if matches!(results.teacher.status, RunStatus::Stopped | RunStatus::Running) {
+    if matches!(results.teacher.record.status, RunStatus::Stopped | RunStatus::Running) {
         parts.push("the teacher's fine-tune stopped".to_string());
     }
     let stopped: Vec<String> = results
         .runs
         .iter()
-        .filter(|r| matches!(r.status, RunStatus::Stopped | RunStatus::Running))
+        .filter(|r| matches!(r.record.status, RunStatus::Stopped | RunStatus::Running))
         .map(|r| format!("{} (seed {})", r.name, r.seed))
         .collect();
     if !stopped.is_empty() {
         parts.push(format!("stopped: {}", stopped.join(", ")));
     }
-    let pending = results.runs.iter().filter(|r| r.status == RunStatus::Pending).count();
+    let pending = results.runs.iter().filter(|r| r.record.status == RunStatus::Pending).count();
     if pending > 0 {
         parts.push(format!("{pending} run{} not started", if pending == 1 { "" } else { "s" }));
     }
@@ -478,7 +478,7 @@ impl Filler<'_> {
 mod tests {
     use super::*;
     use crate::events::{EpochRecord, RunStatus};
-    use crate::report::results::{DataInfo, RunResult, TeacherResult, Versions};
+    use crate::report::results::{DataInfo, RunRecord, RunResult, TeacherResult, Versions};
     use crate::report::table::{csv, markdown};
 
     const N_VAL: usize = 2000;
@@ -518,15 +518,20 @@ mod tests {
             model: "bert-base-uncased".into(),
             revision: "main".into(),
             num_layers: 12,
-            params: 109_484_547,
             finetune_epochs,
-            status,
-            validation_loss: Some(0.4620),
-            validation_accuracy: Some(0.8115),
-            seconds: 1849.0,
-            checkpoint: Some("teacher".into()),
-            epochs,
-            validation_correct: correct(0.8115, 99),
+            record: RunRecord {
+                status,
+                reason: None,
+                train_loss: epochs.iter().rev().find_map(|e| e.train_loss),
+                validation_loss: Some(0.4620),
+                validation_accuracy: Some(0.8115),
+                params: 109_484_547,
+                seconds: 1849.0,
+                checkpoint: Some("teacher".into()),
+                resumed_from_epoch: None,
+                epochs,
+                validation_correct: correct(0.8115, 99),
+            },
         }
     }
 
@@ -539,17 +544,19 @@ mod tests {
             slug: name.to_lowercase().replace(' ', "-"),
             seed,
             teacher_layers: layers.to_vec(),
-            status,
-            reason: None,
-            train_loss: train,
-            validation_loss: loss,
-            validation_accuracy: acc,
-            params: 66_955_779,
-            seconds: 611.0 + seed as f64,
-            checkpoint: None,
-            resumed_from_epoch: None,
-            epochs: vec![epoch(0, None, 1.0986, 0.3540 + 0.001 * (salt % 7) as f64)],
-            validation_correct: acc.map(|a| correct(a, salt)).unwrap_or_default(),
+            record: RunRecord {
+                status,
+                reason: None,
+                train_loss: train,
+                validation_loss: loss,
+                validation_accuracy: acc,
+                params: 66_955_779,
+                seconds: 611.0 + seed as f64,
+                checkpoint: None,
+                resumed_from_epoch: None,
+                epochs: vec![epoch(0, None, 1.0986, 0.3540 + 0.001 * (salt % 7) as f64)],
+                validation_correct: acc.map(|a| correct(a, salt)).unwrap_or_default(),
+            },
         }
     }
 
@@ -635,8 +642,8 @@ mod tests {
 
     fn accuracies(r: &Results) -> Vec<String> {
         let mut v: Vec<String> =
-            r.runs.iter().filter_map(|x| x.validation_accuracy).map(|a| format!("{a:.4}")).collect();
-        v.extend(r.teacher.validation_accuracy.map(|a| format!("{a:.4}")));
+            r.runs.iter().filter_map(|x| x.record.validation_accuracy).map(|a| format!("{a:.4}")).collect();
+        v.extend(r.teacher.record.validation_accuracy.map(|a| format!("{a:.4}")));
         v
     }
 
@@ -766,10 +773,10 @@ mod tests {
         }
         // Even if a stopped or skipped run carries a higher accuracy, stats use done runs only.
         let mut r = one_seed();
-        r.runs[0].status = RunStatus::Stopped;
-        r.runs[0].validation_accuracy = Some(0.99);
-        r.runs[1].status = RunStatus::Skipped;
-        r.runs[1].validation_accuracy = Some(0.98);
+        r.runs[0].record.status = RunStatus::Stopped;
+        r.runs[0].record.validation_accuracy = Some(0.99);
+        r.runs[1].record.status = RunStatus::Skipped;
+        r.runs[1].record.validation_accuracy = Some(0.98);
         let rows = table_rows(&r);
         assert!(!rows[1].best && !rows[2].best && rows[4].best);
         assert!(analysis(&r)[0].starts_with("Ranking by validation accuracy: Even Layer"));
