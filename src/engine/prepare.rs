@@ -5,9 +5,9 @@ use super::labels::{LabelAlignment, align_labels};
 use super::options::EngineOptions;
 use crate::data::Dataset;
 use crate::data::dataset::load_examples;
-use crate::distill::train::TrainSettings;
+use crate::distill::train::{RunContext, TrainSettings};
 use crate::error::Result;
-use crate::events::{Events, RunKind, RunLabel};
+use crate::events::{Control, Events, RunKind, RunLabel};
 use crate::experiment::{Experiment, PlannedRun};
 use crate::model::BertConfig;
 use crate::model::files::ModelFiles;
@@ -22,6 +22,18 @@ pub struct Prepared {
     pub tokenizer: TextTokenizer,
     pub train: Dataset,
     pub valid: Dataset,
+}
+
+impl Prepared {
+    /// What every run of the experiment shares, for `train_run`.
+    pub fn run_context<'a, B: burn::tensor::backend::Backend>(
+        &'a self,
+        events: &'a Events,
+        control: &'a Control,
+        device: &'a B::Device,
+    ) -> RunContext<'a, B> {
+        RunContext { train: &self.train, valid: &self.valid, events, control, device }
+    }
 }
 
 /// Loads and checks the teacher's config, the run matrix and the data. Any bad input ends

@@ -14,7 +14,7 @@ use crate::distill::checkpoint::RunCheckpoint;
 use crate::distill::eval::Evaluation;
 use crate::distill::student::{build_student, verify_student};
 use crate::distill::teacher_outputs::TeacherOutputs;
-use crate::distill::train::{RunContext, RunJob, RunOutcome, TeacherSignal, train_run};
+use crate::distill::train::{RunJob, RunOutcome, TeacherSignal, train_run};
 use crate::error::Result;
 use crate::events::{EpochRecord, Event, RunId, RunStatus};
 use crate::experiment::{Experiment, PlannedRun};
@@ -137,13 +137,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
     fn train_student(&mut self, student: BertClassifier<B>, index: usize, job: RunJob<'_, B>) -> Result<RunOutcome<B>> {
         let started = Instant::now();
         let (results, dir) = (&mut self.results, &self.exp.dir);
-        let ctx = RunContext {
-            train: &self.p.train,
-            valid: &self.p.valid,
-            events: self.events,
-            control: self.control,
-            device: self.device,
-        };
+        let ctx = self.p.run_context::<B>(self.events, self.control, self.device);
         train_run::<B>(student, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
             let r = &mut results.runs[index].record;
             r.set_epochs(records, &ev.correct);

@@ -10,7 +10,7 @@ use super::matrix::Matrix;
 use super::prepare::{Prepared, checkpoint_key, settings, teacher_fingerprint};
 use crate::distill::checkpoint::RunCheckpoint;
 use crate::distill::eval::{Evaluation, evaluate};
-use crate::distill::train::{RunContext, RunJob, RunOutcome, TeacherSignal, train_run};
+use crate::distill::train::{RunJob, RunOutcome, TeacherSignal, train_run};
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -115,13 +115,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
     fn train_teacher(&mut self, teacher: BertClassifier<B>, started: Instant) -> Result<RunOutcome<B>> {
         let (s, ck) = (self.teacher_settings(), self.teacher_checkpoint());
         let (results, dir) = (&mut self.results, &self.exp.dir);
-        let ctx = RunContext {
-            train: &self.p.train,
-            valid: &self.p.valid,
-            events: self.events,
-            control: self.control,
-            device: self.device,
-        };
+        let ctx = self.p.run_context::<B>(self.events, self.control, self.device);
         let job = RunJob { id: 0, settings: &s, teacher: TeacherSignal::None, checkpoint: Some(&ck) };
         let outcome = train_run::<B>(teacher, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
             let t = &mut results.teacher.record;
