@@ -304,18 +304,28 @@ pub fn plain_table(results: &Results) -> String {
     s
 }
 
-/// What the assignment's analysis asks, from the numbers.
+/// The analysis, from the numbers: ranking, significance against the best, accuracy retained,
+/// size, and what initialization alone gives.
 pub fn analysis(results: &Results) -> Vec<String> {
     let rows = rows(results);
-    let mut lines = Vec::new();
     let Some(b) = best_row(&rows) else {
-        lines.push("No student run has finished yet.".into());
-        return lines;
+        return vec!["No student run has finished yet.".into()];
     };
-    let n_val = results.data.validation_examples;
     let mut ranked: Vec<(&Row, f64)> = rows.iter().filter_map(|r| r.accuracy().map(|(m, _)| (r, m))).collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    // Accuracies equal as printed are tied: "=", not ">".
+    let mut lines = vec![ranking_line(&ranked)];
+    lines.extend(significance_line(&rows, b, results.data.validation_examples));
+    if let Some(ta) = results.teacher.record.validation_accuracy {
+        let kept: Vec<String> = ranked.iter().map(|(r, m)| format!("{} {:.1}%", r.name, 100.0 * m / ta)).collect();
+        lines.push(format!("Accuracy retained versus the teacher ({ta:.4}): {}.", kept.join(", ")));
+    }
+    lines.extend(size_line(results, &rows));
+    lines.extend(initialization_line(&rows));
+    lines
+}
+
+/// Strategies by accuracy; accuracies equal as printed are tied: "=", not ">".
+fn ranking_line(ranked: &[(&Row, f64)]) -> String {
     let mut ranking = String::new();
     for (i, (r, m)) in ranked.iter().enumerate() {
         if i > 0 {
@@ -323,15 +333,19 @@ pub fn analysis(results: &Results) -> Vec<String> {
         }
         let _ = write!(ranking, "{} {{{}}} {m:.4}", r.name, fmt_layers(&r.teacher_layers));
     }
-    lines.push(format!("Ranking by validation accuracy: {ranking}."));
+    format!("Ranking by validation accuracy: {ranking}.")
+}
+
+/// McNemar's test of every strategy against the best (row `b`), with the scale of noise.
+fn significance_line(rows: &[Row], b: usize, n_val: usize) -> Option<String> {
     let best = &rows[b];
-    let mut sig = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        if i == b {
-            continue;
-        }
-        if let Some(c) = compare(best, row) {
-            sig.push(format!(
+    let sig: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != b)
+        .filter_map(|(_, row)| compare(best, row).map(|c| (row, c)))
+        .map(|(row, c)| {
+            format!(
                 "{}: {} ({} examples right only in {}, {} only in {}) — {}",
                 row.name,
                 fmt_p(c.p),
@@ -340,32 +354,36 @@ pub fn analysis(results: &Results) -> Vec<String> {
                 c.this_only,
                 row.name,
                 if c.p < 0.05 { "significant at 0.05" } else { "not significant: within noise" }
-            ));
-        }
+            )
+        })
+        .collect();
+    if sig.is_empty() {
+        return None;
     }
-    if !sig.is_empty() {
-        let acc = best.accuracy().map(|a| a.0).unwrap_or(0.0);
-        lines.push(format!(
-            "Against the best ({}), McNemar's exact test on paired per-example correctness: {}. For scale, the 95% interval of one accuracy near {acc:.2} on {n_val} examples is ±{:.1} points.",
-            best.name,
-            sig.join("; "),
-            100.0 * ci95(acc, n_val)
-        ));
-    }
-    if let Some(ta) = results.teacher.record.validation_accuracy {
-        let kept: Vec<String> = ranked.iter().map(|(r, m)| format!("{} {:.1}%", r.name, 100.0 * m / ta)).collect();
-        lines.push(format!("Accuracy retained versus the teacher ({ta:.4}): {}.", kept.join(", ")));
-    }
-    if let Some(p) = rows.first().and_then(|r| r.runs.first()).map(|r| r.record.params) {
-        lines.push(format!(
-            "Size: each student has {} parameters, {:.1}% of the teacher's {} ({} of {} encoder layers).",
-            fmt_params(p),
-            100.0 * p as f64 / results.teacher.record.params as f64,
-            fmt_params(results.teacher.record.params),
-            rows[0].teacher_layers.len(),
-            results.teacher.num_layers
-        ));
-    }
+    let acc = best.accuracy().map(|a| a.0).unwrap_or(0.0);
+    Some(format!(
+        "Against the best ({}), McNemar's exact test on paired per-example correctness: {}. For scale, the 95% interval of one accuracy near {acc:.2} on {n_val} examples is ±{:.1} points.",
+        best.name,
+        sig.join("; "),
+        100.0 * ci95(acc, n_val)
+    ))
+}
+
+fn size_line(results: &Results, rows: &[Row]) -> Option<String> {
+    let p = rows.first().and_then(|r| r.runs.first()).map(|r| r.record.params)?;
+    let teacher = results.teacher.record.params;
+    Some(format!(
+        "Size: each student has {} parameters, {:.1}% of the teacher's {} ({} of {} encoder layers).",
+        fmt_params(p),
+        100.0 * p as f64 / teacher as f64,
+        fmt_params(teacher),
+        rows[0].teacher_layers.len(),
+        results.teacher.num_layers
+    ))
+}
+
+/// Validation accuracy of the initialized students (epoch 0, before any update).
+fn initialization_line(rows: &[Row]) -> Option<String> {
     let init: Vec<String> = rows
         .iter()
         .filter_map(|r| {
@@ -377,13 +395,8 @@ pub fn analysis(results: &Results) -> Vec<String> {
             (!xs.is_empty()).then(|| format!("{} {:.4}", r.name, mean_std(&xs).0))
         })
         .collect();
-    if !init.is_empty() {
-        lines.push(format!(
-            "Initialization only (epoch 0, before any update), validation accuracy: {}.",
-            init.join(", ")
-        ));
-    }
-    lines
+    (!init.is_empty())
+        .then(|| format!("Initialization only (epoch 0, before any update), validation accuracy: {}.", init.join(", ")))
 }
 
 pub fn markdown(results: &Results) -> String {

@@ -171,53 +171,14 @@ impl LossSeries {
     }
 }
 
-/// Every student's smoothed loss on shared axes, one colour per strategy.
-pub fn loss_all(f: &mut Frame, area: Rect, s: &AppState) {
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(" Loss of every student ")
-        .title_top(Line::from(format!(" {} ", window_name(s))).right_aligned());
-    let students: Vec<&RunView> = s.runs.iter().filter(|r| r.is_student() && !r.loss.is_empty()).collect();
-    if students.is_empty() {
-        return empty(f, area, block, "no student has trained yet");
-    }
-    let series: Vec<(&RunView, Vec<(f64, f64)>)> = students
-        .iter()
-        .map(|r| {
-            let raw = if s.recent { r.loss.recent() } else { r.loss.full() };
-            let sm = smooth(&raw, window_for(raw.len()));
-            (*r, sm)
-        })
-        .collect();
-    let x1 = series
-        .iter()
-        .map(|(r, pts)| {
-            if s.recent {
-                pts.last().map_or(1.0, |p| p.0)
-            } else {
-                (r.steps_total as f64).max(pts.last().map_or(1.0, |p| p.0))
-            }
-        })
-        .fold(1.0, f64::max);
-    let x0 = if s.recent {
-        series.iter().filter_map(|(_, p)| p.first()).map(|p| p.0).fold(f64::INFINITY, f64::min).min(x1 - 1.0)
-    } else {
-        0.0
-    };
-    let (lo, hi) = series
-        .iter()
-        .flat_map(|(_, p)| p)
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
-    let [ylo, yhi] = padded(lo, hi);
+/// One line per student run, a colour per strategy; the legend names each strategy once.
+fn student_lines<'a>(s: &AppState, series: &'a [(&RunView, Vec<(f64, f64)>)]) -> Vec<Dataset<'a>> {
     let mut named: Vec<&str> = Vec::new();
-    let datasets: Vec<Dataset> = series
+    series
         .iter()
         .map(|(r, pts)| {
-            let d = Dataset::default()
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(Style::default().fg(color_of(s, r)))
-                .data(pts);
+            let style = Style::default().fg(color_of(s, r));
+            let d = Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(style).data(pts);
             if named.contains(&r.label.name.as_str()) {
                 d
             } else {
@@ -225,22 +186,61 @@ pub fn loss_all(f: &mut Frame, area: Rect, s: &AppState) {
                 d.name(r.label.name.clone())
             }
         })
-        .collect();
-    let chart = Chart::new(datasets)
+        .collect()
+}
+
+/// The lowest and highest values.
+fn y_range(ys: impl Iterator<Item = f64>) -> (f64, f64) {
+    ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
+}
+
+/// A chart with axes in the quiet colour and a legend that stays up to 60% of the width.
+fn legend_chart<'a>(
+    datasets: Vec<Dataset<'a>>,
+    block: Block<'a>,
+    x: Axis<'a>,
+    y: Axis<'a>,
+    at: LegendPosition,
+) -> Chart<'a> {
+    let quiet = Style::default().fg(QUIET);
+    Chart::new(datasets)
         .block(block)
-        .x_axis(
-            Axis::default()
-                .title("step")
-                .bounds([x0, x1])
-                .labels(labels3(x0, x1, step_label))
-                .style(Style::default().fg(QUIET)),
-        )
-        .y_axis(
-            Axis::default().bounds([ylo, yhi]).labels(labels3(ylo, yhi, fmt_axis)).style(Style::default().fg(QUIET)),
-        )
-        .legend_position(Some(LegendPosition::TopRight))
-        .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(80)));
-    f.render_widget(chart, area);
+        .x_axis(x.style(quiet))
+        .y_axis(y.style(quiet))
+        .legend_position(Some(at))
+        .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(80)))
+}
+
+/// Every student's smoothed loss on shared axes, one colour per strategy.
+pub fn loss_all(f: &mut Frame, area: Rect, s: &AppState) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" Loss of every student ")
+        .title_top(Line::from(format!(" {} ", window_name(s))).right_aligned());
+    let series: Vec<(&RunView, Vec<(f64, f64)>)> = s
+        .runs
+        .iter()
+        .filter(|r| r.is_student() && !r.loss.is_empty())
+        .map(|r| {
+            let raw = if s.recent { r.loss.recent() } else { r.loss.full() };
+            (r, smooth(&raw, window_for(raw.len())))
+        })
+        .collect();
+    if series.is_empty() {
+        return empty(f, area, block, "no student has trained yet");
+    }
+    let last = |pts: &[(f64, f64)]| pts.last().map_or(1.0, |p| p.0);
+    let x1 = series
+        .iter()
+        .map(|(r, pts)| if s.recent { last(pts) } else { (r.steps_total as f64).max(last(pts)) })
+        .fold(1.0, f64::max);
+    let first = series.iter().filter_map(|(_, p)| p.first()).map(|p| p.0).fold(f64::INFINITY, f64::min);
+    let x0 = if s.recent { first.min(x1 - 1.0) } else { 0.0 };
+    let (lo, hi) = y_range(series.iter().flat_map(|(_, p)| p).map(|p| p.1));
+    let [ylo, yhi] = padded(lo, hi);
+    let x = Axis::default().title("step").bounds([x0, x1]).labels(labels3(x0, x1, step_label));
+    let y = Axis::default().bounds([ylo, yhi]).labels(labels3(ylo, yhi, fmt_axis));
+    f.render_widget(legend_chart(student_lines(s, &series), block, x, y, LegendPosition::TopRight), area);
 }
 
 /// Validation accuracy per epoch of every run (epoch 0: the initialization), the teacher's as
@@ -258,61 +258,22 @@ pub fn accuracy(f: &mut Frame, area: Rect, s: &AppState) {
     }
     let max_epoch = students.iter().flat_map(|(_, p)| p).map(|p| p.0).fold(s.student_epochs as f64, f64::max).max(1.0);
     let teacher = s.teacher_accuracy();
-    let (lo, hi) = students
-        .iter()
-        .flat_map(|(_, p)| p)
-        .map(|p| p.1)
-        .chain(teacher)
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = y_range(students.iter().flat_map(|(_, p)| p).map(|p| p.1).chain(teacher));
     let [ylo, yhi] = padded(lo, hi);
     let teacher_line: Vec<(f64, f64)> = teacher.map(|t| vec![(0.0, t), (max_epoch, t)]).unwrap_or_default();
     let mut datasets = Vec::new();
     if let Some(t) = teacher {
-        datasets.push(
-            Dataset::default()
-                .name(format!("Teacher {t:.3}"))
-                .marker(Marker::Dot)
-                .graph_type(GraphType::Line)
-                .style(Style::default().fg(Color::White))
-                .data(&teacher_line),
-        );
+        let style = Style::default().fg(Color::White);
+        let line = Dataset::default().marker(Marker::Dot).graph_type(GraphType::Line).style(style);
+        datasets.push(line.name(format!("Teacher {t:.3}")).data(&teacher_line));
     }
-    let mut named: Vec<&str> = Vec::new();
-    for (r, pts) in &students {
-        let d = Dataset::default()
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::default().fg(color_of(s, r)))
-            .data(pts);
-        datasets.push(if named.contains(&r.label.name.as_str()) {
-            d
-        } else {
-            named.push(&r.label.name);
-            d.name(r.label.name.clone())
-        });
-    }
+    datasets.extend(student_lines(s, &students));
     let n = max_epoch as usize;
-    let x_labels: Vec<Line> = if n <= 10 {
-        (0..=n).map(|e| Line::from(e.to_string())).collect()
-    } else {
-        labels3(0.0, max_epoch, step_label)
+    let x_labels: Vec<Line> = match n {
+        0..=10 => (0..=n).map(|e| Line::from(e.to_string())).collect(),
+        _ => labels3(0.0, max_epoch, step_label),
     };
-    let chart = Chart::new(datasets)
-        .block(block)
-        .x_axis(
-            Axis::default()
-                .title("epoch (0: init)")
-                .bounds([0.0, max_epoch])
-                .labels(x_labels)
-                .style(Style::default().fg(QUIET)),
-        )
-        .y_axis(
-            Axis::default()
-                .bounds([ylo, yhi])
-                .labels(labels3(ylo, yhi, |v| format!("{v:.3}")))
-                .style(Style::default().fg(QUIET)),
-        )
-        .legend_position(Some(LegendPosition::BottomRight))
-        .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(80)));
-    f.render_widget(chart, area);
+    let x = Axis::default().title("epoch (0: init)").bounds([0.0, max_epoch]).labels(x_labels);
+    let y = Axis::default().bounds([ylo, yhi]).labels(labels3(ylo, yhi, |v| format!("{v:.3}")));
+    f.render_widget(legend_chart(datasets, block, x, y, LegendPosition::BottomRight), area);
 }
