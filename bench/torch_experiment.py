@@ -117,6 +117,21 @@ def teacher_logits(teacher, enc, batch):
     return out
 
 
+def distill_loss(logits, t_logits, y):
+    """(CE + KL + (1 - cos)) / 3: the protocol's loss, equal weights, temperature 1."""
+    ce = F.cross_entropy(logits, y)
+    kl = F.kl_div(F.log_softmax(logits, -1), F.softmax(t_logits, -1), reduction="batchmean")
+    cos = (1 - F.cosine_similarity(logits, t_logits, dim=-1)).mean()
+    return (ce + kl + cos) / 3
+
+
+def optimizer_step(opt, sched, loss):
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sched.step()
+
+
 def train_matched(model, enc, valid, epochs, a, seed, cached=None, name=""):
     torch.manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, eps=1e-8)
@@ -130,18 +145,8 @@ def train_matched(model, enc, valid, epochs, a, seed, cached=None, name=""):
         for idx in bucketed_batches(enc.lengths, a.batch, seed * 1000 + epoch):
             x, y = enc.batch(idx)
             logits = model(**x).logits
-            if cached is None:
-                loss = F.cross_entropy(logits, y)
-            else:
-                t_logits = cached[idx]
-                ce = F.cross_entropy(logits, y)
-                kl = F.kl_div(F.log_softmax(logits, -1), F.softmax(t_logits, -1), reduction="batchmean")
-                cos = (1 - F.cosine_similarity(logits, t_logits, dim=-1)).mean()
-                loss = (ce + kl + cos) / 3
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
+            loss = F.cross_entropy(logits, y) if cached is None else distill_loss(logits, cached[idx], y)
+            optimizer_step(opt, sched, loss)
             losses.append(loss.item())
         vl, va = evaluate_matched(model, valid, a.batch)
         print(f"{name} epoch {epoch} train {sum(losses) / len(losses):.4f} val loss {vl:.4f} acc {va:.4f} ({time.time() - t0:.0f}s)", flush=True)
@@ -184,14 +189,8 @@ def train(model, tok, train_data, valid, epochs, a, seed, teacher=None, name="")
             else:
                 with torch.no_grad():
                     t_logits = teacher(**enc).logits
-                ce = F.cross_entropy(logits, y)
-                kl = F.kl_div(F.log_softmax(logits, -1), F.softmax(t_logits, -1), reduction="batchmean")
-                cos = (1 - F.cosine_similarity(logits, t_logits, dim=-1)).mean()
-                loss = (ce + kl + cos) / 3
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
+                loss = distill_loss(logits, t_logits, y)
+            optimizer_step(opt, sched, loss)
             losses.append(loss.item())
         vl, va = evaluate(model, tok, valid, a.max_length)
         print(f"{name} epoch {epoch} train {sum(losses) / len(losses):.4f} val loss {vl:.4f} acc {va:.4f} ({time.time() - t0:.0f}s)", flush=True)

@@ -14,8 +14,9 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
 from transformers import BertConfig, BertForSequenceClassification
+
+from torch_experiment import distill_loss
 
 
 def flops(h, layers, batch, seq):
@@ -54,10 +55,7 @@ def main():
         with torch.no_grad():
             t_logits = teacher(input_ids=ids, attention_mask=mask).logits
         s_logits = student(input_ids=ids, attention_mask=mask).logits
-        ce = F.cross_entropy(s_logits, labels)
-        kl = F.kl_div(F.log_softmax(s_logits, -1), F.softmax(t_logits, -1), reduction="batchmean")
-        cos = (1 - F.cosine_similarity(t_logits, s_logits, dim=-1)).mean()
-        loss = (ce + kl + cos) / 3
+        loss = distill_loss(s_logits, t_logits, labels)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -91,8 +91,9 @@ impl BertConfig {
         Ok(config)
     }
 
-    fn check(&self) -> std::result::Result<(), String> {
-        for (key, v) in [
+    /// The sizes that must be at least 1, by their config.json keys.
+    fn sizes(&self) -> [(&'static str, usize); 7] {
+        [
             ("vocab_size", self.vocab_size),
             ("hidden_size", self.hidden_size),
             ("num_hidden_layers", self.num_hidden_layers),
@@ -100,7 +101,11 @@ impl BertConfig {
             ("intermediate_size", self.intermediate_size),
             ("max_position_embeddings", self.max_position_embeddings),
             ("type_vocab_size", self.type_vocab_size),
-        ] {
+        ]
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        for (key, v) in self.sizes() {
             if v == 0 {
                 return Err(format!("key \"{key}\" is 0; it must be a positive integer"));
             }
@@ -144,16 +149,7 @@ impl BertConfig {
         let mut raw = self.raw.clone();
         raw.insert("model_type".into(), "bert".into());
         raw.insert("architectures".into(), serde_json::json!(["BertForSequenceClassification"]));
-        for (key, v) in [
-            ("vocab_size", self.vocab_size),
-            ("hidden_size", self.hidden_size),
-            ("num_hidden_layers", self.num_hidden_layers),
-            ("num_attention_heads", self.num_attention_heads),
-            ("intermediate_size", self.intermediate_size),
-            ("max_position_embeddings", self.max_position_embeddings),
-            ("type_vocab_size", self.type_vocab_size),
-            ("pad_token_id", self.pad_token_id),
-        ] {
+        for (key, v) in self.sizes().into_iter().chain([("pad_token_id", self.pad_token_id)]) {
             raw.insert(key.into(), v.into());
         }
         raw.insert("layer_norm_eps".into(), self.layer_norm_eps.into());

@@ -329,6 +329,12 @@ fn pad(s: &str, w: usize) -> String {
 
 /// `s` in at most `w` display columns, cut with "…".
 fn truncate(s: &str, w: usize) -> String {
+    cut(s, w, true)
+}
+
+/// `s` in at most `w` display columns; when it is longer, cut and ended with "…" (after the
+/// spaces at the cut are dropped, with `trim`).
+pub fn cut(s: &str, w: usize, trim: bool) -> String {
     if s.width() <= w {
         return s.to_string();
     }
@@ -343,7 +349,9 @@ fn truncate(s: &str, w: usize) -> String {
         used += cw;
     }
     if w > 0 {
-        out.truncate(out.trim_end().len());
+        if trim {
+            out.truncate(out.trim_end().len());
+        }
         out.push('…');
     }
     out
@@ -814,22 +822,11 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_one_seed_80() {
-        insta::assert_snapshot!(text(&one_seed(), Some(80)));
-    }
-
-    #[test]
-    fn snapshot_one_seed_120() {
-        insta::assert_snapshot!(text(&one_seed(), Some(120)));
-    }
-
-    #[test]
-    fn snapshot_three_seeds_80() {
-        insta::assert_snapshot!(text(&three_seeds(), Some(80)));
-    }
-
-    #[test]
-    fn snapshot_three_seeds_120() {
-        insta::assert_snapshot!(text(&three_seeds(), Some(120)));
+    fn snapshots_at_80_and_120_columns() {
+        for (name, results) in [("one_seed", one_seed()), ("three_seeds", three_seeds())] {
+            for w in [80, 120] {
+                insta::assert_snapshot!(format!("snapshot_{name}_{w}"), text(&results, Some(w)));
+            }
+        }
     }
 }

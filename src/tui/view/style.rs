@@ -63,25 +63,7 @@ pub fn strip_colors(buf: &mut Buffer) {
 
 /// A text cut to `width` columns, with `…` when cut.
 pub fn fit(text: &str, width: usize) -> String {
-    use unicode_width::UnicodeWidthChar;
-    let total: usize = text.chars().map(|c| c.width().unwrap_or(0)).sum();
-    if total <= width {
-        return text.to_string();
-    }
-    let mut out = String::new();
-    let mut w = 0;
-    for c in text.chars() {
-        let cw = c.width().unwrap_or(0);
-        if w + cw + 1 > width {
-            break;
-        }
-        out.push(c);
-        w += cw;
-    }
-    if width > 0 {
-        out.push('…');
-    }
-    out
+    crate::report::terminal::cut(text, width, false)
 }
 
 /// Display width of a text.
