@@ -65,6 +65,30 @@ impl Shape {
 /// The dropout factors of one row of probabilities (task `task`, query row `i`): `f(j, factor)`
 /// for each column `j` (call inside `vectorized`).
 #[inline(always)]
+/// Head `task`'s `[n, n]` probabilities with its dropout mask applied (the same mask in the
+/// forward and the backward pass); `None` without dropout.
+fn dropped_probs(spec: &Spec, s: &Shape, task: usize, p: &[f32], n: usize) -> Option<Vec<f32>> {
+    spec.dropout?;
+    let mut dropped = output(n * n);
+    vectorized(
+        #[inline(always)]
+        || {
+            for (i, (row, out)) in p.chunks_exact(n).zip(dropped.chunks_exact_mut(n)).enumerate() {
+                dropout_factors(
+                    spec,
+                    s,
+                    task,
+                    i,
+                    n,
+                    #[inline(always)]
+                    |j, f| out[j] = row[j] * f,
+                );
+            }
+        },
+    );
+    Some(dropped)
+}
+
 fn dropout_factors(spec: &Spec, s: &Shape, task: usize, i: usize, n: usize, mut f: impl FnMut(usize, f32)) {
     if let Some((p, seed)) = spec.dropout {
         let (t, scale) = (rng::threshold(p), if p < 1.0 { (1.0 / (1.0 - p)) as f32 } else { 0.0 });
@@ -122,29 +146,8 @@ pub fn forward(
                 }
             },
         );
-        let mut dropped;
-        let lhs = if spec.dropout.is_some() {
-            dropped = output(n * n);
-            vectorized(
-                #[inline(always)]
-                || {
-                    for (i, (row, out)) in p.chunks_exact(n).zip(dropped.chunks_exact_mut(n)).enumerate() {
-                        dropout_factors(
-                            &spec,
-                            &s,
-                            task,
-                            i,
-                            n,
-                            #[inline(always)]
-                            |j, f| out[j] = row[j] * f,
-                        );
-                    }
-                },
-            );
-            Mat::strided(&dropped, 0, n, 1, n, n)
-        } else {
-            Mat::strided(p, 0, n, 1, n, n)
-        };
+        let dropped = dropped_probs(&spec, &s, task, p, n);
+        let lhs = Mat::strided(dropped.as_deref().unwrap_or(p), 0, n, 1, n, n);
         // SAFETY: this task alone writes head h's columns of batch item b.
         unsafe {
             gemm_raw(
@@ -210,29 +213,8 @@ pub fn backward(
         let (b, h) = (task / s.heads, task % s.heads);
         let at = s.head(b, h);
         let p = &probs[task * n * n..(task + 1) * n * n];
-        let mut dropped;
-        let p_used = if spec.dropout.is_some() {
-            dropped = output(n * n);
-            vectorized(
-                #[inline(always)]
-                || {
-                    for (i, (row, out)) in p.chunks_exact(n).zip(dropped.chunks_exact_mut(n)).enumerate() {
-                        dropout_factors(
-                            &spec,
-                            &s,
-                            task,
-                            i,
-                            n,
-                            #[inline(always)]
-                            |j, f| out[j] = row[j] * f,
-                        );
-                    }
-                },
-            );
-            &dropped[..]
-        } else {
-            p
-        };
+        let dropped = dropped_probs(&spec, &s, task, p, n);
+        let p_used = dropped.as_deref().unwrap_or(p);
         // dv = p_used^T @ d_ctx;  dp = d_ctx @ v^T
         let mut dp = output(n * n);
         // SAFETY: this task alone writes head h's columns of batch item b in dv; dp is [n, n].
