@@ -1,5 +1,6 @@
 //! Where GPU backends keep what they learn about this machine between runs: cubecl's autotune
 //! results (the fastest kernel for each operation and shape) and, for CUDA, compiled kernels.
+//! The same for burn-cuda and burn-wgpu, which share cubecl's runtime.
 //! cubecl keeps autotune results under the nearest `Cargo.toml`'s `target/` folder (or in the
 //! user cache when there is none) and compiles every kernel anew in each process; distill-tui
 //! puts both in the user cache folder, so a second run starts with them. A `cubecl.toml` or
@@ -28,7 +29,7 @@ pub fn user_config(dir: &Path) -> Option<PathBuf> {
 
 /// Points cubecl's caches into the user cache folder (once per process, before the first GPU
 /// operation), unless the user configures cubecl themselves. Returns the folder, if set.
-#[cfg(feature = "cuda")]
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
 pub fn persist() -> Option<PathBuf> {
     use burn_cubecl::cubecl::config::cache::CacheConfig;
     use burn_cubecl::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};

@@ -18,6 +18,15 @@ fn main() {
         // SAFETY: setting an option is allowed at any time; it only changes when memory is purged.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     }
+    // Mesa's Vulkan device-select layer prints "XDG_RUNTIME_DIR is invalid or not set" each
+    // time adapters are listed where that variable is unset (root over SSH, containers, Slurm),
+    // which would tear the monitor's screen. It only reorders adapters, and distill-tui picks
+    // one itself (src/backend/adapter.rs). NODEVICE_SELECT in the environment still wins.
+    #[cfg(feature = "wgpu")]
+    if std::env::var_os("NODEVICE_SELECT").is_none() {
+        // SAFETY: no other thread has started yet.
+        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
+    }
     let cli = distill_tui::cli::Cli::parse_with_tips();
     match distill_tui::cli::run(cli) {
         Ok(0) => {}

@@ -311,6 +311,31 @@ fn progress_while_the_teacher_outputs_are_computed() {
 }
 
 #[test]
+fn kernel_compilation_on_a_gpu_is_said_while_it_lasts() {
+    let mut s = running();
+    s.apply(&Event::Compiling { run: Some(2), training: true, batch: 32, tokens: 64, shapes: 3 });
+    s.tick(Duration::from_secs(41));
+    let frame = render(&s, 120, 40);
+    assert!(
+        frame.contains("Bottom-K Layer: compiling GPU kernels for training on 32x64 tokens (shape 3) · 41s"),
+        "{frame}"
+    );
+    let small = render(&s, 80, 24);
+    assert!(small.contains("compiling GPU kernels for training"), "{small}");
+    // The step it was for ends it.
+    s.apply(&Event::Step(StepEvent {
+        run: 2,
+        epoch: 1,
+        step: 10,
+        steps_total: 40,
+        loss: LossValues { total: 0.5, ce: 0.4, kl: 0.1, cosine: 0.1 },
+        lr: 1e-4,
+        examples_per_s: 1.0,
+    }));
+    assert!(!render(&s, 120, 40).contains("compiling"));
+}
+
+#[test]
 fn quit_mid_run_shows_stopped_rows() {
     let mut s = running();
     s.quitting = true;

@@ -40,6 +40,9 @@ pub struct BenchReport {
     pub steps: usize,
     pub step_s_median: f64,
     pub step_s_min: f64,
+    /// The warm-up step, not counted: on a GPU it compiles and autotunes the kernels (less
+    /// when the caches of an earlier run are found).
+    pub first_step_s: f64,
     pub examples_per_s: f64,
     pub gflops: f64,
     pub peak_rss_mb: f64,
@@ -112,6 +115,7 @@ impl BackendTask for BenchShape {
         let int2 = |v: Vec<i64>| TensorData::new(v, [s.batch, s.seq]);
         let weights = LossWeights { ce: 1.0, kl: 1.0, cosine: 1.0 };
         let mut times = Vec::with_capacity(s.steps);
+        let mut first_step_s = 0.0;
         let mut phases: [Vec<f64>; 4] = Default::default();
         let sync = || B::sync(&device).map_err(|e| Error::Backend(format!("{e:?}")));
         for step in 0..=s.steps {
@@ -140,7 +144,9 @@ impl BackendTask for BenchShape {
             let t3 = Instant::now();
             student = optim.step(5e-5, student, grads);
             sync()?;
-            if step > 0 {
+            if step == 0 {
+                first_step_s = t0.elapsed().as_secs_f64();
+            } else {
                 times.push(t0.elapsed().as_secs_f64());
                 for (v, (a, b)) in phases.iter_mut().zip([(t0, t1), (t1, t2), (t2, t3), (t3, Instant::now())]) {
                     v.push((b - a).as_secs_f64());
@@ -163,6 +169,7 @@ impl BackendTask for BenchShape {
             steps: s.steps,
             step_s_median: median,
             step_s_min: sorted[0],
+            first_step_s,
             examples_per_s: s.batch as f64 / median,
             gflops: step_flops(&s) / median / 1e9,
             peak_rss_mb: peak_rss_mb(),
@@ -174,7 +181,7 @@ impl BackendTask for BenchShape {
 impl BenchReport {
     pub fn human(&self) -> String {
         format!(
-            "distillation step, teacher {}x{} -> student {} layers, batch {} x {} tokens, on {}:\n  median {:.3} s/step (min {:.3}, {} steps after 1 warm-up)\n  {:.2} examples/s, {:.1} GFLOP/s (matmuls), peak RSS {:.0} MB\n  phases (medians): teacher forward {:.3} s, student forward + loss {:.3} s, backward {:.3} s, Adam {:.3} s\n",
+            "distillation step, teacher {}x{} -> student {} layers, batch {} x {} tokens, on {}:\n  median {:.3} s/step (min {:.3}, {} steps after 1 warm-up of {:.2} s)\n  {:.2} examples/s, {:.1} GFLOP/s (matmuls), peak RSS {:.0} MB\n  phases (medians): teacher forward {:.3} s, student forward + loss {:.3} s, backward {:.3} s, Adam {:.3} s\n",
             self.teacher_layers,
             self.hidden,
             self.student_layers,
@@ -184,6 +191,7 @@ impl BenchReport {
             self.step_s_median,
             self.step_s_min,
             self.steps,
+            self.first_step_s,
             self.examples_per_s,
             self.gflops,
             self.peak_rss_mb,

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::events::correct_string;
 use crate::events::{EpochRecord, parse_correct};
 use crate::model::BertClassifier;
+use crate::ops::FastOps;
 
 const STATE: &str = "state.json";
 const VERSION: u32 = 1;
@@ -126,6 +127,18 @@ fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
     NamedMpkBytesRecorder::default()
 }
 
+/// The model's and the optimizer's records as bytes (reads every tensor).
+fn serialize<B, O>(model: <BertClassifier<B> as Module<B>>::Record, optim: O::Record) -> Result<(Vec<u8>, Vec<u8>)>
+where
+    B: AutodiffBackend,
+    O: Optimizer<BertClassifier<B>, B>,
+{
+    let err = |what: &str, e: burn::record::RecorderError| Error::Internal(format!("cannot record the {what}: {e}"));
+    let model_bytes = Recorder::<B>::record(&recorder(), model, ()).map_err(|e| err("model", e))?;
+    let optim_bytes = Recorder::<B>::record(&recorder(), optim, ()).map_err(|e| err("optimizer state", e))?;
+    Ok((model_bytes, optim_bytes))
+}
+
 fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -149,17 +162,19 @@ impl RunCheckpoint {
         B: AutodiffBackend,
         O: Optimizer<BertClassifier<B>, B>,
     {
-        self.write::<B, O>(model.clone().into_record(), optim.to_record(), OwnedProgress::of(&p))
+        self.write(serialize::<B, O>(model.clone().into_record(), optim.to_record())?, OwnedProgress::of(&p))
     }
 
     /// [`save`](Self::save) on another thread, so that training goes on while the checkpoint is
     /// serialized, hashed and written (about a second per run for a MiniLM student, two for its
     /// teacher). The records share the tensors' buffers: an update in place by the optimizer
     /// copies a buffer the writer still reads, so what is written is the state of this epoch.
-    /// Wait for the result with [`PendingSave::wait`] before the next save or the run's end.
+    /// On a backend whose tensors only the training thread may read, they are serialized here
+    /// first and only hashed and written there. Wait for the result with [`PendingSave::wait`]
+    /// before the next save or the run's end.
     pub fn save_in_background<B, O>(&self, model: &BertClassifier<B>, optim: &O, p: Progress<'_>) -> PendingSave
     where
-        B: AutodiffBackend,
+        B: AutodiffBackend + FastOps,
         O: Optimizer<BertClassifier<B>, B>,
         <BertClassifier<B> as Module<B>>::Record: Send + 'static,
         O::Record: Send + 'static,
@@ -167,28 +182,25 @@ impl RunCheckpoint {
         let (model_record, optim_record, progress) =
             (model.clone().into_record(), optim.to_record(), OwnedProgress::of(&p));
         let this = self.clone();
+        let writer: Box<dyn FnOnce() -> Result<()> + Send> = if B::READS_FROM_ANOTHER_THREAD {
+            Box::new(move || this.write(serialize::<B, O>(model_record, optim_record)?, progress))
+        } else {
+            match serialize::<B, O>(model_record, optim_record) {
+                Ok(bytes) => Box::new(move || this.write(bytes, progress)),
+                Err(e) => return PendingSave(Some(Err(e))),
+            }
+        };
         let handle = std::thread::Builder::new()
             .name("checkpoint".into())
-            .spawn(move || this.write::<B, O>(model_record, optim_record, progress))
+            .spawn(writer)
             .map_err(|e| Error::Internal(format!("cannot start the checkpoint writer: {e}")));
         PendingSave(Some(handle))
     }
 
-    fn write<B, O>(
-        &self,
-        model: <BertClassifier<B> as Module<B>>::Record,
-        optim: O::Record,
-        p: OwnedProgress,
-    ) -> Result<()>
-    where
-        B: AutodiffBackend,
-        O: Optimizer<BertClassifier<B>, B>,
-    {
+    /// Writes the serialized model and optimizer state of the epoch `p` describes, then its
+    /// state file; removes the previous epoch's files.
+    fn write(&self, (model_bytes, optim_bytes): (Vec<u8>, Vec<u8>), p: OwnedProgress) -> Result<()> {
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        let err =
-            |what: &str, e: burn::record::RecorderError| Error::Internal(format!("cannot record the {what}: {e}"));
-        let model_bytes = Recorder::<B>::record(&recorder(), model, ()).map_err(|e| err("model", e))?;
-        let optim_bytes = Recorder::<B>::record(&recorder(), optim, ()).map_err(|e| err("optimizer state", e))?;
         let (model_file, optim_file) = (format!("model-e{}.mpk", p.epoch), format!("optim-e{}.mpk", p.epoch));
         write_bytes(&self.dir.join(&model_file), &model_bytes)?;
         write_bytes(&self.dir.join(&optim_file), &optim_bytes)?;

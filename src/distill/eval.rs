@@ -3,7 +3,7 @@
 use crate::ops::FastOps;
 use burn::tensor::{Int, Tensor, TensorData};
 
-use super::batched::over_batches;
+use super::batched::{PhaseProgress, over_batches};
 use super::loss::cross_entropy_each;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -19,21 +19,21 @@ pub struct Evaluation {
     pub correct: Vec<bool>,
 }
 
-/// Runs `model` (on an inference backend: no dropout) over `data`. `progress(done, total)` is
-/// called after each batch; `None` when it returned `false` (the user quit).
+/// Runs `model` (on an inference backend: no dropout) over `data`, reporting to `watch`;
+/// `None` when the user quit.
 pub fn evaluate<B: FastOps>(
     model: &BertClassifier<B>,
     data: &Dataset,
     batch_size: usize,
     padding: Padding,
     device: &B::Device,
-    progress: &dyn Fn(usize, usize) -> bool,
+    watch: &PhaseProgress,
 ) -> Result<Option<Evaluation>> {
     let mut correct = vec![false; data.len()];
     let mut loss_sum = 0.0;
-    let finished = over_batches(data, batch_size, progress, |batch, items| {
+    let finished = over_batches(data, batch_size, padding, watch, |batch, tokens| {
         let labels: Vec<i64> = batch.iter().map(|&i| data.examples[i].label as i64).collect();
-        let logits = model.forward(padding.collate(items).to_input::<B>(device)).logits;
+        let logits = model.forward(tokens.to_input::<B>(device)).logits;
         let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels.clone(), [labels.len()]), device);
         let ce: Vec<f32> = cross_entropy_each(logits.clone(), y)
             .into_data()

@@ -5,7 +5,7 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
-use super::batched::over_batches;
+use super::batched::{PhaseProgress, over_batches};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::BertClassifier;
@@ -23,7 +23,7 @@ pub struct TeacherOutputs {
 }
 
 impl TeacherOutputs {
-    /// `progress(done, total)` is called after each batch; `None` when it returned `false`.
+    /// Reports to `watch` after each batch; `None` when the user quit.
     pub fn compute<B: FastOps>(
         teacher: &BertClassifier<B>,
         data: &Dataset,
@@ -31,13 +31,13 @@ impl TeacherOutputs {
         padding: Padding,
         with_cls: bool,
         device: &B::Device,
-        progress: &dyn Fn(usize, usize) -> bool,
+        watch: &PhaseProgress,
     ) -> Result<Option<Self>> {
         let n = data.len();
         let (mut logits, mut cls, mut num_labels, mut hidden) = (Vec::new(), Vec::new(), 0, 0);
         let mut rows: Vec<(usize, Vec<f32>, Vec<f32>)> = Vec::with_capacity(n);
-        let finished = over_batches(data, batch_size, progress, |batch, items| {
-            let out = teacher.forward(padding.collate(items).to_input::<B>(device));
+        let finished = over_batches(data, batch_size, padding, watch, |batch, tokens| {
+            let out = teacher.forward(tokens.to_input::<B>(device));
             num_labels = out.logits.dims()[1];
             hidden = out.cls_hidden.dims()[1];
             let l: Vec<f32> = out.logits.into_data().to_vec().map_err(|e| Error::Internal(format!("{e:?}")))?;

@@ -10,18 +10,20 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 
 use super::adam::{RunOptimizer, optimizer};
+use super::batched::PhaseProgress;
 use super::checkpoint::{CheckpointState, PendingSave, Progress, RunCheckpoint};
 use super::eval::{Evaluation, evaluate};
 use super::loss::{LossValues, cross_entropy, distillation_loss};
 use super::schedule::LinearSchedule;
 use super::teacher_outputs::TeacherOutputs;
+use crate::backend::shapes::{Shape, ShapeLog};
 use crate::data::Dataset;
 use crate::data::batches::epoch_batches;
 use crate::error::Result;
-use crate::events::{Control, EpochRecord, Event, Events, Phase, PhaseProgress, RunId, RunStatus, StepEvent};
+use crate::events::{Control, EpochRecord, Event, Events, Phase, RunId, RunStatus, StepEvent};
 use crate::experiment::{CosineTarget, LossWeights};
 use crate::model::BertClassifier;
-use crate::tokenize::{Encoded, Padding};
+use crate::tokenize::{Encoded, Padding, TokenBatch};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainSettings {
@@ -85,6 +87,8 @@ pub struct RunContext<'a, B: Backend> {
     pub valid: &'a Dataset,
     pub events: &'a Events,
     pub control: &'a Control,
+    /// The batch shapes run so far in this process (each compiles kernels on a GPU).
+    pub shapes: &'a ShapeLog,
     pub device: &'a B::Device,
 }
 
@@ -289,10 +293,11 @@ impl<'a, B: TrainBackend> Run<'a, B> {
         let watch = PhaseProgress {
             events: ctx.events,
             control: ctx.control,
+            shapes: ctx.shapes,
             run: Some(self.job.id),
             phase: Phase::Evaluation,
         };
-        evaluate(&model.valid(), ctx.valid, s.batch_size.max(32), s.padding, ctx.device, &|d, t| watch.tick(d, t))
+        evaluate(&model.valid(), ctx.valid, s.batch_size.max(32), s.padding, ctx.device, &watch)
     }
 
     /// Records an evaluated epoch (with its training sums; none for epoch 0) and sends it.
@@ -329,7 +334,11 @@ impl<'a, B: TrainBackend> Run<'a, B> {
                 return Ok(EpochEnd::Interrupted(model, RunStatus::Skipped, at("skipped")));
             }
             let t0 = Instant::now();
-            let (loss, values) = self.loss(&model, &batch);
+            let items: Vec<&Encoded> = batch.iter().map(|&i| &ctx.train.encoded[i]).collect();
+            let tokens = s.padding.collate(&items);
+            let shape = Shape { training: true, batch: tokens.batch, tokens: tokens.seq };
+            let compiling = ctx.shapes.enter(ctx.events, Some(self.job.id), shape);
+            let (loss, values) = self.loss(&model, &batch, tokens);
             if !values.total.is_finite() {
                 let reason =
                     format!("loss became {} at epoch {epoch}, step {} of {}", values.total, self.step + 1, self.total);
@@ -340,6 +349,12 @@ impl<'a, B: TrainBackend> Run<'a, B> {
             model = self.optim.step(lr, model, grads);
             self.step += 1;
             sums.add(values);
+            if compiling {
+                let (b, t, secs) = (shape.batch, shape.tokens, t0.elapsed().as_secs_f64());
+                ctx.events.info(format!(
+                    "first training step on a batch of {b}x{t} tokens: {secs:.1}s (GPU kernels compiled)"
+                ));
+            }
             ctx.events.send(Event::Step(StepEvent {
                 run: self.job.id,
                 epoch,
@@ -353,12 +368,10 @@ impl<'a, B: TrainBackend> Run<'a, B> {
         Ok(EpochEnd::Trained(model, sums))
     }
 
-    /// The loss of one batch: cross-entropy for the teacher's fine-tune, the distillation loss
+    /// The loss of one batch (`batch`: its examples, `tokens`: their tokens): cross-entropy for the teacher's fine-tune, the distillation loss
     /// for a student (the teacher's outputs from the cache or a live pass).
-    fn loss(&self, model: &BertClassifier<B>, batch: &[usize]) -> (Tensor<B, 1>, LossValues) {
+    fn loss(&self, model: &BertClassifier<B>, batch: &[usize], tokens: TokenBatch) -> (Tensor<B, 1>, LossValues) {
         let (ctx, s) = (self.ctx, self.job.settings);
-        let items: Vec<&Encoded> = batch.iter().map(|&i| &ctx.train.encoded[i]).collect();
-        let tokens = s.padding.collate(&items);
         let labels: Vec<i64> = batch.iter().map(|&i| ctx.train.examples[i].label as i64).collect();
         let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels, [batch.len()]), ctx.device);
         let out = model.forward(tokens.to_input::<B>(ctx.device));

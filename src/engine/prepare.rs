@@ -3,6 +3,7 @@
 
 use super::labels::{LabelAlignment, align_labels};
 use super::options::EngineOptions;
+use crate::backend::shapes::ShapeLog;
 use crate::data::Dataset;
 use crate::data::dataset::load_examples;
 use crate::distill::train::{RunContext, TrainSettings};
@@ -30,9 +31,10 @@ impl Prepared {
         &'a self,
         events: &'a Events,
         control: &'a Control,
+        shapes: &'a ShapeLog,
         device: &'a B::Device,
     ) -> RunContext<'a, B> {
-        RunContext { train: &self.train, valid: &self.valid, events, control, device }
+        RunContext { train: &self.train, valid: &self.valid, events, control, shapes, device }
     }
 }
 

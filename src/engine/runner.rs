@@ -12,10 +12,11 @@ use super::prepare::{Prepared, plan_labels, prepare, task_labels};
 use super::students::{Slot, Teacher, slots};
 use super::teacher::load_teacher;
 use super::workspace::Workspace;
+use crate::backend::shapes::{ShapeLog, list};
 use crate::distill::teacher_outputs::TeacherOutputs;
 use crate::distill::train::steps_per_epoch;
 use crate::error::{Error, Result};
-use crate::events::{BackendInfo, Control, Event, Events, Phase, PhaseProgress};
+use crate::events::{BackendInfo, Control, Event, Events, Phase};
 use crate::experiment::{CosineTarget, Experiment};
 use crate::model::{BertClassifier, BertConfig};
 use crate::ops::TrainBackend;
@@ -48,8 +49,9 @@ pub fn run_experiment<B: TrainBackend>(
     let student_params = |layers: usize| params - (config.num_hidden_layers - layers) * layer_params;
     let (slots, runs) = slots(exp, &p.plan, previous.as_ref(), student_params);
     let results = Results { runs, ..initial_results(exp, &p, info, &config, params) };
-    let padding = info.padding(&p.config);
-    let mut m = Matrix { exp, p, config, padding, device, events, control, results };
+    let padding = info.padding(&p.config, exp.data.max_length);
+    let shapes = ShapeLog::new(info.name.compiles_kernels());
+    let mut m = Matrix { exp, p, config, padding, shapes, device, events, control, results };
     // Runs that ended earlier are in before the first write, so no crash can lose them.
     m.results.write(&exp.dir)?;
     let teacher = m.finetune_teacher(teacher)?;
@@ -148,11 +150,9 @@ impl<B: TrainBackend> Matrix<'_, B> {
     fn teacher_outputs(&self, teacher: &BertClassifier<B::InnerBackend>) -> Result<Option<TeacherOutputs>> {
         let t0 = Instant::now();
         let with_cls = self.exp.training.cosine_target == CosineTarget::ClsHidden;
-        let watch =
-            PhaseProgress { events: self.events, control: self.control, run: None, phase: Phase::TeacherOutputs };
+        let watch = self.watch(None, Phase::TeacherOutputs);
         let train = &self.p.train;
-        let outputs =
-            TeacherOutputs::compute(teacher, train, 64, self.padding, with_cls, self.device, &|d, t| watch.tick(d, t))?;
+        let outputs = TeacherOutputs::compute(teacher, train, 64, self.padding, with_cls, self.device, &watch)?;
         if outputs.is_some() {
             let seconds = t0.elapsed().as_secs_f64();
             self.events
@@ -163,6 +163,11 @@ impl<B: TrainBackend> Matrix<'_, B> {
 
     /// Writes the results and says the matrix is over (finished, or stopped by the user).
     fn finish(self) -> Result<Results> {
+        let shapes = self.shapes.shapes();
+        if self.shapes.compiles() && !shapes.is_empty() {
+            let n = shapes.len();
+            self.events.info(format!("{n} batch shapes (examples x tokens) compiled on the GPU: {}", list(&shapes)));
+        }
         self.results.write(&self.exp.dir)?;
         self.events.send(Event::Finished { results_dir: self.exp.dir.clone() });
         Ok(self.results)

@@ -137,7 +137,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
     fn train_student(&mut self, student: BertClassifier<B>, index: usize, job: RunJob<'_, B>) -> Result<RunOutcome<B>> {
         let started = Instant::now();
         let (results, dir) = (&mut self.results, &self.exp.dir);
-        let ctx = self.p.run_context::<B>(self.events, self.control, self.device);
+        let ctx = self.p.run_context::<B>(self.events, self.control, &self.shapes, self.device);
         train_run::<B>(student, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
             let r = &mut results.runs[index].record;
             r.set_epochs(records, &ev.correct);

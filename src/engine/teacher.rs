@@ -14,7 +14,7 @@ use crate::distill::train::{RunJob, RunOutcome, TeacherSignal, train_run};
 use crate::error::{Error, Result};
 use std::path::Path;
 
-use crate::events::{EpochRecord, Event, Events, Phase, PhaseProgress, RunStatus};
+use crate::events::{EpochRecord, Event, Events, Phase, RunStatus};
 use crate::experiment::Experiment;
 use crate::model::files::WEIGHTS;
 use crate::model::weights::load_classifier;
@@ -52,9 +52,8 @@ impl<B: TrainBackend> Matrix<'_, B> {
     fn evaluate_teacher(&self, model: &BertClassifier<B>) -> Result<Option<Evaluation>> {
         let exp = self.exp;
         let run = (exp.teacher.finetune_epochs > 0).then_some(0);
-        let watch = PhaseProgress { events: self.events, control: self.control, run, phase: Phase::Evaluation };
         let batch = exp.training.batch_size.max(32);
-        evaluate(&model.valid(), &self.p.valid, batch, self.padding, self.device, &|d, t| watch.tick(d, t))
+        evaluate(&model.valid(), &self.p.valid, batch, self.padding, self.device, &self.watch(run, Phase::Evaluation))
     }
 
     /// The teacher the students learn from: fine-tuned now, reused, or as loaded.
@@ -115,7 +114,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
     fn train_teacher(&mut self, teacher: BertClassifier<B>, started: Instant) -> Result<RunOutcome<B>> {
         let (s, ck) = (self.teacher_settings(), self.teacher_checkpoint());
         let (results, dir) = (&mut self.results, &self.exp.dir);
-        let ctx = self.p.run_context::<B>(self.events, self.control, self.device);
+        let ctx = self.p.run_context::<B>(self.events, self.control, &self.shapes, self.device);
         let job = RunJob { id: 0, settings: &s, teacher: TeacherSignal::None, checkpoint: Some(&ck) };
         let outcome = train_run::<B>(teacher, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
             let t = &mut results.teacher.record;

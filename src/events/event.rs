@@ -14,6 +14,8 @@ pub enum BackendKind {
     Cpu,
     /// burn-cuda on an NVIDIA GPU.
     Cuda,
+    /// burn-wgpu: Vulkan or Metal, on a GPU or in software.
+    Wgpu,
 }
 
 impl BackendKind {
@@ -21,7 +23,13 @@ impl BackendKind {
         match self {
             BackendKind::Cpu => "cpu",
             BackendKind::Cuda => "cuda",
+            BackendKind::Wgpu => "wgpu",
         }
+    }
+
+    /// Whether kernels are compiled (and autotuned) for each new tensor shape, at run time.
+    pub fn compiles_kernels(&self) -> bool {
+        matches!(self, BackendKind::Cuda | BackendKind::Wgpu)
     }
 }
 
@@ -99,6 +107,16 @@ pub enum Event {
         train_examples: usize,
     },
     Step(StepEvent),
+    /// The next batch has a shape the GPU has not run yet: its kernels are compiled and tuned
+    /// first (seconds to a minute). `shapes`: how many distinct shapes so far, this one included.
+    Compiling {
+        run: Option<RunId>,
+        /// For a training step (forward and backward), not inference only.
+        training: bool,
+        batch: usize,
+        tokens: usize,
+        shapes: usize,
+    },
     /// Batches done of a phase that is not a training step (`run`: the run it belongs to).
     Progress {
         run: Option<RunId>,

@@ -12,5 +12,5 @@ mod status;
 pub use control::Control;
 pub use event::{BackendInfo, BackendKind, Event, Level, Phase, StepEvent};
 pub use record::{EpochRecord, LossValues, correct_string, parse_correct};
-pub use sink::{Events, PhaseProgress};
+pub use sink::Events;
 pub use status::{RunId, RunKind, RunLabel, RunStatus};

@@ -1,26 +1,10 @@
-//! Where events go, and progress reports within a phase.
+//! Where events go.
 
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::{Control, Event, Level, Phase, RunId};
-
-/// Reports the progress of a [`Phase`] and answers whether to go on (no quit was asked).
-pub struct PhaseProgress<'a> {
-    pub events: &'a Events,
-    pub control: &'a Control,
-    pub run: Option<RunId>,
-    pub phase: Phase,
-}
-
-impl PhaseProgress<'_> {
-    /// Sends `done` of `total` batches; `false` when the user asked to quit.
-    pub fn tick(&self, done: usize, total: usize) -> bool {
-        self.events.send(Event::Progress { run: self.run, phase: self.phase, done, total });
-        !self.control.quit_requested()
-    }
-}
+use super::{Event, Level};
 
 /// Where events go: a front end, and the experiment's `events.jsonl`. Sending never fails
 /// the engine: a front end that went away (a closed terminal) or a log that cannot be written

@@ -79,6 +79,11 @@ impl<W: Write> HeadlessPrinter<W> {
                     writeln!(self.out, "    batch {done}/{total}")?;
                 }
             }
+            Event::Compiling { training, batch, tokens, shapes, .. } => writeln!(
+                self.out,
+                "  compiling GPU kernels for {} on {batch}x{tokens} tokens (shape {shapes}): seconds to a minute, once",
+                if *training { "training" } else { "inference" }
+            )?,
             Event::Progress { .. } | Event::Finished { .. } => {}
             Event::Epoch { run, record } => self.epoch(*run, record)?,
             Event::RunEnded { run, status, reason, seconds } => {

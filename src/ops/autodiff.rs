@@ -156,6 +156,8 @@ impl Backward<Flex, 1> for DropoutBackward {
 }
 
 impl<C: CheckpointStrategy> FastOps for Ad<C> {
+    const READS_FROM_ANOTHER_THREAD: bool = true;
+
     fn fast_linear<const D: usize>(
         x: Tensor<Self, D>,
         weight: Tensor<Self, 2>,

@@ -87,6 +87,12 @@ pub struct AdamMoments<B: Backend, const D: usize> {
 /// The operations the model and the optimizer use, each with a default written in burn's
 /// tensor operations.
 pub trait FastOps: Backend {
+    /// Whether another thread may read this backend's tensors (to write a checkpoint) while
+    /// this one trains on. True for burn-flex; burn-fusion's GPU backends track tensor handles
+    /// per stream, and such a read raced with the optimizer's next step there ("Should have
+    /// handle for tensor", seen on burn-wgpu), so the default is to read on the training thread.
+    const READS_FROM_ANOTHER_THREAD: bool = false;
+
     /// `x @ weight + bias` over the last dimension; `x` is `[.., in]`, `weight` `[in, out]`.
     /// All leading dimensions are folded into one, so that one matrix product covers the batch.
     fn fast_linear<const D: usize>(
@@ -165,11 +171,19 @@ impl<C: burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy> FastO
 {
 }
 
-// burn-cuda keeps burn's kernels: its fusion backend already merges elementwise work.
+// burn-cuda and burn-wgpu keep burn's kernels: their fusion backend already merges elementwise
+// work.
 #[cfg(feature = "cuda")]
 impl FastOps for burn_cuda::Cuda<f32, i32> {}
 #[cfg(feature = "cuda")]
 impl<C: burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy> FastOps
     for burn::backend::Autodiff<burn_cuda::Cuda<f32, i32>, C>
+{
+}
+#[cfg(feature = "wgpu")]
+impl FastOps for burn_wgpu::Wgpu<f32, i32> {}
+#[cfg(feature = "wgpu")]
+impl<C: burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy> FastOps
+    for burn::backend::Autodiff<burn_wgpu::Wgpu<f32, i32>, C>
 {
 }

@@ -129,8 +129,15 @@ impl BackendTask for PredictRequest {
             Input::Text { text, pair } => vec![(text.clone(), pair.clone())],
             Input::JsonLines(path) => read_jsonl(path)?,
         };
-        let preds =
-            predict_batch(&model, &loaded.tokenizer, labels, &items, 32, info.padding(&loaded.config), &device)?;
+        let preds = predict_batch(
+            &model,
+            &loaded.tokenizer,
+            labels,
+            &items,
+            32,
+            info.padding(&loaded.config, loaded.tokenizer.max_length),
+            &device,
+        )?;
         let mut out = std::io::stdout().lock();
         for p in &preds {
             let text = if self.json || matches!(self.input, Input::JsonLines(_)) {

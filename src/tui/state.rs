@@ -34,6 +34,10 @@ pub struct RunView {
     pub parts: Option<LossValues>,
     /// Active time (pauses excluded).
     pub seconds: f64,
+    /// Of that, the time spent compiling kernels for new batch shapes (GPU), and the steps
+    /// that did: left out of the pace, which would otherwise overestimate the time left.
+    pub compile_seconds: f64,
+    pub compiled_steps: usize,
 }
 
 impl RunView {
@@ -51,6 +55,8 @@ impl RunView {
             loss: History::default(),
             parts: None,
             seconds: 0.0,
+            compile_seconds: 0.0,
+            compiled_steps: 0,
         }
     }
 
@@ -102,9 +108,11 @@ impl RunView {
         self.steps_total.checked_div(self.epochs_total).unwrap_or(0)
     }
 
-    /// Seconds per optimizer step so far.
+    /// Seconds per optimizer step so far, kernel compilation left out.
     pub fn pace(&self) -> Option<f64> {
-        (self.step > 0 && self.seconds > 0.0).then(|| self.seconds / self.step as f64)
+        let steps = self.step.saturating_sub(self.compiled_steps);
+        let seconds = self.seconds - self.compile_seconds;
+        (steps > 0 && seconds > 0.0).then(|| seconds / steps as f64)
     }
 
     /// Seconds left in this run, from its pace so far.
@@ -155,13 +163,29 @@ pub struct PhaseView {
     pub total: usize,
     /// Active seconds since it began.
     pub seconds: f64,
+    /// Of that, the time spent compiling kernels for new batch shapes, and the batches that did.
+    pub compile_seconds: f64,
+    pub compiled: usize,
 }
 
 impl PhaseView {
     pub fn eta(&self) -> Option<f64> {
-        (self.done > 0 && self.seconds > 0.0)
-            .then(|| self.seconds / self.done as f64 * (self.total.saturating_sub(self.done)) as f64)
+        let (done, seconds) = (self.done.saturating_sub(self.compiled), self.seconds - self.compile_seconds);
+        (done > 0 && seconds > 0.0).then(|| seconds / done as f64 * (self.total.saturating_sub(self.done)) as f64)
     }
+}
+
+/// Kernels being compiled for a batch shape the GPU has not run yet.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CompileView {
+    pub run: Option<RunId>,
+    pub training: bool,
+    pub batch: usize,
+    pub tokens: usize,
+    /// Distinct shapes so far, this one included.
+    pub shapes: usize,
+    /// Active seconds since it began.
+    pub seconds: f64,
 }
 
 /// The matrix's remaining time; `approximate` while no student has run yet.
@@ -203,6 +227,7 @@ pub struct AppState {
     /// The run that is training now.
     pub current: Option<usize>,
     pub phase: Option<PhaseView>,
+    pub compiling: Option<CompileView>,
     pub sys: SysStats,
     /// Draw without colours (`NO_COLOR`): selection and best values by attributes and marks.
     pub no_color: bool,
@@ -237,6 +262,7 @@ impl Default for AppState {
             elapsed: Duration::ZERO,
             current: None,
             phase: None,
+            compiling: None,
             sys: SysStats::default(),
             no_color: false,
             dirty: true,
@@ -262,9 +288,14 @@ impl AppState {
             Event::RunStarted { run, epochs, steps_per_epoch, .. } => self.run_started(*run, *epochs, *steps_per_epoch),
             Event::Step(s) => {
                 self.phase = None;
+                let compiled = self.compiling.take().is_some();
                 if let Some(r) = self.runs.get_mut(s.run) {
                     r.step(s);
+                    r.compiled_steps += usize::from(compiled);
                 }
+            }
+            &Event::Compiling { run, training, batch, tokens, shapes } => {
+                self.compiling = Some(CompileView { run, training, batch, tokens, shapes, seconds: 0.0 });
             }
             Event::Progress { run, phase, done, total } => self.progress_of(*run, *phase, *done, *total),
             Event::Epoch { run, record } => {
@@ -278,6 +309,7 @@ impl AppState {
                 self.finished = true;
                 self.current = None;
                 self.phase = None;
+                self.compiling = None;
                 self.confirm_quit = false;
                 self.confirm_skip = None;
                 self.results_dir = Some(results_dir.clone());
@@ -299,15 +331,19 @@ impl AppState {
     }
 
     fn progress_of(&mut self, run: Option<RunId>, phase: Phase, done: usize, total: usize) {
-        let seconds = match self.phase {
-            Some(p) if p.phase == phase && p.run == run && done > 0 => p.seconds,
-            _ => 0.0,
+        let compiled = usize::from(done > 0 && self.compiling.take().is_some());
+        let (seconds, compile_seconds, before) = match self.phase {
+            Some(p) if p.phase == phase && p.run == run && done > 0 => (p.seconds, p.compile_seconds, p.compiled),
+            _ => (0.0, 0.0, 0),
         };
-        self.phase = (done < total).then_some(PhaseView { run, phase, done, total, seconds });
+        let compiled = before + compiled;
+        self.phase =
+            (done < total).then_some(PhaseView { run, phase, done, total, seconds, compile_seconds, compiled });
     }
 
     fn run_ended(&mut self, run: RunId, status: RunStatus, reason: &Option<String>, seconds: f64) {
         self.phase = None;
+        self.compiling = None;
         if let Some(r) = self.runs.get_mut(run) {
             r.status = status;
             r.reason = reason.clone();
@@ -344,13 +380,20 @@ impl AppState {
             return;
         }
         self.elapsed += dt;
+        let (dt, compiling) = (dt.as_secs_f64(), self.compiling.is_some());
+        let compile_dt = if compiling { dt } else { 0.0 };
+        if let Some(c) = &mut self.compiling {
+            c.seconds += dt;
+        }
         if let Some(p) = &mut self.phase {
-            p.seconds += dt.as_secs_f64();
+            p.seconds += dt;
+            p.compile_seconds += compile_dt;
         }
         if let Some(r) = self.current.and_then(|c| self.runs.get_mut(c))
             && r.status == RunStatus::Running
         {
-            r.seconds += dt.as_secs_f64();
+            r.seconds += dt;
+            r.compile_seconds += compile_dt;
         }
     }
 
@@ -649,6 +692,33 @@ mod tests {
         assert!((e.seconds - 29.0).abs() < 1e-9, "{e:?}");
         s.apply(&Event::Progress { run: None, phase: Phase::TeacherOutputs, done: 8, total: 8 });
         assert_eq!(s.phase, None);
+    }
+
+    #[test]
+    fn kernel_compilation_is_shown_and_left_out_of_the_pace() {
+        let mut s = planned();
+        s.apply(&Event::RunEnded { run: 0, status: RunStatus::Done, reason: None, seconds: 30.0 });
+        s.apply(&Event::RunStarted { run: 1, epochs: 1, steps_per_epoch: 10, train_examples: 100 });
+        s.apply(&Event::Compiling { run: Some(1), training: true, batch: 32, tokens: 64, shapes: 1 });
+        s.tick(Duration::from_secs(60));
+        let c = s.compiling.expect("compiling is shown until the step ends");
+        assert_eq!((c.batch, c.tokens, c.shapes, c.seconds), (32, 64, 1, 60.0));
+        s.apply(&step(1, 1, 10));
+        assert_eq!(s.compiling, None);
+        assert_eq!(s.runs[1].pace(), None, "the only step so far compiled: no pace yet");
+        s.tick(Duration::from_secs(4));
+        s.apply(&step(1, 3, 10));
+        // 2 s/step from the two steps that did not compile: 14 s left, not 7 x 64/3.
+        assert_eq!(s.runs[1].eta(), Some(14.0));
+        // During an evaluation: the batch that compiled is left out of the phase's pace too.
+        s.apply(&Event::Progress { run: Some(1), phase: Phase::Evaluation, done: 0, total: 5 });
+        s.apply(&Event::Compiling { run: Some(1), training: false, batch: 32, tokens: 32, shapes: 2 });
+        s.tick(Duration::from_secs(20));
+        s.apply(&Event::Progress { run: Some(1), phase: Phase::Evaluation, done: 1, total: 5 });
+        s.tick(Duration::from_secs(1));
+        s.apply(&Event::Progress { run: Some(1), phase: Phase::Evaluation, done: 2, total: 5 });
+        assert_eq!(s.phase.and_then(|p| p.eta()), Some(3.0));
+        assert_eq!(s.runs[1].compile_seconds, 80.0);
     }
 
     #[test]

@@ -107,13 +107,22 @@ pub fn read_weights(path: &Path) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
 }
 
 pub fn load(dir: &Path, max_length: Option<usize>) -> distill_tui::Result<LoadedModel<B>> {
-    LoadedModel::<B>::load(
+    load_on::<B>(dir, max_length, &Default::default())
+}
+
+/// [`load`] on any backend.
+pub fn load_on<Bk: burn::tensor::backend::Backend>(
+    dir: &Path,
+    max_length: Option<usize>,
+    device: &Bk::Device,
+) -> distill_tui::Result<LoadedModel<Bk>> {
+    LoadedModel::<Bk>::load(
         dir.to_str().unwrap(),
         "main",
         &HubSettings::offline_cache(dir.join("no-hub-cache")),
         max_length,
         7,
-        &Default::default(),
+        device,
     )
 }
 

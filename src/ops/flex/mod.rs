@@ -172,6 +172,8 @@ pub unsafe fn gemm_raw(
 }
 
 impl FastOps for Flex {
+    const READS_FROM_ANOTHER_THREAD: bool = true;
+
     fn fast_linear<const D: usize>(
         x: Tensor<Self, D>,
         weight: Tensor<Self, 2>,

@@ -86,6 +86,24 @@ pub fn gauge(f: &mut Frame, area: Rect, s: &AppState) {
             .label(fit(&label, w.saturating_sub(12)))
             .ratio(ratio.clamp(0.0, 1.0))
     };
+    if let Some(c) = s.compiling {
+        let who = c.run.and_then(|r| s.runs.get(r)).map(|r| format!("{}: ", r.label.name)).unwrap_or_default();
+        let label = format!(
+            "{who}compiling GPU kernels for {} on {}x{} tokens (shape {}) · {} · once per shape",
+            if c.training { "training" } else { "inference" },
+            c.batch,
+            c.tokens,
+            c.shapes,
+            fmt_seconds(c.seconds)
+        );
+        let ratio = match (s.phase, s.current.and_then(|i| s.runs.get(i))) {
+            (Some(p), _) => p.done as f64 / p.total.max(1) as f64,
+            (None, Some(r)) => r.step as f64 / r.steps_total.max(1) as f64,
+            _ => 0.0,
+        };
+        f.render_widget(gauge(label, ratio), area);
+        return;
+    }
     if let Some(p) = s.phase {
         let who = p.run.and_then(|r| s.runs.get(r)).map(|r| format!("{}: ", r.label.name)).unwrap_or_default();
         let eta = p.eta().map(|e| format!(" · ETA {}", fmt_seconds(e))).unwrap_or_default();

@@ -1,9 +1,20 @@
 //! Which burn backend runs the work: burn-flex on the CPU (always built), burn-cuda on an
-//! NVIDIA GPU (with the `cuda` feature), burn-ndarray on the CPU (with the `ndarray` feature,
-//! for side-by-side benchmarks). Work that is generic over the backend implements
-//! [`BackendTask`] and is handed to [`run_on`].
+//! NVIDIA GPU (with the `cuda` feature), burn-wgpu on any GPU with a Vulkan or Metal driver
+//! (with the `wgpu` feature), burn-ndarray on the CPU (with the `ndarray` feature, for
+//! side-by-side benchmarks). Work that is generic over the backend implements [`BackendTask`]
+//! and is handed to [`run_on`].
+
+pub mod adapter;
+mod cuda;
+pub mod shapes;
+#[cfg(feature = "wgpu")]
+mod wgpu;
 
 use burn::backend::Autodiff;
+
+pub use cuda::cuda_probe;
+#[cfg(feature = "wgpu")]
+pub use wgpu::adapters as wgpu_adapters;
 
 use crate::error::{Error, Result};
 use crate::ops::TrainBackend;
@@ -15,12 +26,15 @@ pub type CpuBackend = burn_flex::Flex<f32>;
 pub type NdArrayBackend = burn_ndarray::NdArray<f32>;
 #[cfg(feature = "cuda")]
 pub type CudaBackend = burn_cuda::Cuda<f32, i32>;
+#[cfg(feature = "wgpu")]
+pub type WgpuBackend = burn_wgpu::Wgpu<f32, i32>;
 
 /// `--backend`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
-    /// CUDA when built with it and a driver and GPU are found, else CPU.
+    /// CUDA when built with it and a driver and GPU are found, then a GPU through WGPU (when
+    /// built with it), else the CPU.
     Auto,
     /// burn-flex on the CPU.
     Cpu,
@@ -32,23 +46,28 @@ pub enum BackendChoice {
     // says how to build with CUDA instead of clap's bare "invalid value".
     #[cfg_attr(not(feature = "cuda"), value(hide = true))]
     Cuda,
+    /// burn-wgpu on the best Vulkan (Metal on macOS) adapter, a software one included (needs a
+    /// build with `--features wgpu` and a Vulkan driver).
+    #[cfg_attr(not(feature = "wgpu"), value(hide = true))]
+    Wgpu,
 }
 
 pub use crate::events::{BackendInfo, BackendKind};
 
 impl BackendInfo {
-    /// Batches are padded to a multiple of this: 32 on CUDA, where each new sequence length
+    /// Batches are padded to a multiple of this: 32 on a GPU, where each new sequence length
     /// would compile and autotune its kernels again; exact (1) on the CPU.
     pub fn pad_multiple(&self) -> usize {
-        if self.name == BackendKind::Cuda { 32 } else { 1 }
+        if self.name.compiles_kernels() { 32 } else { 1 }
     }
 
-    /// How batches for `config`'s model are padded on this backend.
-    pub fn padding(&self, config: &crate::model::BertConfig) -> Padding {
+    /// How batches for `config`'s model are padded on this backend, when no sequence is longer
+    /// than `max_length` tokens (a batch is never padded beyond it).
+    pub fn padding(&self, config: &crate::model::BertConfig, max_length: usize) -> Padding {
         Padding {
             pad_id: config.pad_token_id as u32,
             multiple: self.pad_multiple(),
-            limit: config.max_position_embeddings,
+            limit: max_length.min(config.max_position_embeddings),
         }
     }
 }
@@ -82,6 +101,12 @@ pub fn run_on<T: BackendTask>(choice: BackendChoice, task: T) -> Result<T::Outpu
             let info = BackendInfo { name: BackendKind::Cuda, device: name };
             Ok(task.run::<Autodiff<CudaBackend>>(burn_cuda::CudaDevice::new(0), info))
         }
+        #[cfg(feature = "wgpu")]
+        Resolved::Wgpu(choice) => {
+            crate::kernel_cache::persist();
+            let info = BackendInfo { name: BackendKind::Wgpu, device: choice.summary.describe() };
+            Ok(task.run::<Autodiff<WgpuBackend>>(choice.device, info))
+        }
     }
 }
 
@@ -95,6 +120,8 @@ enum Resolved {
     Ndarray,
     #[cfg(feature = "cuda")]
     Cuda(String),
+    #[cfg(feature = "wgpu")]
+    Wgpu(wgpu::WgpuChoice),
 }
 
 fn resolve(choice: BackendChoice) -> Result<Resolved> {
@@ -102,11 +129,7 @@ fn resolve(choice: BackendChoice) -> Result<Resolved> {
         BackendChoice::Cpu => Ok(Resolved::Cpu),
         #[cfg(feature = "ndarray")]
         BackendChoice::Ndarray => Ok(Resolved::Ndarray),
-        BackendChoice::Auto => Ok(match cuda_probe() {
-            #[cfg(feature = "cuda")]
-            Ok(name) => Resolved::Cuda(name),
-            _ => Resolved::Cpu,
-        }),
+        BackendChoice::Auto => Ok(auto()),
         BackendChoice::Cuda => {
             #[cfg(feature = "cuda")]
             {
@@ -119,51 +142,32 @@ fn resolve(choice: BackendChoice) -> Result<Resolved> {
                     .into(),
             ))
         }
+        BackendChoice::Wgpu => {
+            #[cfg(feature = "wgpu")]
+            {
+                wgpu::wgpu_probe(true).map(Resolved::Wgpu).map_err(Error::Backend)
+            }
+            #[cfg(not(feature = "wgpu"))]
+            Err(Error::Backend(
+                "this distill-tui was built without WGPU; rebuild with `cargo build --release --features wgpu` \
+                 (needs a Vulkan driver at run time, Metal on macOS), or use --backend cpu"
+                    .into(),
+            ))
+        }
     }
 }
 
-/// Loads the CUDA driver library and asks it for a device, so that a missing driver is a clear
-/// error here rather than a panic inside burn-cuda's worker thread.
-#[cfg(feature = "cuda")]
-pub fn cuda_probe() -> std::result::Result<String, String> {
-    type CuInit = unsafe extern "C" fn(u32) -> i32;
-    type CuDeviceGetCount = unsafe extern "C" fn(*mut i32) -> i32;
-    type CuDeviceGetName = unsafe extern "C" fn(*mut std::ffi::c_char, i32, i32) -> i32;
-    let names = ["libcuda.so.1", "libcuda.so", "nvcuda.dll"];
-    // SAFETY: loading the NVIDIA driver library runs its initializers, as burn-cuda itself would.
-    let lib = names.iter().find_map(|n| unsafe { libloading::Library::new(n) }.ok()).ok_or_else(|| {
-        "no NVIDIA driver found (libcuda.so.1 could not be loaded); install the NVIDIA driver, \
-             or use --backend cpu"
-            .to_string()
-    })?;
-    // SAFETY: these are the documented CUDA driver API signatures.
-    unsafe {
-        let init: libloading::Symbol<CuInit> = lib.get(b"cuInit\0").map_err(|e| e.to_string())?;
-        let rc = init(0);
-        if rc != 0 {
-            return Err(format!("the NVIDIA driver failed to initialize (cuInit error {rc}); check `nvidia-smi`"));
-        }
-        let count: libloading::Symbol<CuDeviceGetCount> = lib.get(b"cuDeviceGetCount\0").map_err(|e| e.to_string())?;
-        let mut n = 0;
-        if count(&mut n) != 0 || n == 0 {
-            return Err("the NVIDIA driver sees no GPU; check `nvidia-smi` and CUDA_VISIBLE_DEVICES".into());
-        }
-        let mut name = [0 as std::ffi::c_char; 128];
-        let get_name: libloading::Symbol<CuDeviceGetName> = lib.get(b"cuDeviceGetName\0").map_err(|e| e.to_string())?;
-        let label = if get_name(name.as_mut_ptr(), name.len() as i32, 0) == 0 {
-            std::ffi::CStr::from_ptr(name.as_ptr()).to_string_lossy().into_owned()
-        } else {
-            "GPU 0".into()
-        };
-        // Keep the library loaded for the life of the process, as burn-cuda will use it.
-        std::mem::forget(lib);
-        Ok(format!("CUDA: {label}"))
+/// CUDA, then a GPU (not a software adapter) through WGPU, then the CPU.
+fn auto() -> Resolved {
+    #[cfg(feature = "cuda")]
+    if let Ok(name) = cuda_probe() {
+        return Resolved::Cuda(name);
     }
-}
-
-#[cfg(not(feature = "cuda"))]
-pub fn cuda_probe() -> std::result::Result<String, String> {
-    Err("built without the `cuda` feature".into())
+    #[cfg(feature = "wgpu")]
+    if let Ok(choice) = wgpu::wgpu_probe(false) {
+        return Resolved::Wgpu(choice);
+    }
+    Resolved::Cpu
 }
 
 #[cfg(test)]
@@ -187,9 +191,16 @@ mod tests {
     }
 
     #[test]
-    fn only_cuda_rounds_padding() {
+    fn gpus_round_padding_up_to_32_within_the_length_limit() {
         let info = |name| BackendInfo { name, device: String::new() };
-        assert_eq!((info(BackendKind::Cpu).pad_multiple(), info(BackendKind::Cuda).pad_multiple()), (1, 32));
+        let kinds = [BackendKind::Cpu, BackendKind::Cuda, BackendKind::Wgpu];
+        assert_eq!(kinds.map(|k| info(k).pad_multiple()), [1, 32, 32]);
+        let config = crate::model::BertConfig::synthetic(100, 32, 2, 2, 64, 2); // 512 positions
+        let gpu = info(BackendKind::Wgpu).padding(&config, 40);
+        assert_eq!([1, 31, 32, 33, 40].map(|n| gpu.length(n)), [32, 32, 32, 40, 40]);
+        assert_eq!(info(BackendKind::Cpu).padding(&config, 40).length(33), 33);
+        assert_eq!(info(BackendKind::Cuda).padding(&config, 1000).length(600), 600, "never shorter than the batch");
+        assert_eq!(info(BackendKind::Cuda).padding(&config, 1000).length(500), 512);
     }
 
     #[cfg(not(feature = "cuda"))]
@@ -197,6 +208,14 @@ mod tests {
     fn cuda_without_the_feature_says_how_to_build_it() {
         let err = run_on(BackendChoice::Cuda, Echo).unwrap_err();
         assert!(err.to_string().contains("--features cuda"));
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[cfg(not(feature = "wgpu"))]
+    #[test]
+    fn wgpu_without_the_feature_says_how_to_build_it() {
+        let err = run_on(BackendChoice::Wgpu, Echo).unwrap_err();
+        assert!(err.to_string().contains("--features wgpu"));
         assert_eq!(err.exit_code(), 2);
     }
 }
