@@ -57,11 +57,17 @@ impl Error {
         Error::Io { path: path.to_path_buf(), source }
     }
 
-    /// Exit code for this error: 2 for bad configuration or input, 1 for everything else.
+    /// Exit code for this error: 2 for bad configuration or input, 1 for everything else. A
+    /// read that failed because of what the user named (missing, a folder, a device, too large,
+    /// not text) is bad input; any other I/O error is not.
     pub fn exit_code(&self) -> i32 {
+        use std::io::ErrorKind::*;
         match self {
             Error::Internal(_) | Error::Write { .. } => 1,
-            Error::Io { source, .. } if source.kind() != std::io::ErrorKind::NotFound => 1,
+            Error::Io { source, .. } => match source.kind() {
+                NotFound | IsADirectory | NotADirectory | InvalidInput | InvalidData | FileTooLarge => 2,
+                _ => 1,
+            },
             _ => 2,
         }
     }

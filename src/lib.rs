@@ -14,6 +14,7 @@ pub mod events;
 pub mod experiment;
 pub mod headless;
 pub mod hub;
+pub mod input_file;
 pub mod kernel_cache;
 pub mod model;
 pub mod ops;

@@ -1,5 +1,5 @@
-//! Property tests: no input makes the config parser or the data readers panic. They return a
-//! value or an error, whatever the bytes.
+//! Property tests: no input makes the config parser, `--set`, the data readers, a model's
+//! config.json or its tokenizer files panic. They return a value or an error, whatever the bytes.
 
 use std::path::Path;
 
@@ -119,4 +119,80 @@ proptest! {
             let _ = rows_to_examples(rows, task, Path::new("d.jsonl"));
         }
     }
+
+    #[test]
+    fn any_dotted_key_of_any_depth(parts in prop::collection::vec("[a-z_]{0,4}", 0..300), v in value()) {
+        let key = parts.join(".");
+        let _ = Experiment::from_str(GOOD, Path::new("x/experiments.toml"), &[format!("{key}={v}")]);
+    }
+
+    #[test]
+    fn any_value_for_any_config_json_key(
+        changes in prop::collection::vec((prop::sample::select(CONFIG_KEYS.to_vec()), json_value()), 0..6)
+    ) {
+        let mut v = good_config_json();
+        for (k, x) in changes {
+            v[k] = x;
+        }
+        let _ = distill_tui::model::BertConfig::from_json(v);
+    }
+
+    #[test]
+    fn any_text_as_vocab_txt_or_tokenizer_json(text in ".{0,300}", lines in prop::collection::vec("[^\n]{0,8}", 0..40)) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.json");
+        std::fs::write(&config, good_config_json().to_string()).unwrap();
+        for (name, body) in [("vocab.txt", lines.join("\n")), ("vocab.txt", text.clone()), ("tokenizer.json", text.clone())] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, &body).unwrap();
+            let files = distill_tui::hub::files::ModelFiles {
+                source: "fuzz".into(),
+                config: config.clone(),
+                weights: dir.path().join("model.safetensors"),
+                tokenizer_json: (name == "tokenizer.json").then(|| path.clone()),
+                vocab: (name == "vocab.txt").then(|| path.clone()),
+                tokenizer_config: None,
+                special_tokens_map: None,
+            };
+            if let Ok(t) = distill_tui::tokenize::TextTokenizer::load(&files, 16, 100) {
+                let _ = t.encode("a b ## [CLS] xyz", Some("q"));
+            }
+        }
+    }
+}
+
+const CONFIG_KEYS: [&str; 14] = [
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "hidden_act",
+    "max_position_embeddings",
+    "type_vocab_size",
+    "layer_norm_eps",
+    "pad_token_id",
+    "id2label",
+    "label2id",
+    "num_labels",
+    "model_type",
+];
+
+fn good_config_json() -> serde_json::Value {
+    distill_tui::model::BertConfig::synthetic(100, 32, 2, 2, 64, 2).to_json()
+}
+
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(|f| serde_json::json!(f)),
+        Just(serde_json::json!(u64::MAX)),
+        Just(serde_json::json!(1_000_000_000u64)),
+        Just(serde_json::Value::Null),
+        "[a-z]{0,6}".prop_map(serde_json::Value::from),
+        prop::collection::btree_map("[0-9]{1,3}", "[a-z]{0,3}", 0..5).prop_map(|m| serde_json::to_value(m).unwrap()),
+        (0usize..200_000).prop_map(|n| serde_json::Value::Object(
+            (0..n.min(5000)).map(|i| (i.to_string(), serde_json::Value::from("x"))).collect()
+        )),
+    ]
 }

@@ -132,9 +132,35 @@ fn a_killed_matrix_resumes_to_the_same_numbers() {
     assert_eq!(files(&b.path().join("out/tiny.old-1")), before);
     assert_eq!(results(&out)["runs"][0]["epochs"].as_array().unwrap().len(), 1);
 
-    // A folder held by a live process is refused.
+    // A lock naming a live process that is not distill-tui (pid 1 here; pids are reused after a
+    // reboot) is stale: taken over, in one line.
     std::fs::write(out.join(".lock"), "1\n").unwrap();
     let (code, err) = run(&cfg_b, &["--set", "training.epochs=0", "--set", "teacher.finetune_epochs=0"]);
+    assert_eq!(code, 0, "{err}");
+    let log = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+    assert!(log.contains("took over the experiment folder's lock, left behind: process 1 is"), "{log}");
+
+    // A folder held by a live distill-tui is refused: one waiting for its input on a pipe.
+    let fifo = b.path().join("input.jsonl");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) on a path of the test's own folder.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut holder = Command::new(env!("CARGO_BIN_EXE_distill-tui"))
+        .args(["predict", "--model"])
+        .arg(b.path().join("teacher"))
+        .arg("--input")
+        .arg(&fifo)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", holder.id())).unwrap();
+    let start: u64 = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().nth(19).unwrap().parse().unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let lock = format!("{}\nhost={}\nstart={start}\nprogram=distill-tui\n", holder.id(), host.trim());
+    std::fs::write(out.join(".lock"), lock).unwrap();
+    let (code, err) = run(&cfg_b, &["--set", "training.epochs=0", "--set", "teacher.finetune_epochs=0"]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("in use by another distill-tui (process 1"), "{err}");
+    assert!(err.contains(&format!("in use by another distill-tui (process {} on", holder.id())), "{err}");
 }

@@ -90,19 +90,62 @@ pub fn peak_rss_mb() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+impl BenchShape {
+    /// Every size in its range, and the step within `available` bytes of memory (when known),
+    /// before anything is allocated.
+    pub fn check(&self, available: Option<f64>) -> Result<()> {
+        let s = self;
+        let ok = s.hidden.is_multiple_of(64)
+            && (64..=8192).contains(&s.hidden)
+            && (2..=96).contains(&s.layers)
+            && (1..=4096).contains(&s.batch)
+            && (2..=512).contains(&s.seq)
+            && (1..=100_000).contains(&s.steps);
+        if !ok {
+            return Err(Error::Input(
+                "bench needs --hidden a multiple of 64 from 64 to 8192, --layers 2 to 96, --batch 1 to 4096, \
+                 --seq 2 to 512 (BERT's positions), --steps 1 to 100000"
+                    .into(),
+            ));
+        }
+        let need = self.memory_estimate();
+        if let Some(have) = available.filter(|&have| need > have) {
+            return Err(Error::Input(format!(
+                "bench at this size needs about {:.1} GB of memory and {:.1} GB are available; use smaller \
+                 --hidden, --layers, --batch or --seq",
+                need / 1e9,
+                have / 1e9
+            )));
+        }
+        Ok(())
+    }
+
+    /// Bytes a step needs, roughly: the teacher's weights, the student's with their gradients
+    /// and Adam's two moments, and the activations kept for the backward pass.
+    pub fn memory_estimate(&self) -> f64 {
+        let (h, l, b, t) = (self.hidden as f64, self.layers as f64, self.batch as f64, self.seq as f64);
+        let layer = 12.0 * h * h;
+        let embeddings = 30522.0 * h;
+        let weights = (l * layer + embeddings) + 4.0 * (l / 2.0 * layer + embeddings);
+        let heads = h / 64.0;
+        let activations = l / 2.0 * b * t * (12.0 * h + 2.0 * heads * t) + l * b * t * 4.0 * h;
+        4.0 * (weights + activations)
+    }
+}
+
+/// MemAvailable of /proc/meminfo, in bytes (Linux).
+fn available_memory() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<f64>().ok()? * 1024.0)
+}
+
 impl BackendTask for BenchShape {
     type Output = Result<BenchReport>;
 
     fn run<B: TrainBackend>(self, device: B::Device, info: BackendInfo) -> Result<BenchReport> {
         let s = self;
-        if !s.hidden.is_multiple_of(64) || s.layers < 2 || s.batch == 0 || s.seq < 2 || s.steps == 0 {
-            return Err(Error::Input(
-                "bench needs --hidden a multiple of 64, --layers >= 2, --batch >= 1, --seq >= 2, --steps >= 1".into(),
-            ));
-        }
-        if s.seq > 512 {
-            return Err(Error::Input("bench --seq is at most 512 (BERT's positions)".into()));
-        }
+        s.check(available_memory())?;
         let config = BertConfig::synthetic(30522, s.hidden, s.layers, s.hidden / 64, 4 * s.hidden, 3);
         let teacher = BertClassifier::<B>::new(&config, 1, &device);
         let layers: Vec<usize> = (1..=s.layers / 2).collect();
@@ -227,5 +270,23 @@ mod tests {
         // The phases are medians of their own, so their sum is near the median step, not equal.
         assert!(sum <= 2.0 * r.step_s_min.max(r.step_s_median) + 1e-3, "{p:?} vs {}", r.step_s_median);
         assert!(r.peak_rss_mb > 1.0);
+    }
+
+    #[test]
+    fn sizes_are_checked_before_anything_is_allocated() {
+        let shape = |hidden, layers| BenchShape { hidden, layers, batch: 32, seq: 128, steps: 5 };
+        assert!(shape(0, 12).check(None).is_err(), "0 is a multiple of 64 but no size");
+        assert!(shape(96, 12).check(None).is_err());
+        assert!(shape(384, 1).check(None).is_err());
+        assert!(shape(10_000_000, 100).check(None).is_err());
+        assert!(shape(384, 12).check(None).is_ok());
+        // Measured peak RSS: 1.24 GB at 384/12, batch 32 x 128; 1.85 GB at 768/12, 32 x 32.
+        let est = shape(384, 12).memory_estimate();
+        assert!((1.1e9..1.6e9).contains(&est), "{est}");
+        let est = BenchShape { hidden: 768, layers: 12, batch: 32, seq: 32, steps: 1 }.memory_estimate();
+        assert!((1.6e9..2.3e9).contains(&est), "{est}");
+        let err = shape(4096, 48).check(Some(8e9)).unwrap_err().to_string();
+        assert!(err.contains("GB of memory and 8.0 GB are available"), "{err}");
+        assert_eq!(shape(4096, 48).check(Some(8e9)).unwrap_err().exit_code(), 2);
     }
 }

@@ -321,9 +321,24 @@ fn run_matrix(
             }
         }
     };
-    let results = engine.join().map_err(|_| Error::Internal("the engine thread panicked".into()))???;
+    let results = engine.join().map_err(|payload| engine_panic(payload.as_ref(), &dir))???;
     print_out(&final_text(&results, &dir, terminal_width()));
     Ok(stopped_by.map_or(0, |s| s.exit_code()))
+}
+
+/// The error for a panic of the engine thread: what it said, and that the folder can resume.
+fn engine_panic(payload: &(dyn std::any::Any + Send), dir: &std::path::Path) -> Error {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    Error::Internal(format!(
+        "the training stopped on an internal error ({what}); the results and checkpoints so far are in {}, \
+         and rerunning the same command resumes from them. This is a bug in distill-tui or burn: please report \
+         it with the lines above",
+        dir.display()
+    ))
 }
 
 /// Prints events until the engine is done; a stop signal asks it to stop after the current step.

@@ -237,7 +237,7 @@ impl RunCheckpoint {
     /// cannot be used (the caller warns and starts the run over).
     pub fn state(&self) -> std::result::Result<Option<CheckpointState>, String> {
         let path = self.dir.join(STATE);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::input_file::read_text(&path, crate::input_file::SMALL) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("{}: {e}", path.display())),

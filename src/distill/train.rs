@@ -74,7 +74,7 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
 
 /// Called after each evaluated epoch with the records so far, the evaluation and the model
 /// (the caller writes results).
-pub type OnEpoch<'a, B> = dyn FnMut(&[EpochRecord], &Evaluation, &BertClassifier<B>) -> Result<()> + 'a;
+pub type OnEpoch<'a> = dyn FnMut(&[EpochRecord], &Evaluation, f64) -> Result<()> + 'a;
 
 /// Number of optimizer steps in one epoch.
 pub fn steps_per_epoch(examples: usize, batch_size: usize) -> usize {
@@ -107,7 +107,7 @@ pub fn train_run<B: TrainBackend>(
     model: BertClassifier<B>,
     ctx: &RunContext<'_, B>,
     job: RunJob<'_, B>,
-    on_epoch: &mut OnEpoch<'_, B>,
+    on_epoch: &mut OnEpoch<'_>,
 ) -> Result<RunOutcome<B>> {
     let mut run = Run::new(ctx, job);
     let s = run.job.settings;
@@ -121,7 +121,7 @@ pub fn train_run<B: TrainBackend>(
     let Some(first_epoch) = run.start(&model)? else {
         return Ok(run.stopped_before_training(model));
     };
-    on_epoch(&run.records, run.evaluation(), &model)?;
+    on_epoch(&run.records, run.evaluation(), run.seconds())?;
     for epoch in first_epoch..=s.epochs {
         let sums;
         (model, sums) = match run.train_epoch(model, epoch)? {
@@ -133,7 +133,7 @@ pub fn train_run<B: TrainBackend>(
             return run.end(model, RunStatus::Stopped, Some(reason));
         };
         run.record_epoch(epoch, Some(sums), ev);
-        on_epoch(&run.records, run.evaluation(), &model)?;
+        on_epoch(&run.records, run.evaluation(), run.seconds())?;
         if epoch < s.epochs {
             run.checkpoint(&model, epoch)?;
         }

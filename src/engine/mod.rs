@@ -3,6 +3,7 @@
 
 pub mod labels;
 pub mod layout;
+mod lock;
 mod matrix;
 mod options;
 mod prepare;

@@ -38,6 +38,9 @@ pub fn run_experiment<B: TrainBackend>(
     // Only now, with every input checked, is the experiment folder touched.
     let workspace = Workspace::open(exp, opts.fresh)?;
     let events = &events.logging_to(&exp.dir.join(EVENTS_LOG))?;
+    if let Some(why) = &workspace.took_over {
+        events.info(format!("took over the experiment folder's lock, left behind: {why}"));
+    }
     if let Some(aside) = &workspace.moved_aside {
         events.info(format!("--fresh: the earlier results were moved to {}", aside.display()));
     }

@@ -3,7 +3,6 @@
 //! kept as it was.
 
 use std::path::Path;
-use std::time::Instant;
 
 use burn::module::Module;
 
@@ -135,13 +134,12 @@ impl<B: TrainBackend> Matrix<'_, B> {
 
     /// Trains a student, keeping its row of results.json current after every epoch.
     fn train_student(&mut self, student: BertClassifier<B>, index: usize, job: RunJob<'_, B>) -> Result<RunOutcome<B>> {
-        let started = Instant::now();
         let (results, dir) = (&mut self.results, &self.exp.dir);
         let ctx = self.p.run_context::<B>(self.events, self.control, &self.shapes, self.device);
-        train_run::<B>(student, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
+        train_run::<B>(student, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, seconds| {
             let r = &mut results.runs[index].record;
             r.set_epochs(records, &ev.correct);
-            r.seconds = started.elapsed().as_secs_f64();
+            r.seconds = seconds;
             results.write(dir)
         })
     }

@@ -69,7 +69,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
             return self.reuse_teacher(saved);
         }
         self.results.teacher.record.status = RunStatus::Running;
-        let outcome = self.train_teacher(teacher, started)?;
+        let outcome = self.train_teacher(teacher)?;
         self.teacher_trained(outcome)
     }
 
@@ -111,15 +111,16 @@ impl<B: TrainBackend> Matrix<'_, B> {
     }
 
     /// Fine-tunes the teacher (cross-entropy only), keeping results.json current per epoch.
-    fn train_teacher(&mut self, teacher: BertClassifier<B>, started: Instant) -> Result<RunOutcome<B>> {
+    fn train_teacher(&mut self, teacher: BertClassifier<B>) -> Result<RunOutcome<B>> {
         let (s, ck) = (self.teacher_settings(), self.teacher_checkpoint());
         let (results, dir) = (&mut self.results, &self.exp.dir);
         let ctx = self.p.run_context::<B>(self.events, self.control, &self.shapes, self.device);
         let job = RunJob { id: 0, settings: &s, teacher: TeacherSignal::None, checkpoint: Some(&ck) };
-        let outcome = train_run::<B>(teacher, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, _m| {
+        // The run's active seconds, earlier invocations included (a resumed run goes on counting).
+        let outcome = train_run::<B>(teacher, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, seconds| {
             let t = &mut results.teacher.record;
             t.set_epochs(records, &ev.correct);
-            t.seconds = started.elapsed().as_secs_f64();
+            t.seconds = seconds;
             results.write(dir)
         })?;
         Ok(outcome)
@@ -181,7 +182,7 @@ fn evaluated(t: &mut RunRecord, epochs: &[EpochRecord], ev: &Evaluation, seconds
 }
 
 fn saved_fingerprint(dir: &Path) -> Option<serde_json::Value> {
-    let text = std::fs::read_to_string(dir.join(FINGERPRINT)).ok()?;
+    let text = crate::input_file::read_text(&dir.join(FINGERPRINT), crate::input_file::SMALL).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     dir.join(WEIGHTS).is_file().then_some(v)
 }

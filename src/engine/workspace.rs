@@ -1,5 +1,5 @@
 //! The experiment folder `<output_dir>/<name>/` as a whole: one process at a time (a lock
-//! file with its pid), the config it was started with (a rerun must match it, or say `--fresh`),
+//! file naming it, see [`super::lock`]), the config it was started with (a rerun must match it, or say `--fresh`),
 //! and `--fresh`, which moves an old folder aside instead of deleting it.
 
 use std::collections::BTreeMap;
@@ -12,6 +12,7 @@ use crate::experiment::Experiment;
 
 use super::layout::TEACHER_DIR;
 pub use super::layout::{CONFIG_FILE, LOCK_FILE};
+use super::lock::{Holder, Owner};
 
 /// Held while this process writes into the experiment folder; removed on drop.
 #[derive(Debug)]
@@ -19,12 +20,14 @@ pub struct Workspace {
     pub dir: PathBuf,
     /// Set when `--fresh` moved an earlier folder here.
     pub moved_aside: Option<PathBuf>,
+    /// Why a lock left behind was stale, when this process took it over.
+    pub took_over: Option<String>,
     lock: PathBuf,
 }
 
 impl Drop for Workspace {
     fn drop(&mut self) {
-        if read_pid(&self.lock) == Some(std::process::id()) {
+        if read_owner(&self.lock).is_some_and(|o| o == Owner::me()) {
             let _ = std::fs::remove_file(&self.lock);
         }
     }
@@ -49,11 +52,11 @@ impl Workspace {
                 dir.display()
             ))
         })?;
-        take_lock(&lock)?;
-        let ws = Self { dir, moved_aside, lock };
+        let took_over = take_lock(&lock)?;
+        let ws = Self { dir, moved_aside, took_over, lock };
         // With the lock held: the folder must belong to this configuration.
         let saved = ws.dir.join(CONFIG_FILE);
-        match std::fs::read_to_string(&saved) {
+        match crate::input_file::read_text(&saved, crate::input_file::EXPERIMENT_FILE) {
             Ok(old) => {
                 let changes = config_changes(&old, &exp.resolved_toml);
                 if !changes.is_empty() {
@@ -89,42 +92,45 @@ pub fn discard(dir: &Path) -> Result<()> {
     }
 }
 
-fn read_pid(lock: &Path) -> Option<u32> {
-    std::fs::read_to_string(lock).ok()?.split_whitespace().next()?.parse().ok()
+fn read_owner(lock: &Path) -> Option<Owner> {
+    Owner::parse(&crate::input_file::read_text(lock, crate::input_file::SMALL).ok()?)
 }
 
-/// Whether a process with this pid exists (signal 0 checks without sending anything).
-fn alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
-    // SAFETY: kill with signal 0 only checks for the process.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-fn refuse_if_locked(lock: &Path) -> Result<()> {
-    match read_pid(lock) {
-        Some(pid) if pid != std::process::id() && alive(pid) => Err(Error::Input(format!(
-            "{} is in use by another distill-tui (process {pid}, see {}); wait for it to end or stop it \
-             (kill {pid}), or give this experiment another experiment.name",
-            lock.parent().unwrap_or(lock).display(),
-            lock.display()
-        ))),
-        _ => Ok(()),
+/// Refuses when a live distill-tui other than this process holds `lock`; otherwise says why a
+/// lock that is there is stale (`None`: no lock, or this process's own).
+fn refuse_if_locked(lock: &Path) -> Result<Option<String>> {
+    let Some(owner) = read_owner(lock) else { return Ok(None) };
+    if owner == Owner::me() {
+        return Ok(None);
+    }
+    match owner.holder() {
+        Holder::Live(o) => {
+            let on = o.host.map(|h| format!(" on {h}")).unwrap_or_default();
+            Err(Error::Input(format!(
+                "{} is in use by another distill-tui (process {}{on}, see {}); wait for it to end or stop it \
+                 (kill {}), or give this experiment another experiment.name",
+                lock.parent().unwrap_or(lock).display(),
+                o.pid,
+                lock.display(),
+                o.pid
+            )))
+        }
+        Holder::Stale(why) => Ok(Some(why)),
     }
 }
 
-/// Creates the lock with this process's pid; a lock left by a dead process is taken over.
-fn take_lock(lock: &Path) -> Result<()> {
-    let me = std::process::id();
+/// Creates the lock naming this process; a stale lock is taken over (and why it was stale is
+/// returned).
+fn take_lock(lock: &Path) -> Result<Option<String>> {
+    let me = Owner::me();
     match std::fs::OpenOptions::new().write(true).create_new(true).open(lock) {
-        Ok(mut f) => writeln!(f, "{me}").map_err(|e| Error::io(lock, e)),
+        Ok(mut f) => f.write_all(me.to_text().as_bytes()).map(|_| None).map_err(|e| Error::io(lock, e)),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            refuse_if_locked(lock)?;
-            // Stale: its process is gone.
-            write_atomic(lock, |path| std::fs::write(path, format!("{me}\n")).map_err(|e| Error::io(path, e)))?;
+            let why = refuse_if_locked(lock)?;
+            write_atomic(lock, |path| std::fs::write(path, me.to_text()).map_err(|e| Error::io(path, e)))?;
             // Two processes taking over the same stale lock: the last rename wins, the other leaves.
-            match read_pid(lock) {
-                Some(pid) if pid == me => Ok(()),
+            match read_owner(lock) {
+                Some(owner) if owner == me => Ok(why),
                 _ => refuse_if_locked(lock),
             }
         }
@@ -198,19 +204,26 @@ mod tests {
     }
 
     #[test]
-    fn a_live_lock_refuses_and_a_dead_one_is_taken_over() {
+    fn a_live_lock_refuses_and_a_stale_one_is_taken_over() {
         let dir = tempfile::tempdir().unwrap();
         let lock = dir.path().join(LOCK_FILE);
-        // pid 1 is always alive (and not this process).
-        std::fs::write(&lock, "1\n").unwrap();
+        // A live holder: this process's record with another pid is not possible to fake, so
+        // a record on another host (which cannot be checked from here) stands for it.
+        let elsewhere = Owner { host: Some("gpu-node-7".into()), ..Owner::me() };
+        std::fs::write(&lock, elsewhere.to_text()).unwrap();
         let e = take_lock(&lock).unwrap_err().to_string();
-        assert!(e.contains("in use by another distill-tui (process 1") && e.contains("kill 1"), "{e}");
+        let pid = std::process::id();
+        assert!(e.contains(&format!("in use by another distill-tui (process {pid} on gpu-node-7")), "{e}");
+        // pid 1 is alive but is not distill-tui: stale.
+        std::fs::write(&lock, "1\n").unwrap();
+        let why = take_lock(&lock).unwrap().expect("taken over");
+        assert!(why.starts_with("process 1 is ") && why.contains("not distill-tui"), "{why}");
+        assert_eq!(read_owner(&lock), Some(Owner::me()));
         // A pid far above pid_max belongs to no process.
         std::fs::write(&lock, "999999999\n").unwrap();
-        take_lock(&lock).unwrap();
-        assert_eq!(read_pid(&lock), Some(std::process::id()));
+        assert_eq!(take_lock(&lock).unwrap().as_deref(), Some("process 999999999 has ended"));
         // Our own lock is not a conflict.
-        take_lock(&lock).unwrap();
+        assert_eq!(take_lock(&lock).unwrap(), None);
     }
 
     #[test]

@@ -9,6 +9,9 @@ use std::path::Path;
 /// is a Hub id; `data.*` unless `"hub"`).
 const PATH_KEYS: [&str; 4] = ["teacher.model", "data.train", "data.validation", "experiment.output_dir"];
 
+/// Parts of the longest key accepted (with room for future sections).
+const MAX_KEY_PARTS: usize = 8;
+
 /// Applies each override in order, relative paths taken from `cwd`. The error is (key, message).
 pub fn apply_overrides(table: &mut toml::Table, overrides: &[String], cwd: &Path) -> Result<(), (String, String)> {
     for o in overrides {
@@ -17,6 +20,15 @@ pub fn apply_overrides(table: &mut toml::Table, overrides: &[String], cwd: &Path
         };
         let key = key.trim();
         let parts: Vec<&str> = key.split('.').collect();
+        // The deepest key is three parts (training.loss_weights.ce); a deep one would only build
+        // nested tables for the checks to refuse, and very deep ones overflow the stack there.
+        if parts.len() > MAX_KEY_PARTS {
+            let shown: String = key.chars().take(40).collect();
+            return Err((
+                format!("{shown}…"),
+                format!("has {} parts; a key has at most {MAX_KEY_PARTS}, like training.loss_weights.ce", parts.len()),
+            ));
+        }
         if parts.iter().any(|p| p.is_empty()) {
             return Err((key.into(), "is not a dotted key like data.train".into()));
         }
@@ -96,5 +108,15 @@ mod tests {
         assert!(apply_overrides(&mut t, &["a..b=1".into()], cwd).is_err());
         apply_overrides(&mut t, &["x=1".into()], cwd).unwrap();
         assert!(apply_overrides(&mut t, &["x.y=1".into()], cwd).unwrap_err().1.contains("not a section"));
+    }
+
+    #[test]
+    fn a_very_deep_key_is_refused_before_any_table_is_built() {
+        let mut t = toml::Table::new();
+        let key = vec!["a"; 20_000].join(".") + "=1";
+        let (shown, message) = apply_overrides(&mut t, &[key], Path::new("/")).unwrap_err();
+        assert_eq!(shown, format!("{}…", "a.".repeat(20)));
+        assert_eq!(message, "has 20000 parts; a key has at most 8, like training.loss_weights.ce");
+        assert!(t.is_empty());
     }
 }

@@ -117,6 +117,39 @@ pub fn default_runs() -> Vec<RunSpec> {
 }
 
 /// "Top-K Layer" -> "top-k-layer".
+/// The longest experiment or run name.
+pub const MAX_NAME: usize = 100;
+
+/// The one rule for a name that becomes a folder: letters, digits, '-', '_' and '.', at most
+/// [`MAX_NAME`] characters, not `.` or `..`.
+pub fn check_folder_name(name: &str) -> std::result::Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if name.is_empty() || name.len() > MAX_NAME || !name.chars().all(allowed) || name == "." || name == ".." {
+        return Err(format!(
+            "cannot name a folder; use letters, digits, '-', '_' and '.' (at most {MAX_NAME}, not . or ..)"
+        ));
+    }
+    Ok(())
+}
+
+/// A message with each line cut after 200 characters: toml quotes the offending line, which
+/// may be megabytes long.
+fn cut_lines(message: &str) -> String {
+    let cut = |l: &str| match l.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &l[..i]),
+        None => l.to_string(),
+    };
+    message.lines().map(cut).collect::<Vec<_>>().join("\n")
+}
+
+/// A name for a message: quoted and escaped (no control character reaches the terminal), cut
+/// after 60 characters.
+fn shown(name: &str) -> String {
+    let cut: String = name.chars().take(60).collect();
+    let more = if name.chars().count() > 60 { "…" } else { "" };
+    format!("{cut:?}{more}")
+}
+
 pub fn slugify(name: &str) -> String {
     let mut s = String::new();
     for c in name.chars() {
@@ -132,16 +165,17 @@ pub fn slugify(name: &str) -> String {
 impl Experiment {
     /// Reads `path`, applies `KEY=VALUE` overrides and checks every value.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::Input(format!(
-                "{}: no such file. To try distill-tui with no download, run `distill-tui demo` (a small \
+        let text =
+            crate::input_file::read_text(path, crate::input_file::EXPERIMENT_FILE).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::Input(format!(
+                    "{}: no such file. To try distill-tui with no download, run `distill-tui demo` (a small \
                  synthetic experiment). To run your own, write an experiment file (./experiments.toml is \
                  read by default) or point to one with --config FILE; examples/minilm-sst2.toml in \
                  distill-tui's repository is one to start from",
-                path.display()
-            )),
-            _ => Error::io(path, e),
-        })?;
+                    path.display()
+                )),
+                _ => Error::io(path, e),
+            })?;
         Self::from_str(&text, path, overrides)
     }
 
@@ -149,7 +183,7 @@ impl Experiment {
         let mut table: toml::Table = toml::from_str(text).map_err(|e| Error::Config {
             file: path.to_path_buf(),
             key: "syntax".into(),
-            message: format!("not valid TOML: {e}"),
+            message: format!("not valid TOML: {}", cut_lines(&e.to_string())),
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let cwd = std::env::current_dir().unwrap_or_default();
@@ -167,10 +201,10 @@ impl Experiment {
             Error::Config {
                 file: path.to_path_buf(),
                 key: if path_str == "." { "file".into() } else { path_str },
-                message: match located {
+                message: cut_lines(&match located {
                     Some(l) => l.to_string().trim_end().to_string(),
                     None => e.into_inner().message().to_string(),
-                },
+                }),
             }
         })?;
         check(file, path, &base, resolved_toml)
@@ -289,12 +323,7 @@ impl Checker<'_> {
     /// `[experiment]`: the name (a folder under `output_dir`), that folder, and the seeds.
     fn experiment(&self, e: &ExperimentSection) -> Result<(String, PathBuf, Vec<u64>)> {
         let name = e.name.trim().to_string();
-        if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
-            return Err(self.err(
-                "experiment.name",
-                format!("{:?} cannot name a folder; use letters, digits, '-' or '_'", e.name),
-            ));
-        }
+        check_folder_name(&name).map_err(|m| self.err("experiment.name", format!("{} {m}", shown(&e.name))))?;
         if e.seeds.is_empty() {
             return Err(self.err("experiment.seeds", "is empty; give at least one seed, e.g. seeds = [42]".into()));
         }
@@ -376,6 +405,10 @@ impl Checker<'_> {
         let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         if !matches!(ext.as_str(), "tsv" | "csv" | "jsonl" | "parquet") {
             return Err(self.err(key, format!("\"{v}\" must be \"hub\" or a .tsv, .csv, .jsonl or .parquet file")));
+        }
+        if p.exists() && !p.is_file() {
+            let what = if p.is_dir() { "a folder" } else { "not a regular file (a device, pipe or socket)" };
+            return Err(self.err(key, format!("{} is {what}; give a data file", p.display())));
         }
         if !p.is_file() {
             return Err(self.err(
@@ -461,6 +494,12 @@ impl Checker<'_> {
         for (i, r) in listed.iter().enumerate() {
             let key = |k: &str| format!("runs[{i}].{k}");
             let layers = self.run_layers(i, r, student_layers)?;
+            if r.name.chars().count() > MAX_NAME || r.name.chars().any(char::is_control) {
+                return Err(self.err(
+                    &key("name"),
+                    format!("{} must be at most {MAX_NAME} characters, without control characters", shown(&r.name)),
+                ));
+            }
             let slug = slugify(&r.name);
             if slug.is_empty() {
                 return Err(self.err(&key("name"), format!("{:?} needs at least one letter or digit", r.name)));

@@ -29,6 +29,11 @@ impl ModelFiles {
     /// `spec` is a folder, or a Hub id (`bert-base-uncased`, `owner/name`) at `revision`.
     pub fn resolve(spec: &str, revision: &str, hub: &HubSettings) -> Result<Self> {
         let path = Path::new(spec);
+        if spec.trim().is_empty() {
+            return Err(Error::Input(
+                "no model given (an empty name); give a model folder or a Hub id like `owner/name`".into(),
+            ));
+        }
         if path.is_dir() {
             return Self::from_dir(path);
         }
@@ -49,6 +54,15 @@ impl ModelFiles {
     }
 
     pub fn from_dir(dir: &Path) -> Result<Self> {
+        // A name that exists but is no regular file (a folder, a device) is an error of its own,
+        // not a missing file.
+        for name in [CONFIG, WEIGHTS, TOKENIZER_JSON, VOCAB, TOKENIZER_CONFIG, SPECIAL_TOKENS_MAP] {
+            let p = dir.join(name);
+            if p.exists() && !p.is_file() {
+                let what = if p.is_dir() { "a folder" } else { "not a regular file" };
+                return Err(Error::InvalidModel { path: p, reason: format!("is {what}; it must be a file") });
+            }
+        }
         let file = |name: &str| Some(dir.join(name)).filter(|p| p.is_file());
         let missing = |what: &str| Error::InvalidModel {
             path: dir.to_path_buf(),

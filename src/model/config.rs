@@ -46,7 +46,7 @@ pub struct BertConfig {
 impl BertConfig {
     /// Reads and checks `config.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::input_file::read(path, crate::input_file::MODEL_CONFIG)?;
         let value: Value = serde_json::from_str(&text).map_err(|e| Error::InvalidModel {
             path: path.to_path_buf(),
             reason: format!("config.json is not valid JSON: {e}"),
@@ -247,8 +247,21 @@ fn hidden_act(raw: &Map<String, Value>) -> std::result::Result<Activation, Strin
     }
 }
 
+/// The most labels a classifier may have: GLUE's tasks have 1 to 3, intent classifiers a few
+/// hundred; more is a config.json that is not a sequence classifier's (or a broken one).
+pub const MAX_LABELS: usize = 1000;
+
 /// Label names from `id2label` (ids 0..n, all present), else `num_labels` generic names, else 2.
 fn read_labels(raw: &Map<String, Value>) -> std::result::Result<Vec<String>, String> {
+    let counts = [
+        raw.get("num_labels").and_then(Value::as_u64),
+        raw.get("id2label").and_then(|m| Some(m.as_object()?.len() as u64)),
+    ];
+    if let Some(n) = counts.into_iter().flatten().find(|&n| n > MAX_LABELS as u64) {
+        return Err(format!(
+            "the classifier has {n} labels (num_labels or id2label); distill-tui reads sequence classifiers of at most {MAX_LABELS}"
+        ));
+    }
     let num_labels = match raw.get("num_labels") {
         None | Some(Value::Null) => None,
         Some(v) => Some(

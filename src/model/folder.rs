@@ -44,13 +44,15 @@ impl<B: Backend> LoadedModel<B> {
     }
 }
 
-/// `--max-length` / `data.max_length` against the model: at least 2 (for [CLS] and [SEP]) and at
-/// most `max_position_embeddings`.
+/// `--max-length` / `data.max_length` against the model: at least 3 (for [CLS], text and [SEP],
+/// as in experiments) and at most `max_position_embeddings`.
 pub fn check_max_length(max_length: Option<usize>, config: &BertConfig) -> Result<usize> {
     let limit = config.max_position_embeddings;
     match max_length {
         None => Ok(limit),
-        Some(n) if n < 2 => Err(Error::Input(format!("max length {n} is too small: it must be at least 2"))),
+        Some(n) if n < 3 => {
+            Err(Error::Input(format!("max length {n} is too small: [CLS] text [SEP] needs at least 3")))
+        }
         Some(n) if n > limit => Err(Error::Input(format!(
             "max length {n} is above the model's max_position_embeddings ({limit}); use at most {limit}"
         ))),

@@ -1,6 +1,6 @@
 //! `distill-tui predict`: run a sequence classifier on text and print labels and probabilities.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use crate::ops::{FastOps, TrainBackend};
@@ -48,10 +48,10 @@ struct JsonLine {
 
 /// Reads `{"text": ..., "text_pair": ...}` lines; blank lines are skipped; errors name the line.
 pub fn read_jsonl(path: &std::path::Path) -> Result<Vec<(String, Option<String>)>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::input_file::open(path, true).map_err(|e| Error::io(path, e))?;
     let mut items = Vec::new();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| Error::io(path, e))?;
+    for (i, line) in crate::input_file::lines(file, crate::input_file::JSONL_LINE).enumerate() {
+        let line = line.map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
         if line.trim().is_empty() {
             continue;
         }

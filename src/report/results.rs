@@ -144,7 +144,7 @@ pub use crate::events::{correct_string, parse_correct};
 impl Results {
     pub fn read(dir: &Path) -> Result<Self> {
         let path = if dir.is_file() { dir.to_path_buf() } else { dir.join(RESULTS_JSON) };
-        let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+        let text = crate::input_file::read_text(&path, crate::input_file::RESULTS).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::Input(format!(
                 "{}: no results here; give the experiment folder (checkpoints/<name>) or its results.json",
                 path.display()

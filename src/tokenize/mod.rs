@@ -103,6 +103,7 @@ impl TextTokenizer {
     pub fn load(files: &ModelFiles, max_length: usize, vocab_size: usize) -> Result<Self> {
         let (inner, path) = match (&files.tokenizer_json, &files.vocab) {
             (Some(json), _) => {
+                crate::input_file::check(json, crate::input_file::VOCAB).map_err(|e| Error::io(json, e))?;
                 let t = Tokenizer::from_file(json).map_err(|e| Error::Tokenizer {
                     path: json.clone(),
                     reason: format!("cannot read tokenizer.json: {e}"),
@@ -110,6 +111,7 @@ impl TextTokenizer {
                 (t, json.clone())
             }
             (None, Some(vocab)) => {
+                crate::input_file::check(vocab, crate::input_file::VOCAB).map_err(|e| Error::io(vocab, e))?;
                 (wordpiece_from_vocab(vocab, lowercase(files.tokenizer_config.as_deref())?)?, vocab.clone())
             }
             (None, None) => {
@@ -121,13 +123,17 @@ impl TextTokenizer {
         };
         let tokenizer = Self::from_tokenizer(inner, max_length)
             .map_err(|reason| Error::Tokenizer { path: path.clone(), reason })?;
-        if tokenizer.vocab_size() > vocab_size {
+        // Every id the tokenizer can produce must have a row in the model's embedding: ids
+        // are not always 0..n (a tokenizer.json may skip ids or add tokens above them).
+        let largest = tokenizer.inner.get_vocab(true).into_values().max().map_or(0, |id| id as usize + 1);
+        if tokenizer.vocab_size() > vocab_size || largest > vocab_size {
             return Err(Error::Tokenizer {
                 path,
                 reason: format!(
-                    "the tokenizer has {} tokens but the model's vocab_size is {vocab_size}; \
+                    "the tokenizer has {} tokens with ids up to {} but the model's vocab_size is {vocab_size}; \
                      use the tokenizer that was saved with this model",
-                    tokenizer.vocab_size()
+                    tokenizer.vocab_size(),
+                    largest.saturating_sub(1)
                 ),
             });
         }
@@ -161,7 +167,24 @@ impl TextTokenizer {
             None => text.into(),
         };
         let enc = self.inner.encode(input, true).map_err(|e| Error::Input(format!("cannot tokenize {text:?}: {e}")))?;
-        Ok(Encoded { ids: enc.get_ids().to_vec(), type_ids: enc.get_type_ids().to_vec() })
+        self.fits(Encoded { ids: enc.get_ids().to_vec(), type_ids: enc.get_type_ids().to_vec() }, pair.is_some())
+    }
+
+    /// `e`, unless truncation could not bring it within `max_length` (the special tokens alone
+    /// do not fit: tokenizers then leaves the input whole).
+    fn fits(&self, e: Encoded, pair: bool) -> Result<Encoded> {
+        // Truncation keeps the special tokens; the limits checked on max_length (at least 3)
+        // make this a guard against a tokenizer that does not truncate (a tokenizer.json
+        // whose post-processor adds more), never a silent overflow of the model's positions.
+        if e.ids.len() <= self.max_length {
+            return Ok(e);
+        }
+        let specials = if pair { "[CLS] text [SEP] pair [SEP]" } else { "[CLS] text [SEP]" };
+        Err(Error::Input(format!(
+            "max length {} leaves no room for {specials}: an input was {} tokens after truncation",
+            self.max_length,
+            e.ids.len()
+        )))
     }
 
     /// Encodes many examples (in parallel where the crate can).
@@ -174,10 +197,12 @@ impl TextTokenizer {
             })
             .collect();
         let encs = self.inner.encode_batch(inputs, true).map_err(|e| Error::Input(format!("cannot tokenize: {e}")))?;
-        Ok(encs
-            .into_iter()
-            .map(|e| Encoded { ids: e.get_ids().to_vec(), type_ids: e.get_type_ids().to_vec() })
-            .collect())
+        encs.into_iter()
+            .zip(items)
+            .map(|(e, (_, pair))| {
+                self.fits(Encoded { ids: e.get_ids().to_vec(), type_ids: e.get_type_ids().to_vec() }, pair.is_some())
+            })
+            .collect()
     }
 
     /// Saves the tokenizer as `tokenizer.json` (used when the source had only `vocab.txt`).
@@ -191,7 +216,7 @@ impl TextTokenizer {
 /// `do_lower_case` from tokenizer_config.json (default true, as for uncased BERT).
 fn lowercase(tokenizer_config: Option<&Path>) -> Result<bool> {
     let Some(path) = tokenizer_config else { return Ok(true) };
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::input_file::read(path, crate::input_file::MODEL_CONFIG)?;
     let v: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::Tokenizer { path: path.to_path_buf(), reason: format!("not valid JSON: {e}") })?;
     Ok(v.get("do_lower_case").and_then(|b| b.as_bool()).unwrap_or(true))
