@@ -112,7 +112,8 @@ pub fn read_jsonl(path: &Path, wanted: &ColumnChoices) -> Result<Vec<Row>> {
 pub fn read_jsonl_from(path: &Path, reader: impl BufRead, wanted: &ColumnChoices) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     let mut cols: Option<Vec<String>> = None;
-    for (i, line) in reader.lines().enumerate() {
+    // Bounded lines, a UTF-8 byte-order mark dropped (as for TSV, CSV and TOML).
+    for (i, line) in crate::input_file::lines(reader, crate::input_file::JSONL_LINE).enumerate() {
         let line_no = i + 1;
         let line = line.map_err(|e| bad(path, line_no, e))?;
         if line.trim().is_empty() {
@@ -265,6 +266,14 @@ mod tests {
         .unwrap();
         assert_eq!(rows[1].cells, vec![Some("b".into()), Some("positive".into())]);
         assert_eq!(rows[1].line, 3);
+        // A byte-order mark, as some editors write it, is not part of the first object.
+        let bom = read_jsonl_from(
+            Path::new("x.jsonl"),
+            "\u{feff}{\"sentence\": \"a\", \"label\": 1}\n".as_bytes(),
+            &choices(&[&["sentence"], &["label"]]),
+        )
+        .unwrap();
+        assert_eq!(bom[0].cells, vec![Some("a".into()), Some("1".into())]);
         let err = read_jsonl_from(
             Path::new("x.jsonl"),
             "{\"sentence\": \"a\", \"label\": 1}\n{oops\n".as_bytes(),

@@ -130,10 +130,11 @@ impl TextTokenizer {
             return Err(Error::Tokenizer {
                 path,
                 reason: format!(
-                    "the tokenizer has {} tokens with ids up to {} but the model's vocab_size is {vocab_size}; \
-                     use the tokenizer that was saved with this model",
+                    "the tokenizer has {} tokens with ids up to {} but the model's vocab_size is {vocab_size} \
+                     (ids 0 to {}); use the tokenizer that was saved with this model",
                     tokenizer.vocab_size(),
-                    largest.saturating_sub(1)
+                    largest.saturating_sub(1),
+                    vocab_size.saturating_sub(1)
                 ),
             });
         }
