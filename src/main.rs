@@ -28,12 +28,22 @@ fn main() {
         unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
     }
     let cli = distill_tui::cli::Cli::parse_with_tips();
-    match distill_tui::cli::run(cli) {
-        Ok(0) => {}
-        Ok(code) => std::process::exit(code),
-        Err(e) => {
+    // A panic is a bug, never an answer to input: the hook has printed where it happened; the
+    // process ends with exit code 1 and says so, instead of Rust's 101.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| distill_tui::cli::run(cli)));
+    match outcome {
+        Ok(Ok(0)) => {}
+        Ok(Ok(code)) => std::process::exit(code),
+        Ok(Err(e)) => {
             distill_tui::cli::print_err(&format!("error: {e}"));
             std::process::exit(e.exit_code());
+        }
+        Err(_) => {
+            distill_tui::cli::print_err(
+                "error: distill-tui stopped on an internal error (the lines above say where); this is a bug: \
+                 please report it with those lines. Results written so far are kept; rerunning resumes",
+            );
+            std::process::exit(1);
         }
     }
 }

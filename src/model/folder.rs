@@ -38,7 +38,8 @@ impl<B: Backend> LoadedModel<B> {
         let files = ModelFiles::resolve(spec, revision, hub)?;
         let config = BertConfig::from_file(&files.config)?;
         let max_length = check_max_length(max_length, &config)?;
-        let tokenizer = TextTokenizer::load(&files, max_length, config.vocab_size)?;
+        let tokenizer =
+            TextTokenizer::load(&files, max_length, config.vocab_size)?.with_type_vocab_size(config.type_vocab_size);
         let (model, report) = load_classifier::<B>(&files.weights, &config, seed, device)?;
         Ok(Self { files, config, model, tokenizer, report })
     }

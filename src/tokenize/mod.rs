@@ -89,6 +89,8 @@ fn collate_to(items: &[&Encoded], pad_id: u32, seq: usize) -> TokenBatch {
 pub struct TextTokenizer {
     inner: Tokenizer,
     pub max_length: usize,
+    /// The model's token types (`type_vocab_size`): 1 means it cannot take a text pair.
+    pub type_vocab_size: usize,
 }
 
 impl std::fmt::Debug for TextTokenizer {
@@ -151,7 +153,12 @@ impl TextTokenizer {
                 ..Default::default()
             }))
             .map_err(|e| format!("cannot truncate to {max_length} tokens: {e}"))?;
-        Ok(Self { inner, max_length })
+        Ok(Self { inner, max_length, type_vocab_size: 2 })
+    }
+
+    /// The model's number of token types: an input needing more is refused.
+    pub fn with_type_vocab_size(self, type_vocab_size: usize) -> Self {
+        Self { type_vocab_size, ..self }
     }
 
     pub fn vocab_size(&self) -> usize {
@@ -174,6 +181,13 @@ impl TextTokenizer {
     /// `e`, unless truncation could not bring it within `max_length` (the special tokens alone
     /// do not fit: tokenizers then leaves the input whole).
     fn fits(&self, e: Encoded, pair: bool) -> Result<Encoded> {
+        if let Some(&t) = e.type_ids.iter().find(|&&t| t as usize >= self.type_vocab_size) {
+            return Err(Error::Input(format!(
+                "the model has {} token type(s) (type_vocab_size) but this input uses type {t}: it cannot \
+                 take a text pair; give single texts",
+                self.type_vocab_size
+            )));
+        }
         // Truncation keeps the special tokens; the limits checked on max_length (at least 3)
         // make this a guard against a tokenizer that does not truncate (a tokenizer.json
         // whose post-processor adds more), never a silent overflow of the model's positions.
@@ -307,5 +321,18 @@ mod tests {
         assert_eq!(batch.ids, vec![2, 5, 3, 9, 9, 9, 2, 5, 6, 3, 9, 9]);
         assert_eq!(batch.type_ids, vec![0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0]);
         assert_eq!(batch.mask, vec![1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 0, 0]);
+    }
+
+    #[test]
+    fn a_pair_for_a_model_of_one_token_type_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let vocab = dir.path().join("vocab.txt");
+        std::fs::write(&vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\ngood\nbad\n").unwrap();
+        let inner = wordpiece_from_vocab(&vocab, true).unwrap();
+        let t = TextTokenizer::from_tokenizer(inner, 16).unwrap().with_type_vocab_size(1);
+        assert_eq!(t.encode("good", None).unwrap().ids, vec![2, 4, 3]);
+        let e = t.encode("good", Some("bad")).unwrap_err();
+        assert!(e.to_string().contains("1 token type(s) (type_vocab_size) but this input uses type 1"), "{e}");
+        assert!(t.encode_many(&[("good".into(), Some("bad".into()))]).is_err());
     }
 }
