@@ -99,6 +99,9 @@ fn a_killed_matrix_resumes_to_the_same_numbers() {
     assert!(out.join(".lock").exists(), "a killed process leaves its lock behind");
     let first_student = files(&out.join("top-k-layer"));
     let first_result = killed["runs"][0].clone();
+    let state_json: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let seconds_before = state_json["seconds"].as_f64().unwrap();
+    assert!(seconds_before > 0.0);
 
     // The same command again: the stale lock is taken over and the matrix finishes.
     let (code, err) = run(&cfg_b, &[]);
@@ -107,6 +110,8 @@ fn a_killed_matrix_resumes_to_the_same_numbers() {
     assert_eq!(files(&out.join("top-k-layer")), first_student, "the finished run's student was rewritten");
     assert_eq!(resumed["runs"][0], first_result, "the finished run's results changed");
     assert_eq!(resumed["runs"][1]["resumed_from_epoch"], 1, "the second run did not continue from its checkpoint");
+    let seconds = resumed["runs"][1]["seconds"].as_f64().unwrap();
+    assert!(seconds > seconds_before, "a resumed run goes on counting its time: {seconds} after {seconds_before}");
     assert_eq!(numbers(&resumed), numbers(&reference), "a resumed matrix must end with the uninterrupted numbers");
     assert!(!out.join(".lock").exists(), "the lock is removed at the end");
     assert!(!out.join(".resume/bottom-k-layer").exists(), "a finished run's checkpoint is removed");
