@@ -3,25 +3,10 @@
 //! existing results folder. `DISTILL_TUI_BAD_INPUT_TABLE=FILE` writes what each printed as a
 //! Markdown table.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use distill_tui::synthetic::{Run, RunLayers, SyntheticExperiment, TaskSize};
-
 mod common;
-
-/// The good experiment every case starts from: one epoch of everything, one explicit run. The
-/// cases name lines of its file (`[training]` is line 19).
-fn experiment() -> SyntheticExperiment {
-    SyntheticExperiment {
-        task: TaskSize { train: 64, validation: 32, seed: 9 },
-        seeds: vec![7],
-        finetune_epochs: 1,
-        epochs: 1,
-        runs: vec![Run { name: "Odd Layer".into(), layers: RunLayers::Teacher(vec![1, 3]) }],
-        ..common::tiny_experiment()
-    }
-}
 
 struct Case {
     name: &'static str,
@@ -169,7 +154,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "unreadable earlier results",
-            setup: |d| std::fs::write(d.join("out/tiny/results.json"), "{\"earlier\": true}").unwrap(),
+            setup: |d| std::fs::write(d.join("out/tiny/results.json"), common::EARLIER_RESULTS).unwrap(),
             overrides: &[],
             env: &[],
             expect: &["results.json", "not a distill-tui results file", "--fresh"],
@@ -268,22 +253,13 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-/// A good setup: a generated 4-layer teacher (hidden 32, max 64 positions), a task and the
-/// config; and an earlier results folder that must not change.
-fn good(dir: &Path) -> PathBuf {
-    let out = dir.join("out/tiny");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("results.json"), "{\"earlier\": true}").unwrap();
-    experiment().write(dir, "experiments.toml").unwrap()
-}
-
 #[test]
 fn every_bad_input_exits_2_with_a_message_and_touches_nothing() {
     let mut table = String::from("| Bad input | What distill-tui printed (exit 2) |\n|---|---|\n");
     let mut failures = vec![];
     for case in cases() {
         let tmp = tempfile::tempdir().unwrap();
-        let cfg = good(tmp.path());
+        let cfg = common::bad_input_setup(tmp.path());
         (case.setup)(tmp.path());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_distill-tui"));
         cmd.args(["--headless", "--config", cfg.to_str().unwrap()])
@@ -302,7 +278,7 @@ fn every_bad_input_exits_2_with_a_message_and_touches_nothing() {
         let code = out.status.code();
         let missing: Vec<&&str> = case.expect.iter().filter(|e| !message.contains(**e)).collect();
         let untouched = std::fs::read_dir(tmp.path().join("out/tiny")).unwrap().count() == 1
-            && std::fs::read(tmp.path().join("out/tiny/results.json")).unwrap() == b"{\"earlier\": true}";
+            && common::earlier_results_untouched(tmp.path());
         if code != Some(2) || !missing.is_empty() || message.contains("panicked") || !untouched {
             failures.push(format!(
                 "{}: exit {code:?}, missing {missing:?}, results untouched: {untouched}\n  {message}",

@@ -6,11 +6,9 @@
 //! a Markdown table.
 
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-use distill_tui::synthetic::{Run, RunLayers, SyntheticExperiment, TaskSize};
 
 mod common;
 
@@ -18,17 +16,6 @@ mod common;
 /// grew to 2 GB before), far above what these small cases need.
 const MEMORY_LIMIT: u64 = 3 << 30;
 const TIMEOUT: Duration = Duration::from_secs(60);
-
-fn experiment() -> SyntheticExperiment {
-    SyntheticExperiment {
-        task: TaskSize { train: 64, validation: 32, seed: 9 },
-        seeds: vec![7],
-        finetune_epochs: 1,
-        epochs: 1,
-        runs: vec![Run { name: "Odd Layer".into(), layers: RunLayers::Teacher(vec![1, 3]) }],
-        ..common::tiny_experiment()
-    }
-}
 
 struct Case {
     name: &'static str,
@@ -348,20 +335,13 @@ fn run_limited(dir: &Path, args: &[String]) -> (Option<i32>, String) {
     (status.and_then(|s| s.code()), reader.join().unwrap())
 }
 
-fn good(dir: &Path) -> PathBuf {
-    let out = dir.join("out/tiny");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("results.json"), "{\"earlier\": true}").unwrap();
-    experiment().write(dir, "experiments.toml").unwrap()
-}
-
 #[test]
 fn every_hostile_input_exits_with_a_message_under_bounded_memory() {
     let mut table = String::from("| Hostile input | Exit | What distill-tui printed |\n|---|---|---|\n");
     let mut failures = vec![];
     for case in cases() {
         let tmp = tempfile::tempdir().unwrap();
-        good(tmp.path());
+        common::bad_input_setup(tmp.path());
         (case.setup)(tmp.path());
         let args = (case.args)(tmp.path());
         let (code, stderr) = run_limited(tmp.path(), &args);
@@ -374,7 +354,7 @@ fn every_hostile_input_exits_with_a_message_under_bounded_memory() {
             shown.replace('\n', " ").replace('|', "\\|")
         ));
         let missing: Vec<&&str> = case.expect.iter().filter(|e| !message.contains(**e)).collect();
-        let untouched = std::fs::read(tmp.path().join("out/tiny/results.json")).unwrap() == b"{\"earlier\": true}";
+        let untouched = common::earlier_results_untouched(tmp.path());
         // No message echoes a hostile input whole.
         let short = message.len() < 4000;
         if code != Some(case.code) || !missing.is_empty() || message.contains("panicked") || !untouched || !short {

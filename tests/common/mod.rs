@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use distill_tui::backend::CpuBackend;
 use distill_tui::hub::HubSettings;
 use distill_tui::model::LoadedModel;
-use distill_tui::synthetic::{SyntheticExperiment, TaskSize, TeacherShape};
+use distill_tui::synthetic::{Run, RunLayers, SyntheticExperiment, TaskSize, TeacherShape};
 use safetensors::SafeTensors;
 use safetensors::tensor::TensorView;
 use serde::Deserialize;
@@ -39,6 +39,36 @@ pub fn tiny_experiment() -> SyntheticExperiment {
         cosine_target: None,
         runs: vec![],
     }
+}
+
+/// The good experiment the bad- and hostile-input cases start from: one epoch of everything,
+/// one explicit run. The bad-input cases name lines of its file (`[training]` is line 19).
+pub fn bad_input_experiment() -> SyntheticExperiment {
+    SyntheticExperiment {
+        task: TaskSize { train: 64, validation: 32, seed: 9 },
+        seeds: vec![7],
+        finetune_epochs: 1,
+        epochs: 1,
+        runs: vec![Run { name: "Odd Layer".into(), layers: RunLayers::Teacher(vec![1, 3]) }],
+        ..tiny_experiment()
+    }
+}
+
+/// What an earlier invocation left in `out/tiny/results.json`: bad input must not touch it.
+pub const EARLIER_RESULTS: &[u8] = b"{\"earlier\": true}";
+
+/// A good setup in `dir`: the generated teacher, the task and [`bad_input_experiment`]'s file
+/// (returned), and an earlier results folder that must not change.
+pub fn bad_input_setup(dir: &Path) -> PathBuf {
+    let out = dir.join("out/tiny");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("results.json"), EARLIER_RESULTS).unwrap();
+    bad_input_experiment().write(dir, "experiments.toml").unwrap()
+}
+
+/// Whether the earlier results in `dir` are as [`bad_input_setup`] wrote them.
+pub fn earlier_results_untouched(dir: &Path) -> bool {
+    std::fs::read(dir.join("out/tiny/results.json")).unwrap() == EARLIER_RESULTS
 }
 
 #[derive(Debug, Deserialize)]
