@@ -76,3 +76,136 @@ fn the_sequential_run_gives_the_numbers_of_the_code_before_cells() {
     let want: Value = serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
     assert_eq!(got, want);
 }
+
+fn code(out: &std::process::Output) -> (i32, String) {
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The fixture's numbers (the sequential run of the code before cells); the other ways of
+/// running are compared with them, on this machine, exactly.
+fn fixture() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cells/sequential-before-cells.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_teacher_job_and_one_process_per_cell_give_the_sequential_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path());
+    let dir = tmp.path();
+    let out = dir.join("out/tiny");
+
+    // A cell before its teacher: exit 2, and it says what to run.
+    let (c, err) = code(&distill(dir, &["run-cell", "--index", "0"]));
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("the teacher has not run here yet") && err.contains("distill-tui run-teacher"), "{err}");
+    assert!(!out.join("results.json").exists(), "a refused cell writes nothing");
+
+    ok(distill(dir, &["run-teacher"]));
+    let teacher = results(dir);
+    assert_eq!(teacher["teacher"]["status"], "done");
+    assert!(teacher["runs"].as_array().unwrap().iter().all(|r| r["status"] == "pending"));
+    let outputs: Vec<_> = std::fs::read_dir(out.join("teacher-outputs")).unwrap().collect();
+    assert_eq!(outputs.len(), 1, "the teacher's outputs are saved once");
+
+    let (c, err) = code(&distill(dir, &["run-cell", "--index", "8"]));
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("--index 8: this matrix has 8 cells (0 to 7"), "{err}");
+
+    // The cells in another order than the plan's, two at a time.
+    for pair in [[7, 0], [3, 4], [1, 6], [2, 5]] {
+        let children: Vec<_> = pair
+            .iter()
+            .map(|i| {
+                Command::new(BIN)
+                    .args(["run-cell", "--index", &i.to_string()])
+                    .current_dir(dir)
+                    .env("HF_HUB_OFFLINE", "1")
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            ok(child.wait_with_output().unwrap());
+        }
+    }
+    let merged = results(dir);
+    assert_eq!(numbers(&merged), fixture(), "cells in processes of their own give the sequential numbers");
+    for (i, folder) in ["top-k-layer-seed42", "odd-layer-seed7"].iter().enumerate() {
+        let cell = out.join("cells").join(folder);
+        let record: Value = serde_json::from_str(&std::fs::read_to_string(cell.join("record.json")).unwrap()).unwrap();
+        assert_eq!(record["status"], "done", "{folder}");
+        assert!(!cell.join(".lock").exists(), "{folder}: the lock is gone");
+        let log = std::fs::read_to_string(cell.join("events.jsonl")).unwrap();
+        assert!(log.contains("\"event\":\"run_ended\""), "{folder}: {i}");
+        assert!(out.join(folder).join("model.safetensors").is_file(), "{folder}: the student is saved");
+    }
+
+    // A cell that ended: rerunning it does nothing and changes nothing.
+    let before = std::fs::read(out.join("cells/top-k-layer-seed42/record.json")).unwrap();
+    let done = ok(distill(dir, &["run-cell", "--index", "0"]));
+    assert!(String::from_utf8_lossy(&done.stdout).contains("ended earlier (done); nothing to do"));
+    assert_eq!(std::fs::read(out.join("cells/top-k-layer-seed42/record.json")).unwrap(), before);
+
+    // results.json is derived: removed, `report` writes it again from the records.
+    std::fs::remove_file(out.join("results.json")).unwrap();
+    ok(distill(dir, &["report", "out/tiny"]));
+    assert_eq!(numbers(&results(dir)), fixture());
+
+    // A cell of another configuration is refused.
+    let (c, err) = code(&distill(dir, &["run-cell", "--index", "1", "--set", "training.epochs=1"]));
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("was started with another configuration (training.epochs: 2 -> 1)"), "{err}");
+}
+
+#[test]
+fn parallel_cells_give_the_sequential_numbers_and_a_crashed_one_fails_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path());
+    let dir = tmp.path();
+    let out = dir.join("out/tiny");
+    // A file where one student is to be saved: that cell's process fails at its end.
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("odd-layer-seed7"), b"in the way").unwrap();
+    let run = distill(dir, &["--headless", "--parallel", "2"]);
+    let (c, err) = code(&run);
+    assert_eq!(c, 0, "{err}");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("started in process"), "{stdout}");
+    let merged = results(dir);
+    let mut want = fixture();
+    let mut got = numbers(&merged);
+    let crashed = |v: &mut Value| {
+        let runs = v["runs"].as_array_mut().unwrap();
+        let i = runs.iter().position(|r| r["slug"] == "odd-layer" && r["seed"] == 7).unwrap();
+        runs.remove(i)
+    };
+    let failed = crashed(&mut got);
+    crashed(&mut want);
+    let log = std::fs::read_to_string(out.join("cells/top-k-layer-seed42/process.log")).unwrap_or_default();
+    let tail = log.lines().rev().take(8).collect::<Vec<_>>().join("\n");
+    assert!(got == want, "every other cell has the sequential numbers; a cell's output ends:\n{tail}");
+    assert_eq!(failed["numbers"]["status"], "failed");
+    let reason = merged["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["slug"] == "odd-layer" && r["seed"] == 7)
+        .unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("its process exited with code") && reason.contains("process.log"), "{reason}");
+    assert_eq!(
+        failed["numbers"]["epochs"],
+        want_epochs(&fixture(), "odd-layer", 7),
+        "its epochs before the crash are kept"
+    );
+}
+
+fn want_epochs(v: &Value, slug: &str, seed: u64) -> Value {
+    v["runs"].as_array().unwrap().iter().find(|r| r["slug"] == slug && r["seed"] == seed).unwrap()["numbers"]["epochs"]
+        .clone()
+}

@@ -114,9 +114,10 @@ fn a_killed_matrix_resumes_to_the_same_numbers() {
     assert!(seconds > seconds_before, "a resumed run goes on counting its time: {seconds} after {seconds_before}");
     assert_eq!(numbers(&resumed), numbers(&reference), "a resumed matrix must end with the uninterrupted numbers");
     assert!(!out.join(".lock").exists(), "the lock is removed at the end");
+    assert!(!out.join("cells/bottom-k-layer/.lock").exists(), "the cell's lock is removed at the end");
     assert!(!out.join(".resume/bottom-k-layer").exists(), "a finished run's checkpoint is removed");
-    let log = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
-    assert!(log.contains("resuming from the checkpoint of epoch 1 of 3"), "the log says it resumed");
+    let log = std::fs::read_to_string(out.join("cells/bottom-k-layer/events.jsonl")).unwrap();
+    assert!(log.contains("resuming from the checkpoint of epoch 1 of 3"), "the cell's log says it resumed");
 
     // A rerun of a finished matrix recomputes nothing and changes no number.
     let (code, err) = run(&cfg_b, &[]);

@@ -7,7 +7,7 @@ use crate::ops::TrainBackend;
 use clap::{Parser, Subcommand};
 
 use crate::backend::{BackendChoice, BackendInfo, BackendTask, run_on};
-use crate::engine::runner::{EngineOptions, run_experiment};
+use crate::engine::runner::{EngineOptions, Launch, Scope, run_experiment};
 use crate::error::{Error, Result};
 use crate::events::{Control, Events};
 use crate::experiment::Experiment;
@@ -43,6 +43,9 @@ pub struct Cli {
     /// continues from its last finished epoch.
     #[arg(long)]
     pub fresh: bool,
+
+    #[command(flatten)]
+    pub spread: SpreadArgs,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -90,6 +93,20 @@ pub struct ConfigArgs {
     pub set: Vec<String>,
 }
 
+/// Several cells at once on one machine, each in its own process.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SpreadArgs {
+    /// After the teacher, run up to N cells at once, each in its own process (CPU: give each
+    /// one cores to itself, e.g. N = cores / 8).
+    #[arg(long, value_name = "N", conflicts_with = "devices", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallel: Option<u16>,
+
+    /// After the teacher, run one cell per GPU at once, each in its own process that sees only
+    /// its GPU (CUDA_VISIBLE_DEVICES), e.g. --devices 0,1,2,3.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub devices: Vec<String>,
+}
+
 /// How an experiment matrix is watched and computed.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct MonitorArgs {
@@ -117,6 +134,41 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print the results table of an experiment folder (default: the one --config writes to).
     Report(ReportArgs),
+    /// Run one cell (a seed and a run) of the matrix, headless, in a folder whose teacher is
+    /// ready; rerunning resumes it. For Slurm array tasks: exit 0 when the cell ended (done,
+    /// skipped or diverged), 143 when stopped by SIGTERM (scancel, time limit), 2 for bad input.
+    RunCell(RunCellArgs),
+    /// Fine-tune the teacher and save its outputs, headless, so that cells can run (a Slurm
+    /// teacher job); the same folder and files as the whole matrix.
+    RunTeacher(RunTeacherArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunCellArgs {
+    /// The cell: its index in plan order (seed by seed, each seed's runs in order), from 0.
+    #[arg(long)]
+    pub index: usize,
+    #[command(flatten)]
+    pub backend: BackendArg,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Run the teacher in every step instead of reading its saved outputs.
+    #[arg(long)]
+    pub no_teacher_cache: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunTeacherArgs {
+    #[command(flatten)]
+    pub backend: BackendArg,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Start the experiment over (its folder is renamed to <name>.old-N first).
+    #[arg(long)]
+    pub fresh: bool,
+    /// Do not compute the teacher's outputs (the cells will run the teacher in every step).
+    #[arg(long)]
+    pub no_teacher_cache: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -243,19 +295,88 @@ pub fn run(cli: Cli) -> Result<i32> {
             let config = crate::demo::prepare(dir)?;
             // Every demo starts over: its results are synthetic and regenerated in a minute.
             crate::engine::workspace::discard(&dir.join(crate::demo::DEMO_NAME))?;
-            run_matrix(a.backend.backend, &config, &[], a.monitor, false, true)
+            let how = How { monitor: a.monitor, fresh: false, synthetic: true, scope: Scope::Matrix };
+            run_matrix(a.backend.backend, &config, &[], how)
+        }
+        Some(Command::RunCell(a)) => {
+            let monitor = MonitorArgs { headless: true, no_teacher_cache: a.no_teacher_cache };
+            let how = How { monitor, fresh: false, synthetic: false, scope: Scope::Cell(a.index) };
+            run_matrix(a.backend.backend, &a.config.config, &a.config.set, how)
+        }
+        Some(Command::RunTeacher(a)) => {
+            let monitor = MonitorArgs { headless: true, no_teacher_cache: a.no_teacher_cache };
+            let how = How { monitor, fresh: a.fresh, synthetic: false, scope: Scope::Teacher };
+            run_matrix(a.backend.backend, &a.config.config, &a.config.set, how)
         }
         Some(Command::Report(a)) => {
             let dir = match a.dir {
                 Some(d) => d,
                 None => Experiment::load(&a.config.config, &a.config.set)?.dir,
             };
-            let results = Results::read(&dir)?;
+            // The cells' records are the truth: merged (and results.* rewritten when the folder
+            // can be written); a folder of a version before cells has its results.json only.
+            let results = match crate::engine::cells::publish(&dir) {
+                Ok(r) => r,
+                Err(_) => match crate::engine::cells::merged(&dir)? {
+                    Some(r) => r,
+                    None => Results::read(&dir)?,
+                },
+            };
             print_out(&final_text(&results, &dir, terminal_width()));
             Ok(0)
         }
-        None => run_matrix(cli.backend.backend, &cli.config.config, &cli.config.set, cli.monitor, cli.fresh, false),
+        None => {
+            let scope = spread_scope(&cli.spread, cli.backend.backend, &cli.config, cli.monitor)?;
+            let how = How { monitor: cli.monitor, fresh: cli.fresh, synthetic: false, scope };
+            run_matrix(cli.backend.backend, &cli.config.config, &cli.config.set, how)
+        }
     }
+}
+
+/// The scope of a plain run: the whole matrix in this process, or its cells in child
+/// processes with `--parallel` or `--devices`.
+fn spread_scope(
+    spread: &SpreadArgs,
+    backend: BackendChoice,
+    config: &ConfigArgs,
+    monitor: MonitorArgs,
+) -> Result<Scope> {
+    let slots: Vec<Option<String>> = match (&spread.parallel, spread.devices.as_slice()) {
+        (Some(n), _) => vec![None; usize::from(*n)],
+        (None, []) => return Ok(Scope::Matrix),
+        (None, devices) => {
+            if let Some(bad) =
+                devices.iter().find(|d| d.is_empty() || !d.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+            {
+                return Err(Error::Input(format!(
+                    "--devices: {bad:?} is not a device; give GPU indices or UUIDs separated by commas, like 0,1,2,3"
+                )));
+            }
+            devices.iter().cloned().map(Some).collect()
+        }
+    };
+    let program = std::env::current_exe()
+        .map_err(|e| Error::Internal(format!("cannot find this program's path to start cells: {e}")))?;
+    // As given: the children start in this folder, and paths in the files they read must
+    // resolve to the same strings (the teacher's fingerprint names its data).
+    let mut args = vec!["--config".to_string(), config.config.display().to_string()];
+    for set in &config.set {
+        args.extend(["--set".to_string(), set.clone()]);
+    }
+    let backend_name = clap::ValueEnum::to_possible_value(&backend).map(|v| v.get_name().to_string());
+    args.extend(["--backend".to_string(), backend_name.unwrap_or_else(|| "cpu".into())]);
+    if monitor.no_teacher_cache {
+        args.push("--no-teacher-cache".into());
+    }
+    Ok(Scope::Parallel(Launch { program, args, slots }))
+}
+
+/// How `run_matrix` runs: front end, folder, and what of the matrix.
+struct How {
+    monitor: MonitorArgs,
+    fresh: bool,
+    synthetic: bool,
+    scope: Scope,
 }
 
 /// The experiment run on whichever backend was chosen.
@@ -275,20 +396,15 @@ impl BackendTask for MatrixTask {
 
 /// Runs the experiment matrix of `config` (with `overrides` applied) in the monitor or headless;
 /// `fresh` starts its folder over.
-fn run_matrix(
-    backend: BackendChoice,
-    config: &std::path::Path,
-    overrides: &[String],
-    monitor: MonitorArgs,
-    fresh: bool,
-    synthetic: bool,
-) -> Result<i32> {
+fn run_matrix(backend: BackendChoice, config: &std::path::Path, overrides: &[String], how: How) -> Result<i32> {
+    let How { monitor, fresh, synthetic, scope } = how;
     let experiment = Experiment::load(config, overrides)?;
     let dir = experiment.dir.clone();
     let mut options = EngineOptions::new(HubSettings::from_env());
     options.teacher_cache = !monitor.no_teacher_cache;
     options.fresh = fresh;
     options.synthetic = synthetic;
+    options.scope = scope;
     let headless = monitor.headless || !crate::tui::app::terminal_available();
     let signals = Signals::install(headless)?;
     let (tx, rx) = std::sync::mpsc::channel();

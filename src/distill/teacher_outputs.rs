@@ -81,3 +81,66 @@ impl TeacherOutputs {
         self.cls.as_ref().map(|c| Self::gather(c, self.hidden, idx, device))
     }
 }
+
+/// The first bytes of a saved [`TeacherOutputs`] file.
+const MAGIC: &[u8; 8] = b"DTTOUT01";
+
+impl TeacherOutputs {
+    /// Writes the outputs (little-endian: the magic, labels, hidden, examples, whether [CLS]
+    /// states follow, then the f32 logits and states) to `path`, atomically.
+    pub fn save(&self, path: &std::path::Path) -> Result<()> {
+        let n = self.logits.len() / self.num_labels.max(1);
+        let mut bytes = Vec::with_capacity(40 + 4 * (self.logits.len() + self.cls.as_ref().map_or(0, Vec::len)));
+        bytes.extend_from_slice(MAGIC);
+        for v in [self.num_labels, self.hidden, n, usize::from(self.cls.is_some())] {
+            bytes.extend_from_slice(&(v as u64).to_le_bytes());
+        }
+        for x in self.logits.iter().chain(self.cls.iter().flatten()) {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        crate::atomic::write_atomic(path, |tmp| std::fs::write(tmp, &bytes).map_err(|e| Error::io(tmp, e)))
+    }
+
+    /// Reads outputs [`save`](Self::save) wrote for `examples` examples; `None` when the file
+    /// is missing, cut short or of another shape (it is then computed again).
+    pub fn load(path: &std::path::Path, examples: usize) -> Option<Self> {
+        let bytes = std::fs::read(path).ok()?;
+        let rest = bytes.strip_prefix(MAGIC)?;
+        let word = |i: usize| Some(u64::from_le_bytes(rest.get(8 * i..8 * i + 8)?.try_into().ok()?) as usize);
+        let (num_labels, hidden, n, with_cls) = (word(0)?, word(1)?, word(2)?, word(3)? == 1);
+        let floats: Vec<f32> =
+            rest[32..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let cls_len = if with_cls { n.checked_mul(hidden)? } else { 0 };
+        if n != examples || floats.len() != n.checked_mul(num_labels)?.checked_add(cls_len)? {
+            return None;
+        }
+        let (logits, cls) = floats.split_at(n * num_labels);
+        Some(Self { num_labels, logits: logits.to_vec(), hidden, cls: with_cls.then(|| cls.to_vec()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_outputs_read_back_bit_for_bit_and_a_torn_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.bin");
+        let logits = vec![0.1f32, -2.5, f32::MIN_POSITIVE, 3.0e7, 1.0 / 3.0, -0.0];
+        let out = TeacherOutputs { num_labels: 2, logits, hidden: 2, cls: Some(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]) };
+        out.save(&path).unwrap();
+        let back = TeacherOutputs::load(&path, 3).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&back.logits), bits(&out.logits));
+        assert_eq!(back.cls, out.cls);
+        assert_eq!((back.num_labels, back.hidden), (2, 2));
+        assert!(TeacherOutputs::load(&path, 4).is_none(), "another number of examples");
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 4]).unwrap();
+        assert!(TeacherOutputs::load(&path, 3).is_none(), "cut short");
+        let no_cls = TeacherOutputs { cls: None, ..out };
+        no_cls.save(&path).unwrap();
+        assert_eq!(TeacherOutputs::load(&path, 3).unwrap().cls, None);
+    }
+}

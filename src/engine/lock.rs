@@ -2,6 +2,17 @@
 //! time (from `/proc/<pid>/stat`, in clock ticks since boot) and the program. A pid alone is
 //! not enough: pids are reused after a reboot and in containers, so a lock whose pid is alive
 //! but belongs to another process (another start time, another program) is stale.
+//!
+//! Another host's process cannot be asked: on a shared filesystem (a Slurm cluster's) its lock
+//! is judged by its heartbeat, a time the holder writes into the lock every [`BEAT_EVERY`]; a lock
+//! whose last beat is older than [`STALE_AFTER`] is stale. The lock also names the Slurm job.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
 
 /// The program name written into locks (and compared with `/proc/<pid>/comm`).
 const PROGRAM: &str = "distill-tui";
@@ -13,7 +24,17 @@ pub struct Owner {
     /// Clock ticks after boot when the process started (`/proc/<pid>/stat`, field 22).
     pub start: Option<u64>,
     pub program: Option<String>,
+    /// The Slurm job (`<job>` or `<array job>_<task>`), when it runs under Slurm.
+    pub job: Option<String>,
+    /// Unix seconds of the holder's last heartbeat.
+    pub beat: Option<u64>,
 }
+
+/// How often a holder rewrites its lock with the time.
+pub const BEAT_EVERY: Duration = Duration::from_secs(15);
+/// A lock of another host whose last beat is older than this is stale (clocks of cluster nodes
+/// agree to a second or so; this leaves a missed beat or three).
+pub const STALE_AFTER: u64 = 120;
 
 /// What a lock file says about its holder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +49,26 @@ impl Owner {
     /// This process.
     pub fn me() -> Self {
         let pid = std::process::id();
-        Self { pid, host: hostname(), start: start_time(pid), program: Some(PROGRAM.into()) }
+        Self {
+            pid,
+            host: hostname(),
+            start: start_time(pid),
+            program: Some(PROGRAM.into()),
+            job: slurm_job(),
+            beat: Some(unix_now()),
+        }
+    }
+
+    /// Whether both records name the same process (the heartbeat aside).
+    pub fn same_process(&self, other: &Owner) -> bool {
+        (self.pid, &self.host, self.start) == (other.pid, &other.host, other.start)
+    }
+
+    /// "process N on HOST (Slurm job J)", for messages.
+    pub fn describe(&self) -> String {
+        let on = self.host.as_ref().map(|h| format!(" on {h}")).unwrap_or_default();
+        let job = self.job.as_ref().map(|j| format!(", Slurm job {j}")).unwrap_or_default();
+        format!("process {}{on}{job}", self.pid)
     }
 
     /// The lock file's text: the pid on the first line (as older versions wrote it), then
@@ -44,18 +84,26 @@ impl Owner {
         if let Some(p) = &self.program {
             s.push_str(&format!("program={p}\n"));
         }
+        if let Some(j) = &self.job {
+            s.push_str(&format!("job={j}\n"));
+        }
+        if let Some(b) = self.beat {
+            s.push_str(&format!("beat={b}\n"));
+        }
         s
     }
 
     pub fn parse(text: &str) -> Option<Self> {
         let mut lines = text.lines();
         let pid = lines.next()?.trim().parse().ok()?;
-        let mut owner = Self { pid, host: None, start: None, program: None };
+        let mut owner = Self { pid, host: None, start: None, program: None, job: None, beat: None };
         for line in lines {
             match line.split_once('=') {
                 Some(("host", h)) => owner.host = Some(h.trim().to_string()),
                 Some(("start", t)) => owner.start = t.trim().parse().ok(),
                 Some(("program", p)) => owner.program = Some(p.trim().to_string()),
+                Some(("job", j)) => owner.job = Some(j.trim().to_string()),
+                Some(("beat", b)) => owner.beat = b.trim().parse().ok(),
                 _ => {}
             }
         }
@@ -68,7 +116,13 @@ impl Owner {
         if let (Some(theirs), Some(ours)) = (&self.host, hostname())
             && *theirs != ours
         {
-            return Holder::Live(self);
+            return match self.beat {
+                Some(beat) if unix_now().saturating_sub(beat) > STALE_AFTER => Holder::Stale(format!(
+                    "process {pid} on {theirs} has not written its heartbeat for {} s",
+                    unix_now().saturating_sub(beat)
+                )),
+                _ => Holder::Live(self),
+            };
         }
         if !alive(pid) {
             return Holder::Stale(format!("process {pid} has ended"));
@@ -87,6 +141,115 @@ impl Owner {
             }
             _ => Holder::Live(self),
         }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// The Slurm job this process runs in: `<array job>_<task>` for an array task, else `<job>`.
+fn slurm_job() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (var("SLURM_ARRAY_JOB_ID"), var("SLURM_ARRAY_TASK_ID")) {
+        (Some(j), Some(t)) => Some(format!("{j}_{t}")),
+        _ => var("SLURM_JOB_ID"),
+    }
+}
+
+/// The record of a lock file, if it holds one.
+pub fn read_owner(lock: &Path) -> Option<Owner> {
+    Owner::parse(&crate::input_file::read_text(lock, crate::input_file::SMALL).ok()?)
+}
+
+/// Refuses when a live distill-tui other than this process holds `lock`; otherwise says why a
+/// lock that is there is stale (`None`: no lock, or this process's own).
+pub fn refuse_if_locked(lock: &Path) -> Result<Option<String>> {
+    let Some(owner) = read_owner(lock) else { return Ok(None) };
+    if owner.same_process(&Owner::me()) {
+        return Ok(None);
+    }
+    match owner.holder() {
+        Holder::Live(o) => Err(Error::Input(format!(
+            "{} is in use by another distill-tui ({}, see {}); wait for it to end or stop it{}",
+            lock.parent().unwrap_or(lock).display(),
+            o.describe(),
+            lock.display(),
+            match &o.job {
+                Some(j) => format!(" (scancel {})", j),
+                None => format!(" (kill {})", o.pid),
+            },
+        ))),
+        Holder::Stale(why) => Ok(Some(why)),
+    }
+}
+
+/// A lock held by this process: created (or taken over when stale), rewritten with a heartbeat
+/// every [`BEAT_EVERY`] by a background thread, and removed on drop.
+#[derive(Debug)]
+pub struct HeldLock {
+    pub path: PathBuf,
+    /// Why a lock left behind was stale, when this process took it over.
+    pub took_over: Option<String>,
+    stop: Arc<AtomicBool>,
+}
+
+impl HeldLock {
+    pub fn take(path: &Path) -> Result<Self> {
+        let took_over = take_lock(path)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flag, beat_path) = (stop.clone(), path.to_path_buf());
+        let _ = std::thread::Builder::new().name("distill-heartbeat".into()).spawn(move || {
+            let step = Duration::from_millis(250);
+            let mut waited = Duration::ZERO;
+            while !flag.load(Ordering::SeqCst) {
+                std::thread::sleep(step);
+                waited += step;
+                if waited >= BEAT_EVERY && !flag.load(Ordering::SeqCst) {
+                    waited = Duration::ZERO;
+                    // Only our own lock is rewritten: one taken over by another process is theirs.
+                    if read_owner(&beat_path).is_some_and(|o| o.same_process(&Owner::me())) {
+                        let _ = write_owner(&beat_path);
+                    }
+                }
+            }
+        });
+        Ok(Self { path: path.to_path_buf(), took_over, stop })
+    }
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if read_owner(&self.path).is_some_and(|o| o.same_process(&Owner::me())) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn write_owner(lock: &Path) -> Result<()> {
+    crate::atomic::write_atomic(lock, |path| {
+        std::fs::write(path, Owner::me().to_text()).map_err(|e| Error::io(path, e))
+    })
+}
+
+/// Creates the lock naming this process; a stale lock is taken over (and why it was stale is
+/// returned).
+pub fn take_lock(lock: &Path) -> Result<Option<String>> {
+    use std::io::Write;
+    let me = Owner::me();
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(lock) {
+        Ok(mut f) => f.write_all(me.to_text().as_bytes()).map(|_| None).map_err(|e| Error::io(lock, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let why = refuse_if_locked(lock)?;
+            write_owner(lock)?;
+            // Two processes taking over the same stale lock: the last rename wins, the other leaves.
+            match read_owner(lock) {
+                Some(owner) if owner.same_process(&me) => Ok(why),
+                _ => refuse_if_locked(lock),
+            }
+        }
+        Err(e) => Err(Error::io(lock, e)),
     }
 }
 
@@ -132,7 +295,8 @@ mod tests {
         let me = Owner::me();
         assert_eq!(Owner::parse(&me.to_text()), Some(me.clone()));
         assert!(me.start.is_some() && me.host.is_some());
-        assert_eq!(Owner::parse("123\n"), Some(Owner { pid: 123, host: None, start: None, program: None }));
+        let old = Owner { pid: 123, host: None, start: None, program: None, job: None, beat: None };
+        assert_eq!(Owner::parse("123\n"), Some(old));
         assert_eq!(Owner::parse("garbage"), None);
         assert_eq!(Owner::parse(""), None);
     }
@@ -141,13 +305,20 @@ mod tests {
     fn a_live_pid_of_another_process_is_stale() {
         // This test's own process is alive but is not distill-tui.
         let pid = std::process::id();
-        let old = Owner { pid, host: None, start: None, program: None };
+        let old = Owner { pid, host: None, start: None, program: None, job: None, beat: None };
         assert!(matches!(old.holder(), Holder::Stale(why) if why.contains("not distill-tui")), "old format");
         let reused = Owner { start: start_time(pid).map(|t| t + 1), ..Owner::me() };
         assert!(matches!(reused.holder(), Holder::Stale(why) if why.contains("pid was reused")));
         assert!(matches!(Owner::me().holder(), Holder::Live(_)), "the same start time: live");
         let elsewhere = Owner { host: Some("another-host".into()), ..Owner::me() };
-        assert!(matches!(elsewhere.holder(), Holder::Live(_)), "cannot be checked from here");
+        assert!(matches!(elsewhere.holder(), Holder::Live(_)), "a recent heartbeat: live");
+        let silent = Owner { beat: Some(unix_now() - STALE_AFTER - 5), ..elsewhere.clone() };
+        assert!(
+            matches!(silent.holder(), Holder::Stale(why) if why.contains("on another-host has not written its heartbeat for 12")),
+            "another host's lock without a recent heartbeat is stale"
+        );
+        let unknown = Owner { beat: None, ..elsewhere };
+        assert!(matches!(unknown.holder(), Holder::Live(_)), "no heartbeat to judge by: live");
         let ended = Owner { pid: i32::MAX as u32, ..Owner::me() };
         assert!(matches!(ended.holder(), Holder::Stale(why) if why.contains("has ended")));
     }

@@ -1,10 +1,19 @@
-//! An experiment under way: the state the steps of `run_experiment` share.
+//! An experiment under way: the state the steps of `run_experiment` share, and where its
+//! records go (the teacher's into matrix.json, each cell's into its own record; results.json
+//! is merged from them after every write).
 
-use super::prepare::Prepared;
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use super::cells::{publish, write_matrix, write_record};
+use super::layout::TEACHER_OUTPUTS_DIR;
+use super::prepare::{Prepared, teacher_fingerprint};
 use crate::backend::shapes::ShapeLog;
 use crate::distill::batched::PhaseProgress;
-use crate::events::{Control, Events, Phase, RunId};
-use crate::experiment::Experiment;
+use crate::error::Result;
+use crate::events::{BackendInfo, BackendKind, Control, Events, Phase, RunId};
+use crate::experiment::{CosineTarget, Experiment};
 use crate::model::BertConfig;
 use crate::ops::TrainBackend;
 use crate::report::Results;
@@ -17,17 +26,63 @@ pub struct Matrix<'a, B: TrainBackend> {
     /// The teacher's config on the task's labels.
     pub config: BertConfig,
     pub padding: Padding,
+    pub backend: BackendKind,
     /// The batch shapes run so far (each compiles kernels on a GPU).
     pub shapes: ShapeLog,
     pub device: &'a B::Device,
-    pub events: &'a Events,
+    pub events: Events,
     pub control: &'a Control,
     pub results: Results,
 }
 
-impl<B: TrainBackend> Matrix<'_, B> {
+impl<'a, B: TrainBackend> Matrix<'a, B> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        exp: &'a Experiment,
+        p: Prepared,
+        config: BertConfig,
+        info: &BackendInfo,
+        device: &'a B::Device,
+        events: &'a Events,
+        control: &'a Control,
+        results: Results,
+    ) -> Self {
+        let padding = info.padding(&p.config, exp.data.max_length);
+        let shapes = ShapeLog::new(info.name.compiles_kernels());
+        Self { exp, p, config, padding, backend: info.name, shapes, device, events: events.clone(), control, results }
+    }
+
     /// Progress of `phase` (of `run`, when it belongs to one).
     pub fn watch(&self, run: Option<RunId>, phase: Phase) -> PhaseProgress<'_> {
-        PhaseProgress { events: self.events, control: self.control, shapes: &self.shapes, run, phase }
+        PhaseProgress { events: &self.events, control: self.control, shapes: &self.shapes, run, phase }
+    }
+
+    /// Writes the plan and the teacher's record, then the merged results.
+    pub fn save_teacher(&self) -> Result<()> {
+        write_matrix(&self.exp.dir, &self.results)?;
+        publish(&self.exp.dir).map(|_| ())
+    }
+
+    /// Writes the record of the cell at `index` of the results' runs, then the merged results.
+    pub fn save_cell(&self, index: usize, folder: &str) -> Result<()> {
+        write_record(&self.exp.dir, folder, &self.results.runs[index])?;
+        publish(&self.exp.dir).map(|_| ())
+    }
+
+    /// Where the teacher's outputs on the training set are saved: one file per teacher (its
+    /// fine-tune's fingerprint and weights), data, padding and backend.
+    pub fn teacher_outputs_path(&self) -> PathBuf {
+        let weights = std::fs::metadata(&self.p.files.weights).map(|m| m.len()).unwrap_or(0);
+        let key = serde_json::json!({
+            "teacher": teacher_fingerprint(self.exp, &self.p),
+            "teacher_weights": [self.p.files.weights.display().to_string(), weights],
+            "train": [self.p.train.source.clone(), self.p.train.len(), self.p.train.lengths().iter().sum::<usize>()],
+            "padding": format!("{:?}", self.padding),
+            "backend": self.backend.as_str(),
+            "cls": self.exp.training.cosine_target == CosineTarget::ClsHidden,
+        });
+        let digest = Sha256::digest(key.to_string().as_bytes());
+        let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        self.exp.dir.join(TEACHER_OUTPUTS_DIR).join(format!("{hex}.bin"))
     }
 }

@@ -11,10 +11,35 @@ pub struct EngineOptions {
     pub fresh: bool,
     /// The data are generated (the demo): front ends say so.
     pub synthetic: bool,
+    /// What of the matrix this process runs.
+    pub scope: Scope,
+}
+
+/// What of the matrix a process runs; all of them share one experiment folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The teacher, then every cell in turn (the default).
+    Matrix,
+    /// The teacher only: its fine-tune and its outputs on the training set (a Slurm teacher job).
+    Teacher,
+    /// One cell, by its index in plan order (seeds, then runs); the teacher must be ready.
+    Cell(usize),
+    /// The teacher, then the cells in child processes, several at once.
+    Parallel(Launch),
+}
+
+/// How a `--parallel` or `--devices` run starts a cell: `program run-cell --index N args...`,
+/// one per slot, with `CUDA_VISIBLE_DEVICES` set to the slot's device when it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    pub program: std::path::PathBuf,
+    pub args: Vec<String>,
+    /// One entry per cell that may run at once: the device it gets, if any.
+    pub slots: Vec<Option<String>>,
 }
 
 impl EngineOptions {
     pub fn new(hub: HubSettings) -> Self {
-        Self { hub, teacher_cache: true, fresh: false, synthetic: false }
+        Self { hub, teacher_cache: true, fresh: false, synthetic: false, scope: Scope::Matrix }
     }
 }

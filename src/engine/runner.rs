@@ -5,26 +5,29 @@ use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
 
-use super::layout::EVENTS_LOG;
+use super::cells::{merged, publish};
+use super::layout::{CONFIG_FILE, EVENTS_LOG};
 use super::matrix::Matrix;
-pub use super::options::EngineOptions;
+pub use super::options::{EngineOptions, Launch, Scope};
 use super::prepare::{Prepared, plan_labels, prepare, task_labels};
 use super::students::{Slot, Teacher, slots};
 use super::teacher::load_teacher;
 use super::workspace::Workspace;
-use crate::backend::shapes::{ShapeLog, list};
+use super::workspace::config_changes;
+use crate::backend::shapes::list;
 use crate::distill::teacher_outputs::TeacherOutputs;
 use crate::distill::train::steps_per_epoch;
 use crate::error::{Error, Result};
 use crate::events::{BackendInfo, Control, Event, Events, Phase};
 use crate::experiment::{CosineTarget, Experiment};
-use crate::model::{BertClassifier, BertConfig};
+use crate::model::BertClassifier;
+use crate::model::BertConfig;
 use crate::ops::TrainBackend;
 use crate::report::Results;
 use crate::report::results::{DataInfo, RESULTS_JSON, RunRecord, TeacherResult, Versions};
 
-/// Runs the whole experiment on backend `B` and returns the final results (also written to
-/// `<output_dir>/<name>/`).
+/// Runs the experiment (or the part `opts.scope` names) on backend `B` and returns the results
+/// (also written to `<output_dir>/<name>/`, merged from every cell's record).
 pub fn run_experiment<B: TrainBackend>(
     exp: &Experiment,
     opts: &EngineOptions,
@@ -34,6 +37,9 @@ pub fn run_experiment<B: TrainBackend>(
     control: &Control,
 ) -> Result<Results> {
     let p = prepare(exp, opts, events)?;
+    if let Scope::Cell(index) = opts.scope {
+        return run_cell::<B>(exp, opts, info, device, events, control, p, index);
+    }
     let previous = previous_results(exp, opts)?;
     // Only now, with every input checked, is the experiment folder touched.
     let workspace = Workspace::open(exp, opts.fresh)?;
@@ -47,28 +53,139 @@ pub fn run_experiment<B: TrainBackend>(
     events.send(plan_event(exp, &p, info, opts));
     let config = p.config.with_labels(task_labels(exp));
     let teacher = load_teacher::<B>(exp, &p, &config, events, device)?;
-    let (params, layer_params) = (teacher.num_params(), teacher.layer(0).num_params());
-    // A student is the teacher less the encoder layers it does not copy.
-    let student_params = |layers: usize| params - (config.num_hidden_layers - layers) * layer_params;
-    let (slots, runs) = slots(exp, &p.plan, previous.as_ref(), student_params);
-    let results = Results { runs, ..initial_results(exp, &p, info, &config, params) };
-    let padding = info.padding(&p.config, exp.data.max_length);
-    let shapes = ShapeLog::new(info.name.compiles_kernels());
-    let mut m = Matrix { exp, p, config, padding, shapes, device, events, control, results };
+    let (slots, runs) = student_slots(exp, &p, &teacher, &config, previous.as_ref());
+    let results = Results { runs, ..initial_results(exp, &p, info, &config, teacher.num_params()) };
+    let mut m = Matrix::new(exp, p, config, info, device, events, control, results);
     // Runs that ended earlier are in before the first write, so no crash can lose them.
-    m.results.write(&exp.dir)?;
+    m.adopt_ended(&slots)?;
+    m.save_teacher()?;
     let teacher = m.finetune_teacher(teacher)?;
     if control.quit_requested() {
         return m.finish();
     }
-    m.students(&slots, &teacher, opts.teacher_cache)?;
+    match &opts.scope {
+        Scope::Matrix => m.students(&slots, &teacher, opts.teacher_cache)?,
+        Scope::Teacher => {
+            if opts.teacher_cache {
+                m.saved_teacher_outputs(&teacher.valid())?;
+            }
+        }
+        Scope::Parallel(launch) => {
+            if !opts.teacher_cache || m.saved_teacher_outputs(&teacher.valid())?.is_some() {
+                drop(teacher);
+                m.in_children(&slots, launch)?;
+            }
+        }
+        Scope::Cell(_) => unreachable!("handled above"),
+    }
     m.finish()
+}
+
+/// Every student slot, and the results each starts from (an earlier result, or pending).
+fn student_slots<B: TrainBackend>(
+    exp: &Experiment,
+    p: &Prepared,
+    teacher: &BertClassifier<B>,
+    config: &BertConfig,
+    previous: Option<&Results>,
+) -> (Vec<Slot>, Vec<crate::report::results::RunResult>) {
+    let (params, layer_params) = (teacher.num_params(), teacher.layer(0).num_params());
+    // A student is the teacher less the encoder layers it does not copy.
+    let student_params = |layers: usize| params - (config.num_hidden_layers - layers) * layer_params;
+    slots(exp, &p.plan, previous, student_params)
+}
+
+/// One cell, in a folder the teacher's process has started with this configuration: its
+/// teacher is loaded (never fine-tuned here), its outputs read, and the cell trained.
+#[allow(clippy::too_many_arguments)]
+fn run_cell<B: TrainBackend>(
+    exp: &Experiment,
+    opts: &EngineOptions,
+    info: &BackendInfo,
+    device: &B::Device,
+    events: &Events,
+    control: &Control,
+    p: Prepared,
+    index: usize,
+) -> Result<Results> {
+    let Some(previous) = started_here(exp)? else {
+        return Err(Error::Input(format!(
+            "{}: the teacher has not run here yet; run the teacher first (`distill-tui run-teacher` with the same \
+             --config and --set, or the whole matrix)",
+            exp.dir.display()
+        )));
+    };
+    let config = p.config.with_labels(task_labels(exp));
+    let teacher = load_teacher::<B>(exp, &p, &config, events, device)?;
+    let (slots, runs) = student_slots(exp, &p, &teacher, &config, Some(&previous));
+    let Some(slot) = slots.get(index) else {
+        return Err(Error::Input(format!(
+            "--index {index}: this matrix has {} cells (0 to {}: seeds x runs, in plan order)",
+            slots.len(),
+            slots.len().saturating_sub(1)
+        )));
+    };
+    events.send(plan_event(exp, &p, info, opts));
+    let results = Results { runs, ..previous };
+    let mut m = Matrix::new(exp, p, config, info, device, events, control, results);
+    let teacher = m.ready_teacher(teacher)?;
+    if slot.kept {
+        let status = m.results.runs[slot.index].record.status;
+        events.info(format!(
+            "{} (seed {}) ended earlier ({}); nothing to do",
+            slot.run.name,
+            slot.seed,
+            status.as_str()
+        ));
+        m.replay(slot);
+        return m.finish();
+    }
+    let outputs = match opts.teacher_cache {
+        true => match m.saved_teacher_outputs(&teacher.valid())? {
+            Some(o) => Some(o),
+            None => return m.finish(),
+        },
+        false => None,
+    };
+    let teacher_valid = teacher.valid();
+    let signal = match &outputs {
+        Some(o) => Teacher::Cached(o),
+        None => Teacher::Live(&teacher_valid),
+    };
+    m.cell(slot, &teacher, &signal, true)?;
+    m.finish()
+}
+
+/// The merged results of a folder whose teacher step ran with this configuration (`None`
+/// when no teacher step has run there); another configuration's folder is refused.
+fn started_here(exp: &Experiment) -> Result<Option<Results>> {
+    let saved = exp.dir.join(CONFIG_FILE);
+    let old = match crate::input_file::read_text(&saved, crate::input_file::EXPERIMENT_FILE) {
+        Ok(old) => old,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&saved, e)),
+    };
+    let changes = config_changes(&old, &exp.resolved_toml);
+    if !changes.is_empty() {
+        return Err(Error::Input(format!(
+            "{} was started with another configuration ({}); give the same --config and --set as its teacher job",
+            exp.dir.display(),
+            changes.join("; ")
+        )));
+    }
+    merged(&exp.dir)
 }
 
 /// Results of an earlier invocation of this configuration, whose finished runs are kept.
 fn previous_results(exp: &Experiment, opts: &EngineOptions) -> Result<Option<Results>> {
+    if opts.fresh {
+        return Ok(None);
+    }
+    // The cells' records are the truth; results.json is read for a folder of a version before cells.
+    if let Some(merged) = merged(&exp.dir)? {
+        return Ok(Some(merged));
+    }
     match Results::read(&exp.dir) {
-        _ if opts.fresh => Ok(None),
         Ok(r) => Ok(Some(r)),
         Err(_) if !exp.dir.join(RESULTS_JSON).exists() => Ok(None),
         // Never overwrite results that cannot be read (another tool's file, a newer version).
@@ -126,7 +243,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
     fn students(&mut self, slots: &[Slot], teacher: &BertClassifier<B>, cache: bool) -> Result<()> {
         let teacher_valid = teacher.valid();
         let outputs = match cache {
-            true => match self.teacher_outputs(&teacher_valid)? {
+            true => match self.saved_teacher_outputs(&teacher_valid)? {
                 Some(o) => Some(o),
                 None => return Ok(()),
             },
@@ -141,12 +258,30 @@ impl<B: TrainBackend> Matrix<'_, B> {
                 self.replay(slot);
                 continue;
             }
-            self.run_student(slot, teacher, &signal)?;
+            self.cell(slot, teacher, &signal, false)?;
             if self.control.quit_requested() {
                 break;
             }
         }
         Ok(())
+    }
+
+    /// The teacher's outputs, read from the file an earlier process saved for this teacher,
+    /// data and backend, or computed now and saved there; `None` when the user quit.
+    fn saved_teacher_outputs(&self, teacher: &BertClassifier<B::InnerBackend>) -> Result<Option<TeacherOutputs>> {
+        // A teacher whose fine-tune was skipped is not the saved one: its outputs are not either.
+        if self.results.teacher.record.status == crate::events::RunStatus::Skipped {
+            return self.teacher_outputs(teacher);
+        }
+        let path = self.teacher_outputs_path();
+        if let Some(saved) = TeacherOutputs::load(&path, self.p.train.len()) {
+            self.events.info(format!("teacher outputs read from {}", path.display()));
+            return Ok(Some(saved));
+        }
+        let Some(outputs) = self.teacher_outputs(teacher)? else { return Ok(None) };
+        std::fs::create_dir_all(path.parent().expect("in a folder")).map_err(|e| Error::io(&path, e))?;
+        outputs.save(&path)?;
+        Ok(Some(outputs))
     }
 
     /// The teacher's outputs on the training set, batch by batch; `None` when the user quit.
@@ -165,13 +300,13 @@ impl<B: TrainBackend> Matrix<'_, B> {
     }
 
     /// Writes the results and says the matrix is over (finished, or stopped by the user).
-    fn finish(self) -> Result<Results> {
+    fn finish(mut self) -> Result<Results> {
         let shapes = self.shapes.shapes();
         if self.shapes.compiles() && !shapes.is_empty() {
             let n = shapes.len();
             self.events.info(format!("{n} batch shapes (examples x tokens) compiled on the GPU: {}", list(&shapes)));
         }
-        self.results.write(&self.exp.dir)?;
+        self.results = publish(&self.exp.dir)?;
         self.events.send(Event::Finished { results_dir: self.exp.dir.clone() });
         Ok(self.results)
     }

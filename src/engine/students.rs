@@ -6,7 +6,9 @@ use std::path::Path;
 
 use burn::module::Module;
 
-use super::layout::{RESUME_DIR, student_folder};
+use super::cells::{publish, read_record, with_control_file, write_record};
+use super::layout::{EVENTS_LOG, LOCK_FILE, RESUME_DIR, cell_dir, student_folder};
+use super::lock::HeldLock;
 use super::matrix::Matrix;
 use super::prepare::{checkpoint_key, settings};
 use crate::distill::checkpoint::RunCheckpoint;
@@ -14,7 +16,7 @@ use crate::distill::eval::Evaluation;
 use crate::distill::student::{build_student, verify_student};
 use crate::distill::teacher_outputs::TeacherOutputs;
 use crate::distill::train::{RunJob, RunOutcome, TeacherSignal, train_run};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::{EpochRecord, Event, RunId, RunStatus};
 use crate::experiment::{Experiment, PlannedRun};
 use crate::model::files::WEIGHTS;
@@ -93,6 +95,48 @@ pub enum Teacher<'a, B: TrainBackend> {
 }
 
 impl<B: TrainBackend> Matrix<'_, B> {
+    /// Gives each slot that ended in an earlier invocation a cell record, when it has none (a
+    /// folder of a version before cells kept them in results.json only).
+    pub fn adopt_ended(&self, slots: &[Slot]) -> Result<()> {
+        for slot in slots.iter().filter(|s| s.kept) {
+            if read_record(&self.exp.dir, &slot.folder).is_none() {
+                write_record(&self.exp.dir, &slot.folder, &self.results.runs[slot.index])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a cell under its lock, its events logged in its folder and its control file read.
+    /// A cell another live process runs is left to it (`refuse`: it is an error instead).
+    pub fn cell(
+        &mut self,
+        slot: &Slot,
+        teacher: &BertClassifier<B>,
+        signal: &Teacher<'_, B>,
+        refuse: bool,
+    ) -> Result<()> {
+        let dir = cell_dir(&self.exp.dir, &slot.folder);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let lock = match HeldLock::take(&dir.join(LOCK_FILE)) {
+            Ok(lock) => lock,
+            Err(Error::Input(why)) if !refuse => {
+                self.events.warn(format!("{why}; this process leaves that cell to it"));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let cell_events = self.events.logging_to(&dir.join(EVENTS_LOG))?;
+        if let Some(why) = &lock.took_over {
+            cell_events.info(format!("took over the cell's lock, left behind: {why}"));
+        }
+        let events = std::mem::replace(&mut self.events, cell_events);
+        let (exp_dir, control) = (self.exp.dir.clone(), self.control);
+        let outcome = with_control_file(&exp_dir, &slot.folder, control, || self.run_student(slot, teacher, signal));
+        self.events = events;
+        drop(lock);
+        outcome
+    }
+
     /// Sends the records of a slot that ended in an earlier invocation.
     pub fn replay(&self, slot: &Slot) {
         let earlier = &self.results.runs[slot.index].record;
@@ -119,7 +163,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
         let r = &mut self.results.runs[slot.index].record;
         r.params = student.num_params();
         r.status = RunStatus::Running;
-        self.results.write(&self.exp.dir)?;
+        self.save_cell(slot.index, &slot.folder)?;
         let s = settings(self.exp, slot.seed, self.exp.training.epochs, self.padding);
         let ck =
             RunCheckpoint::new(self.exp.dir.join(RESUME_DIR).join(&slot.folder), checkpoint_key(&s, &self.p, layers));
@@ -128,19 +172,20 @@ impl<B: TrainBackend> Matrix<'_, B> {
             Teacher::Live(t) => TeacherSignal::Live(t),
         };
         let job = RunJob { id: slot.id, settings: &s, teacher, checkpoint: Some(&ck) };
-        let outcome = self.train_student(student, slot.index, job)?;
+        let outcome = self.train_student(student, slot, job)?;
         self.student_trained(slot, outcome, &student_config, &ck)
     }
 
     /// Trains a student, keeping its row of results.json current after every epoch.
-    fn train_student(&mut self, student: BertClassifier<B>, index: usize, job: RunJob<'_, B>) -> Result<RunOutcome<B>> {
-        let (results, dir) = (&mut self.results, &self.exp.dir);
-        let ctx = self.p.run_context::<B>(self.events, self.control, &self.shapes, self.device);
+    fn train_student(&mut self, student: BertClassifier<B>, slot: &Slot, job: RunJob<'_, B>) -> Result<RunOutcome<B>> {
+        let (results, dir, index) = (&mut self.results, &self.exp.dir, slot.index);
+        let ctx = self.p.run_context::<B>(&self.events, self.control, &self.shapes, self.device);
         train_run::<B>(student, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, seconds| {
             let r = &mut results.runs[index].record;
             r.set_epochs(records, &ev.correct);
             r.seconds = seconds;
-            results.write(dir)
+            write_record(dir, &slot.folder, &results.runs[index])?;
+            publish(dir).map(|_| ())
         })
     }
 
@@ -158,7 +203,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
             save_folder(&self.exp.dir.join(&slot.folder), config, &outcome.model, &self.p.files, &self.p.tokenizer)?;
             r.checkpoint = Some(slot.folder.clone());
         }
-        self.results.write(&self.exp.dir)?;
+        self.save_cell(slot.index, &slot.folder)?;
         if outcome.status != RunStatus::Stopped {
             ck.clear();
         }

@@ -56,13 +56,40 @@ impl<B: TrainBackend> Matrix<'_, B> {
         evaluate(&model.valid(), &self.p.valid, batch, self.padding, self.device, &self.watch(run, Phase::Evaluation))
     }
 
+    /// The teacher a cell's process learns from: as loaded, or the one the teacher's process
+    /// fine-tuned and saved (never fine-tuned here: many cells would race to do it).
+    pub fn ready_teacher(&self, teacher: BertClassifier<B>) -> Result<BertClassifier<B>> {
+        if self.exp.teacher.finetune_epochs == 0 {
+            return Ok(teacher);
+        }
+        let dir = self.exp.dir.join(TEACHER_DIR);
+        let Some(saved) = saved_fingerprint(&dir) else {
+            return Err(Error::Input(format!(
+                "{}: no fine-tuned teacher here (its job has not finished, failed or was skipped); run the \
+                 teacher first (`distill-tui run-teacher` with the same --config and --set)",
+                dir.display()
+            )));
+        };
+        if saved["fingerprint"] != teacher_fingerprint(self.exp, &self.p) {
+            return Err(Error::Input(format!(
+                "{} holds a teacher fine-tuned with other settings than this config's; run the teacher again \
+                 (`distill-tui run-teacher`), or give this experiment another experiment.name",
+                dir.display()
+            )));
+        }
+        drop(teacher);
+        let (model, _) = load_classifier::<B>(&dir.join(WEIGHTS), &self.config, self.exp.seeds[0], self.device)?;
+        self.events.info(format!("teacher loaded from {}", dir.display()));
+        Ok(model)
+    }
+
     /// The teacher the students learn from: fine-tuned now, reused, or as loaded.
     pub fn finetune_teacher(&mut self, teacher: BertClassifier<B>) -> Result<BertClassifier<B>> {
         let started = Instant::now();
         if self.exp.teacher.finetune_epochs == 0 {
             let Some(ev) = self.evaluate_teacher(&teacher)? else { return Ok(teacher) };
             evaluated(&mut self.results.teacher.record, &[], &ev, started.elapsed().as_secs_f64());
-            self.results.write(&self.exp.dir)?;
+            self.save_teacher()?;
             return Ok(teacher);
         }
         if let Some(saved) = saved_fingerprint(&self.exp.dir.join(TEACHER_DIR)) {
@@ -90,7 +117,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
         let t = &mut self.results.teacher.record;
         evaluated(t, &epochs, &ev, saved["seconds"].as_f64().unwrap_or(0.0));
         t.checkpoint = Some(TEACHER_DIR.into());
-        self.results.write(&exp.dir)?;
+        self.save_teacher()?;
         self.events.send(Event::RunEnded {
             run: 0,
             status: RunStatus::Done,
@@ -114,14 +141,15 @@ impl<B: TrainBackend> Matrix<'_, B> {
     fn train_teacher(&mut self, teacher: BertClassifier<B>) -> Result<RunOutcome<B>> {
         let (s, ck) = (self.teacher_settings(), self.teacher_checkpoint());
         let (results, dir) = (&mut self.results, &self.exp.dir);
-        let ctx = self.p.run_context::<B>(self.events, self.control, &self.shapes, self.device);
+        let ctx = self.p.run_context::<B>(&self.events, self.control, &self.shapes, self.device);
         let job = RunJob { id: 0, settings: &s, teacher: TeacherSignal::None, checkpoint: Some(&ck) };
         // The run's active seconds, earlier invocations included (a resumed run goes on counting).
         let outcome = train_run::<B>(teacher, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, seconds| {
             let t = &mut results.teacher.record;
             t.set_epochs(records, &ev.correct);
             t.seconds = seconds;
-            results.write(dir)
+            crate::engine::cells::write_matrix(dir, results)?;
+            crate::engine::cells::publish(dir).map(|_| ())
         })?;
         Ok(outcome)
     }
@@ -151,7 +179,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
                 model = load_classifier::<B>(&dir.join(WEIGHTS), &self.config, exp.seeds[0], self.device)?.0;
             }
             RunStatus::Failed => {
-                self.results.write(&exp.dir)?;
+                self.save_teacher()?;
                 return Err(Error::Input(format!(
                     "the teacher's fine-tune failed ({}); lower training.learning_rate",
                     outcome.reason.unwrap_or_default()
@@ -166,7 +194,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
             }
             _ => {}
         }
-        self.results.write(&exp.dir)?;
+        self.save_teacher()?;
         let (status, reason, seconds) = (outcome.status, outcome.reason, outcome.seconds);
         self.events.send(Event::RunEnded { run: 0, status, reason, seconds });
         Ok(model)

@@ -3,7 +3,6 @@
 //! and `--fresh`, which moves an old folder aside instead of deleting it.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::atomic::write_atomic;
@@ -12,9 +11,11 @@ use crate::experiment::Experiment;
 
 use super::layout::TEACHER_DIR;
 pub use super::layout::{CONFIG_FILE, LOCK_FILE};
-use super::lock::{Holder, Owner};
+use super::lock::{HeldLock, refuse_if_locked};
+#[cfg(test)]
+use super::lock::{Owner, read_owner, take_lock};
 
-/// Held while this process writes into the experiment folder; removed on drop.
+/// Held while this process writes into the experiment folder; the lock goes on drop.
 #[derive(Debug)]
 pub struct Workspace {
     pub dir: PathBuf,
@@ -22,15 +23,7 @@ pub struct Workspace {
     pub moved_aside: Option<PathBuf>,
     /// Why a lock left behind was stale, when this process took it over.
     pub took_over: Option<String>,
-    lock: PathBuf,
-}
-
-impl Drop for Workspace {
-    fn drop(&mut self) {
-        if read_owner(&self.lock).is_some_and(|o| o == Owner::me()) {
-            let _ = std::fs::remove_file(&self.lock);
-        }
-    }
+    _lock: HeldLock,
 }
 
 impl Workspace {
@@ -52,8 +45,8 @@ impl Workspace {
                 dir.display()
             ))
         })?;
-        let took_over = take_lock(&lock)?;
-        let ws = Self { dir, moved_aside, took_over, lock };
+        let held = HeldLock::take(&lock)?;
+        let ws = Self { dir, moved_aside, took_over: held.took_over.clone(), _lock: held };
         // With the lock held: the folder must belong to this configuration.
         let saved = ws.dir.join(CONFIG_FILE);
         match crate::input_file::read_text(&saved, crate::input_file::EXPERIMENT_FILE) {
@@ -89,52 +82,6 @@ pub fn discard(dir: &Path) -> Result<()> {
     match std::fs::remove_dir_all(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(dir, e)),
         _ => Ok(()),
-    }
-}
-
-fn read_owner(lock: &Path) -> Option<Owner> {
-    Owner::parse(&crate::input_file::read_text(lock, crate::input_file::SMALL).ok()?)
-}
-
-/// Refuses when a live distill-tui other than this process holds `lock`; otherwise says why a
-/// lock that is there is stale (`None`: no lock, or this process's own).
-fn refuse_if_locked(lock: &Path) -> Result<Option<String>> {
-    let Some(owner) = read_owner(lock) else { return Ok(None) };
-    if owner == Owner::me() {
-        return Ok(None);
-    }
-    match owner.holder() {
-        Holder::Live(o) => {
-            let on = o.host.map(|h| format!(" on {h}")).unwrap_or_default();
-            Err(Error::Input(format!(
-                "{} is in use by another distill-tui (process {}{on}, see {}); wait for it to end or stop it \
-                 (kill {}), or give this experiment another experiment.name",
-                lock.parent().unwrap_or(lock).display(),
-                o.pid,
-                lock.display(),
-                o.pid
-            )))
-        }
-        Holder::Stale(why) => Ok(Some(why)),
-    }
-}
-
-/// Creates the lock naming this process; a stale lock is taken over (and why it was stale is
-/// returned).
-fn take_lock(lock: &Path) -> Result<Option<String>> {
-    let me = Owner::me();
-    match std::fs::OpenOptions::new().write(true).create_new(true).open(lock) {
-        Ok(mut f) => f.write_all(me.to_text().as_bytes()).map(|_| None).map_err(|e| Error::io(lock, e)),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let why = refuse_if_locked(lock)?;
-            write_atomic(lock, |path| std::fs::write(path, me.to_text()).map_err(|e| Error::io(path, e)))?;
-            // Two processes taking over the same stale lock: the last rename wins, the other leaves.
-            match read_owner(lock) {
-                Some(owner) if owner == me => Ok(why),
-                _ => refuse_if_locked(lock),
-            }
-        }
-        Err(e) => Err(Error::io(lock, e)),
     }
 }
 
@@ -218,7 +165,7 @@ mod tests {
         std::fs::write(&lock, "1\n").unwrap();
         let why = take_lock(&lock).unwrap().expect("taken over");
         assert!(why.starts_with("process 1 is ") && why.contains("not distill-tui"), "{why}");
-        assert_eq!(read_owner(&lock), Some(Owner::me()));
+        assert!(read_owner(&lock).is_some_and(|o| o.same_process(&Owner::me())));
         // A pid far above pid_max belongs to no process.
         std::fs::write(&lock, "999999999\n").unwrap();
         assert_eq!(take_lock(&lock).unwrap().as_deref(), Some("process 999999999 has ended"));

@@ -9,6 +9,8 @@ pub struct Control {
     paused: AtomicBool,
     skip: AtomicBool,
     quit: AtomicBool,
+    /// The run a skip is for, when the front end names one (several run at once).
+    skip_run: std::sync::Mutex<Option<usize>>,
 }
 
 impl Control {
@@ -23,6 +25,20 @@ impl Control {
     /// Asks the engine to end the current run as skipped and go on with the next.
     pub fn skip_current(&self) {
         self.skip.store(true, Ordering::SeqCst);
+    }
+
+    /// Asks the engine to end run `run` as skipped: the current run when one runs at a time.
+    pub fn skip_run(&self, run: usize) {
+        if let Ok(mut r) = self.skip_run.lock() {
+            *r = Some(run);
+        }
+        self.skip_current();
+    }
+
+    /// Takes a pending skip request and the run it names, if any (several runs at once).
+    pub fn take_skip_of_run(&self) -> Option<Option<usize>> {
+        let run = self.skip_run.lock().ok().and_then(|mut r| r.take());
+        self.take_skip().then_some(run)
     }
 
     /// Asks the engine to stop after the current step and write what it has.

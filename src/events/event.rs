@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{EpochRecord, LossValues, RunId, RunLabel, RunStatus};
 
 /// Where the work runs: what decides padding and what the GPU header shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     /// burn-flex (or burn-ndarray) on the CPU.
@@ -34,14 +34,14 @@ impl BackendKind {
 }
 
 /// The backend that was picked, for headers and results.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackendInfo {
     pub name: BackendKind,
     /// Human description of the device.
     pub device: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Info,
@@ -49,7 +49,7 @@ pub enum Level {
 }
 
 /// Work outside the training steps that is long enough to need its own progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// The teacher's outputs on the training set, computed once before the students.
@@ -67,7 +67,7 @@ impl Phase {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepEvent {
     pub run: RunId,
     pub epoch: usize,
@@ -80,7 +80,7 @@ pub struct StepEvent {
     pub examples_per_s: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// The whole matrix, before work starts.

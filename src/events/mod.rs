@@ -8,9 +8,11 @@ mod event;
 mod record;
 mod sink;
 mod status;
+mod tail;
 
 pub use control::Control;
 pub use event::{BackendInfo, BackendKind, Event, Level, Phase, StepEvent};
 pub use record::{EpochRecord, LossValues, correct_string, parse_correct};
 pub use sink::Events;
 pub use status::{RunId, RunKind, RunLabel, RunStatus};
+pub use tail::LogTail;

@@ -36,6 +36,11 @@ impl Events {
         Ok(Self { tx: self.tx.clone(), log: Some(Arc::new(Mutex::new(std::io::LineWriter::new(file)))) })
     }
 
+    /// The same front end, without the log (for events another process has logged already).
+    pub fn screen_only(&self) -> Self {
+        Self { tx: self.tx.clone(), log: None }
+    }
+
     pub fn send(&self, e: Event) {
         // Progress within a phase is for the screen only; the log keeps what happened.
         if let Some(log) = self.log.as_ref().filter(|_| !matches!(e, Event::Progress { .. }))

@@ -199,7 +199,7 @@ impl Monitor {
             match ev {
                 TermEvent::Key(k) if k.kind == KeyEventKind::Press => match self.state.key(k) {
                     Some(Command::Pause(p)) => control.set_paused(p),
-                    Some(Command::Skip) => control.skip_current(),
+                    Some(Command::Skip(run)) => control.skip_run(run),
                     Some(Command::Quit) => {
                         control.quit();
                         control.set_paused(false);

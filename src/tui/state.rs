@@ -150,7 +150,8 @@ pub enum ChartMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
     Pause(bool),
-    Skip,
+    /// Skip this run (the selected one when several run at once).
+    Skip(RunId),
     Quit,
 }
 
@@ -389,9 +390,8 @@ impl AppState {
             p.seconds += dt;
             p.compile_seconds += compile_dt;
         }
-        if let Some(r) = self.current.and_then(|c| self.runs.get_mut(c))
-            && r.status == RunStatus::Running
-        {
+        // Every running run's clock (several run at once with --parallel, --devices or `watch`).
+        for r in self.runs.iter_mut().filter(|r| r.status == RunStatus::Running) {
             r.seconds += dt;
             r.compile_seconds += compile_dt;
         }
@@ -456,6 +456,16 @@ impl AppState {
         } else {
             (teacher_pace? * student_steps * layer_share, true)
         };
+        // Several cells at once (--parallel, --devices, Slurm under `watch`): the work left is
+        // shared by as many lanes as run now, and no sooner done than the longest running cell.
+        let running: Vec<&RunView> =
+            self.runs.iter().filter(|r| r.is_student() && r.status == RunStatus::Running).collect();
+        if running.len() > 1 {
+            let remainders: Vec<f64> = running.iter().map(|r| r.eta().unwrap_or(per_student)).collect();
+            let longest = remainders.iter().cloned().fold(0.0, f64::max);
+            let shared = (remainders.iter().sum::<f64>() + pending as f64 * per_student) / running.len() as f64;
+            return Some(Eta { seconds: longest.max(shared), approximate });
+        }
         let mut left = pending as f64 * per_student;
         match (self.phase, cur) {
             (Some(p), _) if p.phase == Phase::TeacherOutputs => left += p.eta()?,
@@ -487,7 +497,8 @@ impl AppState {
             return None;
         }
         if let Some(run) = self.confirm_skip.take() {
-            return (yes && self.current == Some(run)).then_some(Command::Skip);
+            let running = self.runs.get(run).is_some_and(|r| r.status == RunStatus::Running);
+            return (yes && running).then_some(Command::Skip(run));
         }
         if self.help {
             self.help = false;
@@ -504,7 +515,11 @@ impl AppState {
                 self.paused = !self.paused;
                 return Some(Command::Pause(self.paused));
             }
-            Action::Skip => self.confirm_skip = self.current,
+            // The selected run when it is running (several may run at once), else the current one.
+            Action::Skip => {
+                let selected_runs = self.runs.get(self.selected).is_some_and(|r| r.status == RunStatus::Running);
+                self.confirm_skip = if selected_runs { Some(self.selected) } else { self.current };
+            }
             Action::Down => self.selected = (self.selected + 1).min(self.runs.len().saturating_sub(1)),
             Action::Up => self.selected = self.selected.saturating_sub(1),
             Action::NextChart => {
@@ -597,7 +612,7 @@ mod tests {
         assert_eq!(s.key(key(KeyCode::Char('n'))), None);
         assert_eq!(s.confirm_skip, None);
         s.key(key(KeyCode::Char('s')));
-        assert_eq!(s.key(key(KeyCode::Char('y'))), Some(Command::Skip));
+        assert_eq!(s.key(key(KeyCode::Char('y'))), Some(Command::Skip(0)));
         // A confirmation left open while the run ended skips nothing else.
         s.key(key(KeyCode::Char('s')));
         s.apply(&Event::RunEnded { run: 0, status: RunStatus::Done, reason: None, seconds: 3.0 });
