@@ -24,5 +24,6 @@ pub mod signals;
 pub mod synthetic;
 pub mod tokenize;
 pub mod tui;
+pub mod watch;
 
 pub use error::{Error, Result};

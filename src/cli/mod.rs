@@ -138,6 +138,10 @@ pub enum Command {
     /// ready; rerunning resumes it. For Slurm array tasks: exit 0 when the cell ended (done,
     /// skipped or diverged), 143 when stopped by SIGTERM (scancel, time limit), 2 for bad input.
     RunCell(RunCellArgs),
+    /// Attach the monitor, read-only, to an experiment other processes are writing (a
+    /// --headless, --parallel or --devices run, Slurm cells on a shared filesystem); q leaves
+    /// and the run goes on.
+    Watch(WatchArgs),
     /// Fine-tune the teacher and save its outputs, headless, so that cells can run (a Slurm
     /// teacher job); the same folder and files as the whole matrix.
     RunTeacher(RunTeacherArgs),
@@ -155,6 +159,14 @@ pub struct RunCellArgs {
     /// Run the teacher in every step instead of reading its saved outputs.
     #[arg(long)]
     pub no_teacher_cache: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    /// An experiment folder (checkpoints/<name>) [default: the folder of the experiment of --config].
+    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -303,6 +315,13 @@ pub fn run(cli: Cli) -> Result<i32> {
             let how = How { monitor, fresh: false, synthetic: false, scope: Scope::Cell(a.index) };
             run_matrix(a.backend.backend, &a.config.config, &a.config.set, how)
         }
+        Some(Command::Watch(a)) => {
+            let dir = match a.dir {
+                Some(d) => d,
+                None => Experiment::load(&a.config.config, &a.config.set)?.dir,
+            };
+            watch(&dir)
+        }
         Some(Command::RunTeacher(a)) => {
             let monitor = MonitorArgs { headless: true, no_teacher_cache: a.no_teacher_cache };
             let how = How { monitor, fresh: a.fresh, synthetic: false, scope: Scope::Teacher };
@@ -377,6 +396,37 @@ struct How {
     fresh: bool,
     synthetic: bool,
     scope: Scope,
+}
+
+/// `watch`: the monitor on the files of `dir` until `q`; the final table when every cell ended.
+fn watch(dir: &std::path::Path) -> Result<i32> {
+    if !dir.join(crate::engine::layout::EVENTS_LOG).is_file() {
+        return Err(Error::Input(format!(
+            "{}: no experiment here (no {}); give the experiment folder (checkpoints/<name>) a run writes to",
+            dir.display(),
+            crate::engine::layout::EVENTS_LOG
+        )));
+    }
+    if !crate::tui::app::terminal_available() {
+        return Err(Error::Input("watch needs a terminal; for a log, read the cells' events.jsonl".into()));
+    }
+    let signals = Signals::install(false)?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let control = Arc::new(Control::default());
+    let (follow_dir, follow_control) = (dir.to_path_buf(), control.clone());
+    let follower = std::thread::Builder::new()
+        .name("distill-watch".into())
+        .spawn(move || crate::watch::follow(&follow_dir, tx, &follow_control))
+        .map_err(|e| Error::Internal(format!("cannot start the file follower: {e}")))?;
+    let exit = crate::tui::app::watch(&rx, control.clone(), &signals);
+    control.quit();
+    drop(rx);
+    let _ = follower.join();
+    exit?;
+    if let Ok(Some(results)) = crate::engine::cells::merged(dir) {
+        print_out(&final_text(&results, dir, terminal_width()));
+    }
+    Ok(0)
 }
 
 /// The experiment run on whichever backend was chosen.

@@ -147,3 +147,11 @@ pub fn with_control_file<R>(exp_dir: &Path, folder: &str, control: &Control, wor
         out
     })
 }
+
+/// Whether a live distill-tui holds the lock at `path` (by its heartbeat on another host).
+pub fn lock_is_live(path: &Path) -> bool {
+    match super::lock::read_owner(path) {
+        Some(owner) => matches!(owner.holder(), super::lock::Holder::Live(_)),
+        None => false,
+    }
+}

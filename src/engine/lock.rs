@@ -311,7 +311,7 @@ mod tests {
         assert!(matches!(reused.holder(), Holder::Stale(why) if why.contains("pid was reused")));
         assert!(matches!(Owner::me().holder(), Holder::Live(_)), "the same start time: live");
         let elsewhere = Owner { host: Some("another-host".into()), ..Owner::me() };
-        assert!(matches!(elsewhere.holder(), Holder::Live(_)), "a recent heartbeat: live");
+        assert!(matches!(elsewhere.clone().holder(), Holder::Live(_)), "a recent heartbeat: live");
         let silent = Owner { beat: Some(unix_now() - STALE_AFTER - 5), ..elsewhere.clone() };
         assert!(
             matches!(silent.holder(), Holder::Stale(why) if why.contains("on another-host has not written its heartbeat for 12")),

@@ -39,11 +39,20 @@ pub enum MonitorExit {
 /// Runs the monitor until the user leaves, a stop signal has been honoured, or the terminal is
 /// gone. The terminal is restored in every case (a panic hook covers panics).
 pub fn run(rx: &Receiver<Event>, control: Arc<Control>, signals: &Signals) -> Result<MonitorExit> {
+    monitor(rx, control, signals, false)
+}
+
+/// The monitor of `watch`: read-only, and `q` leaves at once (the run goes on).
+pub fn watch(rx: &Receiver<Event>, control: Arc<Control>, signals: &Signals) -> Result<MonitorExit> {
+    monitor(rx, control, signals, true)
+}
+
+fn monitor(rx: &Receiver<Event>, control: Arc<Control>, signals: &Signals, watching: bool) -> Result<MonitorExit> {
     // try_init switches to raw mode and the alternate screen and installs a panic hook that
     // restores the terminal before the panic message is printed.
     let mut terminal = ratatui::try_init().map_err(|e| Error::Internal(format!("cannot set up the terminal: {e}")))?;
     let mut resized = false;
-    let exit = event_loop(&mut terminal, rx, &control, signals, &mut resized);
+    let exit = event_loop(&mut terminal, rx, &control, signals, &mut resized, watching);
     if matches!(exit, MonitorExit::Detached(_)) {
         // The terminal is gone: ratatui's Terminal (on drop) and its panic hook print their
         // errors with eprintln!, which panics when stderr is the dead terminal. Restore what
@@ -71,8 +80,10 @@ fn event_loop(
     control: &Control,
     signals: &Signals,
     resized: &mut bool,
+    watching: bool,
 ) -> MonitorExit {
     let mut m = Monitor::new();
+    m.state.watching = watching;
     loop {
         m.take_events(rx);
         m.tick();

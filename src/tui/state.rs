@@ -234,6 +234,8 @@ pub struct AppState {
     pub no_color: bool,
     /// Set when something visible changed; the app redraws and clears it.
     pub dirty: bool,
+    /// `watch`: another process trains; quitting leaves it running, without asking.
+    pub watching: bool,
 }
 
 impl Default for AppState {
@@ -267,6 +269,7 @@ impl Default for AppState {
             sys: SysStats::default(),
             no_color: false,
             dirty: true,
+            watching: false,
         }
     }
 }
@@ -506,7 +509,7 @@ impl AppState {
         }
         let binding = lookup(key.code, !self.finished)?;
         match binding.action {
-            Action::Quit if self.finished => {
+            Action::Quit if self.finished || self.watching => {
                 self.quitting = true;
                 return Some(Command::Quit);
             }
