@@ -21,6 +21,7 @@ pub mod ops;
 pub mod predict;
 pub mod report;
 pub mod signals;
+pub mod slurm;
 pub mod synthetic;
 pub mod tokenize;
 pub mod tui;

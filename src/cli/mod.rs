@@ -138,6 +138,10 @@ pub enum Command {
     /// ready; rerunning resumes it. For Slurm array tasks: exit 0 when the cell ended (done,
     /// skipped or diverged), 143 when stopped by SIGTERM (scancel, time limit), 2 for bad input.
     RunCell(RunCellArgs),
+    /// Submit the matrix to Slurm from a login node: a teacher job, then an array job of the
+    /// cells that have not ended (depending on it). Checks everything and downloads the model
+    /// and data first; writes editable scripts to <experiment>/slurm/. Rerun to submit what is left.
+    Submit(SubmitArgs),
     /// Attach the monitor, read-only, to an experiment other processes are writing (a
     /// --headless, --parallel or --devices run, Slurm cells on a shared filesystem); q leaves
     /// and the run goes on.
@@ -159,6 +163,38 @@ pub struct RunCellArgs {
     /// Run the teacher in every step instead of reading its saved outputs.
     #[arg(long)]
     pub no_teacher_cache: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    /// Submit to Slurm (the one scheduler supported).
+    #[arg(long, required = true)]
+    pub slurm: bool,
+    /// Slurm partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Time limit per job (Slurm's format, e.g. 4:00:00); a cell stopped by it resumes when submitted again.
+    #[arg(long)]
+    pub time: Option<String>,
+    /// GPUs per job (--gres=gpu:N); 0 for CPU cells.
+    #[arg(long, default_value_t = 1)]
+    pub gpus_per_cell: u32,
+    /// CPU cores per job (--cpus-per-task).
+    #[arg(long)]
+    pub cpus_per_cell: Option<u32>,
+    /// At most K cells at once (--array=...%K).
+    #[arg(long, value_name = "K")]
+    pub max_parallel: Option<u32>,
+    /// Another sbatch option for both scripts, e.g. --sbatch-arg=--account=nlp (repeatable).
+    #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub sbatch_args: Vec<String>,
+    /// Print the scripts and the sbatch commands; write and submit nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub backend: BackendArg,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -314,6 +350,31 @@ pub fn run(cli: Cli) -> Result<i32> {
             let monitor = MonitorArgs { headless: true, no_teacher_cache: a.no_teacher_cache };
             let how = How { monitor, fresh: false, synthetic: false, scope: Scope::Cell(a.index) };
             run_matrix(a.backend.backend, &a.config.config, &a.config.set, how)
+        }
+        Some(Command::Submit(a)) => {
+            let exp = Experiment::load(&a.config.config, &a.config.set)?;
+            let cells = crate::engine::check_experiment(&exp, &EngineOptions::new(HubSettings::from_env()))?;
+            let mut args = vec!["--config".to_string(), a.config.config.display().to_string()];
+            for set in &a.config.set {
+                args.extend(["--set".to_string(), set.clone()]);
+            }
+            let backend = clap::ValueEnum::to_possible_value(&a.backend.backend).map(|v| v.get_name().to_string());
+            args.extend(["--backend".to_string(), backend.unwrap_or_else(|| "cpu".into())]);
+            let workdir = std::env::current_dir().map_err(|e| Error::Internal(format!("no current folder: {e}")))?;
+            let settings = crate::slurm::script::ScriptSettings {
+                job_name: exp.name.clone(),
+                partition: a.partition,
+                time: a.time,
+                gpus_per_cell: a.gpus_per_cell,
+                cpus_per_cell: a.cpus_per_cell,
+                sbatch_args: a.sbatch_args,
+                workdir: workdir.display().to_string(),
+                program: crate::slurm::this_program()?.display().to_string(),
+                args,
+            };
+            let submit = crate::slurm::Submit { settings, max_parallel: a.max_parallel, dry_run: a.dry_run, cells };
+            print_out(&crate::slurm::submit(&exp, &submit)?);
+            Ok(0)
         }
         Some(Command::Watch(a)) => {
             let dir = match a.dir {

@@ -14,4 +14,4 @@ mod students;
 mod teacher;
 pub mod workspace;
 
-pub use runner::{EngineOptions, run_experiment};
+pub use runner::{EngineOptions, check_experiment, run_experiment};

@@ -81,6 +81,15 @@ pub fn run_experiment<B: TrainBackend>(
     m.finish()
 }
 
+/// Checks everything a run would (the teacher's files and config, the plan, the data: those
+/// from the Hub are downloaded into its cache), and that the experiment folder, if it exists,
+/// was started with this configuration; touches nothing. Returns the number of cells.
+pub fn check_experiment(exp: &Experiment, opts: &EngineOptions) -> Result<usize> {
+    let p = prepare(exp, opts, &Events::none())?;
+    started_here(exp)?;
+    Ok(exp.seeds.len() * p.plan.len())
+}
+
 /// Every student slot, and the results each starts from (an earlier result, or pending).
 fn student_slots<B: TrainBackend>(
     exp: &Experiment,

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # A throwaway single-node Slurm cluster for tests, so that CI can submit real jobs (arrays,
 # dependencies, --gres=gpu, scancel) to a real scheduler on one machine, with no systemd and no
-# cgroups. It follows the recipe in docs/SLURM-CI.md, checked on Debian 12 with Slurm 22.05
+# cgroups. It follows a recipe checked on Debian 12 with Slurm 22.05
 # (Debian's slurmctld/slurmd/slurm-client and munge 0.5). Needs root.
 #
 # Meant to be SOURCED by bash (it is `set -euo pipefail`-safe), not run:
@@ -83,6 +83,7 @@ CredType=cred/munge
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 MpiDefault=none
+MailProg=/bin/true
 SlurmdParameters=config_overrides
 SchedulerType=sched/backfill
 SchedulerParameters=kill_invalid_depend
