@@ -20,6 +20,8 @@ fn status_word(s: &AppState) -> Span<'static> {
         " STOPPING ".black().on_red().bold()
     } else if s.paused {
         " PAUSED ".black().on_yellow().bold()
+    } else if s.watching {
+        " WATCHING ".black().on_cyan().bold()
     } else {
         " RUNNING ".black().on_cyan().bold()
     }

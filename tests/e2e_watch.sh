@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# End-to-end check of `watch`, in tmux at 80x24: a `--parallel 2` run trains headless in the
+# background; `watch` attached to its folder shows two cells running at once; `q` leaves at once
+# and the run goes on; attached again, it follows the run to its end and prints the final table.
+# Usage: tests/e2e_watch.sh BINARY
+set -euo pipefail
+bin=$(realpath "${1:?usage: e2e_watch.sh BINARY}")
+dir=$(mktemp -d)
+sess=distill-watch-$$
+run_pid=""
+cleanup() {
+  tmux kill-session -t $sess 2>/dev/null || true
+  [ -n "$run_pid" ] && kill -9 "$run_pid" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+fail() { echo "e2e_watch: FAIL: $*"; tmux capture-pane -p -t $sess 2>/dev/null || true; exit 1; }
+screen() { tmux capture-pane -p -t $sess; }
+wait_for() { # pattern, seconds
+  for _ in $(seq 1 $(($2 * 5))); do screen | grep -q -- "$1" && return 0; sleep 0.2; done
+  fail "timed out waiting for '$1'"
+}
+
+# The demo's generated teacher and task (its inputs are written first; the demo itself is stopped).
+"$bin" demo --dir "$dir" --headless >"$dir/demo.log" 2>&1 &
+demo=$!
+for _ in $(seq 1 600); do [ -f "$dir/demo-inputs/demo.toml" ] && break; sleep 0.1; done
+kill -TERM $demo 2>/dev/null || true
+wait $demo 2>/dev/null || true
+[ -f "$dir/demo-inputs/demo.toml" ] || fail "the demo wrote no inputs"
+
+# The matrix, two cells at a time, headless in the background; more epochs so that it lasts.
+cd "$dir"
+"$bin" --config demo-inputs/demo.toml --set experiment.name=watched --set training.epochs=6 \
+  --headless --parallel 2 >"$dir/run.log" 2>&1 &
+run_pid=$!
+exp="$dir/watched"
+for _ in $(seq 1 600); do [ -f "$exp/events.jsonl" ] && break; sleep 0.1; done
+
+tmux new-session -d -s $sess -x 80 -y 24 "cd '$dir' && '$bin' watch '$exp'; echo EXIT=\$? > '$dir/exit1'; sleep 300"
+wait_for 'WATCHING' 60
+running() { screen | grep -c '▶.*ep [0-9]' || true; }
+for _ in $(seq 1 1500); do [ "$(running)" -ge 2 ] && break; sleep 0.2; done
+[ "$(running)" -ge 2 ] || fail "never two cells running at once"
+tmux send-keys -t $sess q
+for _ in $(seq 1 50); do [ -f "$dir/exit1" ] && break; sleep 0.1; done
+[ -f "$dir/exit1" ] || fail "watch did not leave at once on q"
+grep -q 'EXIT=0' "$dir/exit1" || fail "watch exit status: $(cat "$dir/exit1")"
+kill -0 $run_pid 2>/dev/null || fail "leaving watch stopped the run"
+ls "$exp"/cells/*/control >/dev/null 2>&1 && fail "watch wrote a control file without p or s"
+passed=1
+
+tmux kill-session -t $sess
+tmux new-session -d -s $sess -x 80 -y 24 "cd '$dir' && '$bin' watch '$exp'; echo EXIT=\$? > '$dir/exit2'; sleep 300"
+wait_for 'FINISHED' 900
+wait $run_pid || fail "the --parallel run failed: $(tail -5 "$dir/run.log")"
+run_pid=""
+tmux send-keys -t $sess q
+for _ in $(seq 1 50); do [ -f "$dir/exit2" ] && break; sleep 0.1; done
+grep -q 'EXIT=0' "$dir/exit2" || fail "watch exit status at the end"
+tmux capture-pane -p -S -200 -t $sess | grep -q 'Student Layer' || fail "no final table after watch"
+n=$(grep -c '"status": "done"' "$exp/results.json" || true)
+[ "$n" = 5 ] || fail "$n of 5 runs done"
+passed=$((passed + 1))
+echo "e2e_watch: $passed passed, 0 failed"
