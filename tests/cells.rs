@@ -209,3 +209,35 @@ fn want_epochs(v: &Value, slug: &str, seed: u64) -> Value {
     v["runs"].as_array().unwrap().iter().find(|r| r["slug"] == slug && r["seed"] == seed).unwrap()["numbers"]["epochs"]
         .clone()
 }
+
+#[test]
+fn devices_give_each_cell_process_its_own_device() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path());
+    let dir = tmp.path();
+    let (c, err) = code(&distill(dir, &["--headless", "--devices", "0,gpu 1"]));
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("--devices: \"gpu 1\" is not a device"), "{err}");
+    let run = ok(distill(dir, &["--headless", "--devices", "0,1"]));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("on device 0") && stdout.contains("on device 1"), "{stdout}");
+    assert_eq!(numbers(&results(dir)), fixture());
+}
+
+#[test]
+fn a_folder_of_the_version_before_cells_keeps_its_finished_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path());
+    let dir = tmp.path();
+    ok(distill(dir, &["--headless"]));
+    let out = dir.join("out/tiny");
+    // What the version before cells left: results.json, the students and the teacher; no
+    // matrix.json, no cells/.
+    std::fs::remove_file(out.join("matrix.json")).unwrap();
+    std::fs::remove_dir_all(out.join("cells")).unwrap();
+    let before = results(dir);
+    ok(distill(dir, &["--headless"]));
+    let after = results(dir);
+    assert_eq!(after["runs"], before["runs"], "nothing was run again");
+    assert!(out.join("cells/odd-layer-seed7/record.json").is_file(), "the kept runs have cell records now");
+}
