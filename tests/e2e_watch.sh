@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end check of `watch`, in tmux at 80x24: a `--parallel 2` run trains headless in the
-# background; `watch` attached to its folder shows two cells running at once; `q` leaves at once
-# and the run goes on; attached again, it follows the run to its end and prints the final table.
+# background; `watch` attached to its folder shows two cells running at once; `s` `y` skips the
+# selected cell through its control file; `q` leaves at once and the run goes on; attached again,
+# it follows the run to its end and prints the final table.
 # Usage: tests/e2e_watch.sh BINARY
 set -euo pipefail
 bin=$(realpath "${1:?usage: e2e_watch.sh BINARY}")
@@ -42,12 +43,18 @@ wait_for 'WATCHING' 60
 running() { screen | grep -c '▶.*ep [0-9]' || true; }
 for _ in $(seq 1 1500); do [ "$(running)" -ge 2 ] && break; sleep 0.2; done
 [ "$(running)" -ge 2 ] || fail "never two cells running at once"
+# Skip the selected cell: the request goes through its control file to the process running it.
+tmux send-keys -t $sess s
+wait_for 'Skip .* (seed 42)?' 10
+tmux send-keys -t $sess y
+wait_for 'skipped ep' 60
 tmux send-keys -t $sess q
 for _ in $(seq 1 50); do [ -f "$dir/exit1" ] && break; sleep 0.1; done
 [ -f "$dir/exit1" ] || fail "watch did not leave at once on q"
 grep -q 'EXIT=0' "$dir/exit1" || fail "watch exit status: $(cat "$dir/exit1")"
 kill -0 $run_pid 2>/dev/null || fail "leaving watch stopped the run"
-ls "$exp"/cells/*/control >/dev/null 2>&1 && fail "watch wrote a control file without p or s"
+[ "$(cat "$exp"/cells/*/control 2>/dev/null | sort | uniq -c | awk '{print $1, $2}')" = "1 skip" ] ||
+  fail "control files: $(head "$exp"/cells/*/control 2>/dev/null)"
 passed=1
 
 tmux kill-session -t $sess
@@ -60,6 +67,7 @@ for _ in $(seq 1 50); do [ -f "$dir/exit2" ] && break; sleep 0.1; done
 grep -q 'EXIT=0' "$dir/exit2" || fail "watch exit status at the end"
 tmux capture-pane -p -S -200 -t $sess | grep -q 'Student Layer' || fail "no final table after watch"
 n=$(grep -c '"status": "done"' "$exp/results.json" || true)
-[ "$n" = 5 ] || fail "$n of 5 runs done"
+[ "$n" = 4 ] || fail "$n of 5 runs done (one skipped)"
+grep -q '"status": "skipped"' "$exp/results.json" || fail "the skipped cell is not in results.json"
 passed=$((passed + 1))
 echo "e2e_watch: $passed passed, 0 failed"

@@ -82,16 +82,13 @@ pub trait BackendTask {
 pub fn run_on<T: BackendTask>(choice: BackendChoice, task: T) -> Result<T::Output> {
     match resolve(choice)? {
         Resolved::Cpu => {
-            let info =
-                BackendInfo { name: BackendKind::Cpu, device: format!("CPU (burn-flex, {} threads)", cpu_threads()) };
+            let info = BackendInfo { name: BackendKind::Cpu, device: format!("CPU (burn-flex, {})", threads_text()) };
             Ok(task.run::<Autodiff<CpuBackend>>(Default::default(), info))
         }
         #[cfg(feature = "ndarray")]
         Resolved::Ndarray => {
-            let info = BackendInfo {
-                name: BackendKind::Cpu,
-                device: format!("CPU (burn-ndarray, {} threads)", cpu_threads()),
-            };
+            let info =
+                BackendInfo { name: BackendKind::Cpu, device: format!("CPU (burn-ndarray, {})", threads_text()) };
             Ok(task.run::<Autodiff<NdArrayBackend>>(Default::default(), info))
         }
         #[cfg(feature = "cuda")]
@@ -110,8 +107,12 @@ pub fn run_on<T: BackendTask>(choice: BackendChoice, task: T) -> Result<T::Outpu
     }
 }
 
-fn cpu_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+/// The threads CPU kernels run on (rayon's pool: a core each, or RAYON_NUM_THREADS).
+fn threads_text() -> String {
+    match rayon::current_num_threads() {
+        1 => "1 thread".into(),
+        n => format!("{n} threads"),
+    }
 }
 
 enum Resolved {

@@ -7,7 +7,9 @@ use crate::ops::TrainBackend;
 use clap::{Parser, Subcommand};
 
 use crate::backend::{BackendChoice, BackendInfo, BackendTask, run_on};
-use crate::engine::runner::{EngineOptions, Launch, Scope, run_experiment};
+mod cells;
+
+use crate::engine::runner::{EngineOptions, Scope, run_experiment};
 use crate::error::{Error, Result};
 use crate::events::{Control, Events};
 use crate::experiment::Experiment;
@@ -96,8 +98,8 @@ pub struct ConfigArgs {
 /// Several cells at once on one machine, each in its own process.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SpreadArgs {
-    /// After the teacher, run up to N cells at once, each in its own process (CPU: give each
-    /// one cores to itself, e.g. N = cores / 8).
+    /// After the teacher, run up to N cells at once, each in its own process (on the CPU each
+    /// gets cores / N threads).
     #[arg(long, value_name = "N", conflicts_with = "devices", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallel: Option<u16>,
 
@@ -353,26 +355,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Some(Command::Submit(a)) => {
             let exp = Experiment::load(&a.config.config, &a.config.set)?;
-            let cells = crate::engine::check_experiment(&exp, &EngineOptions::new(HubSettings::from_env()))?;
-            let mut args = vec!["--config".to_string(), a.config.config.display().to_string()];
-            for set in &a.config.set {
-                args.extend(["--set".to_string(), set.clone()]);
-            }
-            let backend = clap::ValueEnum::to_possible_value(&a.backend.backend).map(|v| v.get_name().to_string());
-            args.extend(["--backend".to_string(), backend.unwrap_or_else(|| "cpu".into())]);
-            let workdir = std::env::current_dir().map_err(|e| Error::Internal(format!("no current folder: {e}")))?;
-            let settings = crate::slurm::script::ScriptSettings {
-                job_name: exp.name.clone(),
-                partition: a.partition,
-                time: a.time,
-                gpus_per_cell: a.gpus_per_cell,
-                cpus_per_cell: a.cpus_per_cell,
-                sbatch_args: a.sbatch_args,
-                workdir: workdir.display().to_string(),
-                program: crate::slurm::this_program()?.display().to_string(),
-                args,
-            };
-            let submit = crate::slurm::Submit { settings, max_parallel: a.max_parallel, dry_run: a.dry_run, cells };
+            let submit = cells::submit_request(a, &exp)?;
             print_out(&crate::slurm::submit(&exp, &submit)?);
             Ok(0)
         }
@@ -381,7 +364,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 Some(d) => d,
                 None => Experiment::load(&a.config.config, &a.config.set)?.dir,
             };
-            watch(&dir)
+            cells::watch(&dir)
         }
         Some(Command::RunTeacher(a)) => {
             let monitor = MonitorArgs { headless: true, no_teacher_cache: a.no_teacher_cache };
@@ -406,49 +389,11 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         None => {
-            let scope = spread_scope(&cli.spread, cli.backend.backend, &cli.config, cli.monitor)?;
+            let scope = cells::spread_scope(&cli.spread, cli.backend.backend, &cli.config, cli.monitor)?;
             let how = How { monitor: cli.monitor, fresh: cli.fresh, synthetic: false, scope };
             run_matrix(cli.backend.backend, &cli.config.config, &cli.config.set, how)
         }
     }
-}
-
-/// The scope of a plain run: the whole matrix in this process, or its cells in child
-/// processes with `--parallel` or `--devices`.
-fn spread_scope(
-    spread: &SpreadArgs,
-    backend: BackendChoice,
-    config: &ConfigArgs,
-    monitor: MonitorArgs,
-) -> Result<Scope> {
-    let slots: Vec<Option<String>> = match (&spread.parallel, spread.devices.as_slice()) {
-        (Some(n), _) => vec![None; usize::from(*n)],
-        (None, []) => return Ok(Scope::Matrix),
-        (None, devices) => {
-            if let Some(bad) =
-                devices.iter().find(|d| d.is_empty() || !d.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-            {
-                return Err(Error::Input(format!(
-                    "--devices: {bad:?} is not a device; give GPU indices or UUIDs separated by commas, like 0,1,2,3"
-                )));
-            }
-            devices.iter().cloned().map(Some).collect()
-        }
-    };
-    let program = std::env::current_exe()
-        .map_err(|e| Error::Internal(format!("cannot find this program's path to start cells: {e}")))?;
-    // As given: the children start in this folder, and paths in the files they read must
-    // resolve to the same strings (the teacher's fingerprint names its data).
-    let mut args = vec!["--config".to_string(), config.config.display().to_string()];
-    for set in &config.set {
-        args.extend(["--set".to_string(), set.clone()]);
-    }
-    let backend_name = clap::ValueEnum::to_possible_value(&backend).map(|v| v.get_name().to_string());
-    args.extend(["--backend".to_string(), backend_name.unwrap_or_else(|| "cpu".into())]);
-    if monitor.no_teacher_cache {
-        args.push("--no-teacher-cache".into());
-    }
-    Ok(Scope::Parallel(Launch { program, args, slots }))
 }
 
 /// How `run_matrix` runs: front end, folder, and what of the matrix.
@@ -457,37 +402,6 @@ struct How {
     fresh: bool,
     synthetic: bool,
     scope: Scope,
-}
-
-/// `watch`: the monitor on the files of `dir` until `q`; the final table when every cell ended.
-fn watch(dir: &std::path::Path) -> Result<i32> {
-    if !dir.join(crate::engine::layout::EVENTS_LOG).is_file() {
-        return Err(Error::Input(format!(
-            "{}: no experiment here (no {}); give the experiment folder (checkpoints/<name>) a run writes to",
-            dir.display(),
-            crate::engine::layout::EVENTS_LOG
-        )));
-    }
-    if !crate::tui::app::terminal_available() {
-        return Err(Error::Input("watch needs a terminal; for a log, read the cells' events.jsonl".into()));
-    }
-    let signals = Signals::install(false)?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    let control = Arc::new(Control::default());
-    let (follow_dir, follow_control) = (dir.to_path_buf(), control.clone());
-    let follower = std::thread::Builder::new()
-        .name("distill-watch".into())
-        .spawn(move || crate::watch::follow(&follow_dir, tx, &follow_control))
-        .map_err(|e| Error::Internal(format!("cannot start the file follower: {e}")))?;
-    let exit = crate::tui::app::watch(&rx, control.clone(), &signals);
-    control.quit();
-    drop(rx);
-    let _ = follower.join();
-    exit?;
-    if let Ok(Some(results)) = crate::engine::cells::merged(dir) {
-        print_out(&final_text(&results, dir, terminal_width()));
-    }
-    Ok(0)
 }
 
 /// The experiment run on whichever backend was chosen.

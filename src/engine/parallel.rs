@@ -112,8 +112,17 @@ impl<B: TrainBackend> Matrix<'_, B> {
         cmd.arg("run-cell").arg("--index").arg(slot.index.to_string()).args(&launch.args);
         cmd.stdin(Stdio::null()).stdout(log).stderr(err);
         let device = launch.slots[lane].as_deref();
-        if let Some(device) = device {
-            cmd.env("CUDA_VISIBLE_DEVICES", device);
+        match device {
+            Some(device) => {
+                cmd.env("CUDA_VISIBLE_DEVICES", device);
+            }
+            // CPU cells share the cores: each gets its part, not a thread per core (N processes
+            // with a thread per core each would fight over the cores).
+            None if std::env::var_os("RAYON_NUM_THREADS").is_none() => {
+                let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+                cmd.env("RAYON_NUM_THREADS", (cores / launch.slots.len()).max(1).to_string());
+            }
+            None => {}
         }
         let child = cmd
             .spawn()

@@ -142,6 +142,13 @@ impl RunRecord {
 pub use crate::events::{correct_string, parse_correct};
 
 impl Results {
+    /// Whether the teacher and every run have ended: done, skipped or failed (not stopped,
+    /// which resumes).
+    pub fn all_ended(&self) -> bool {
+        let ended = |s: RunStatus| matches!(s, RunStatus::Done | RunStatus::Skipped | RunStatus::Failed);
+        ended(self.teacher.record.status) && self.runs.iter().all(|r| ended(r.record.status))
+    }
+
     pub fn read(dir: &Path) -> Result<Self> {
         let path = if dir.is_file() { dir.to_path_buf() } else { dir.join(RESULTS_JSON) };
         let text = crate::input_file::read_text(&path, crate::input_file::RESULTS).map_err(|e| match e.kind() {

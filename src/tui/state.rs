@@ -670,6 +670,25 @@ mod tests {
     }
 
     #[test]
+    fn cells_at_once_share_the_work_left_and_skip_the_selected_one() {
+        let mut s = planned();
+        s.apply(&Event::RunEnded { run: 0, status: RunStatus::Done, reason: None, seconds: 30.0 });
+        s.apply(&Event::RunStarted { run: 1, epochs: 1, steps_per_epoch: 10, train_examples: 100 });
+        s.apply(&Event::RunStarted { run: 2, epochs: 1, steps_per_epoch: 10, train_examples: 100 });
+        s.tick(Duration::from_secs(4));
+        assert_eq!((s.runs[1].seconds, s.runs[2].seconds), (4.0, 4.0), "both clocks run");
+        s.apply(&step(1, 2, 10));
+        s.apply(&step(2, 8, 10));
+        // 16 s and 1 s left, nothing pending: done when the longer one is.
+        assert_eq!(s.eta(), Some(Eta { seconds: 16.0, approximate: true }));
+        // `s` asks about the selected running cell, not the last started.
+        s.selected = 1;
+        s.key(key(KeyCode::Char('s')));
+        assert_eq!(s.confirm_skip, Some(1));
+        assert_eq!(s.key(key(KeyCode::Char('y'))), Some(Command::Skip(1)));
+    }
+
+    #[test]
     fn eta_from_the_pace_of_the_current_run() {
         let mut s = planned();
         s.apply(&Event::RunEnded { run: 0, status: RunStatus::Done, reason: None, seconds: 30.0 });

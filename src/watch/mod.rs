@@ -182,3 +182,84 @@ pub fn follow(dir: &Path, tx: Sender<Event>, control: &Control) {
         std::thread::sleep(POLL);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::cells::{write_matrix, write_record};
+    use crate::events::{BackendInfo, BackendKind, RunKind, RunLabel};
+
+    fn matrix() -> Results {
+        let run = |slug: &str| {
+            serde_json::json!({ "name": slug, "slug": slug, "seed": 42, "teacher_layers": [1], "status": "pending",
+                "validation_loss": null, "validation_accuracy": null, "params": 10, "seconds": 0.0,
+                "checkpoint": null, "epochs": [], "validation_correct": "" })
+        };
+        serde_json::from_value(serde_json::json!({
+            "experiment": "x", "config_file": "x.toml", "backend": "cpu", "device": "CPU",
+            "versions": { "distill_tui": "0", "burn": "0.21.0" },
+            "data": { "task": "sst2", "train": "t", "validation": "v", "train_examples": 4,
+                      "validation_examples": 2, "max_length": 8, "train_mean_tokens": 4.0 },
+            "training": {},
+            "teacher": { "model": "m", "revision": "main", "num_layers": 2, "finetune_epochs": 1, "status": "done",
+                "validation_loss": 0.5, "validation_accuracy": 0.5, "params": 20, "seconds": 1.0,
+                "checkpoint": "teacher", "epochs": [], "validation_correct": "10" },
+            "runs": [run("a"), run("b")],
+        }))
+        .unwrap()
+    }
+
+    fn append(path: &Path, events: &[Event]) {
+        use std::io::Write;
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+        for e in events {
+            writeln!(f, "{}", serde_json::to_string(e).unwrap()).unwrap();
+        }
+    }
+
+    fn plan() -> Event {
+        let label = |kind, name: &str| RunLabel { kind, name: name.into(), seed: 42, teacher_layers: vec![] };
+        Event::Plan {
+            experiment: "x".into(),
+            backend: BackendInfo { name: BackendKind::Cpu, device: "CPU".into() },
+            teacher_layers: 2,
+            runs: vec![label(RunKind::Teacher, "t"), label(RunKind::Student, "a"), label(RunKind::Student, "b")],
+            student_epochs: 1,
+            steps_per_epoch: 1,
+            synthetic: false,
+        }
+    }
+
+    #[test]
+    fn the_plan_then_each_cell_s_events_a_vanished_process_and_the_end() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let mut results = matrix();
+        write_matrix(dir, &results).unwrap();
+        let mut f = Follower::new(dir);
+        assert!(f.poll().is_empty(), "no log yet");
+        append(&dir.join(EVENTS_LOG), &[plan(), Event::Finished { results_dir: dir.into() }, plan()]);
+        let started = Event::RunStarted { run: 1, epochs: 1, steps_per_epoch: 1, train_examples: 4 };
+        append(&cell_dir(dir, "a").join(EVENTS_LOG), std::slice::from_ref(&started));
+        assert_eq!(f.poll(), vec![plan(), started], "one plan, no process's end, then the cell's events");
+        assert_eq!(f.folder_of(1), Some("a"));
+        assert_eq!(f.folder_of(2), Some("b"));
+        assert_eq!(f.running(), vec!["a".to_string()]);
+
+        // Cell a's process died (no lock) with its record saying running: stopped, once.
+        results.runs[0].record.status = RunStatus::Running;
+        write_record(dir, "a", &results.runs[0]).unwrap();
+        let ended = f.check();
+        assert!(matches!(&ended[..], [Event::RunEnded { run: 1, status: RunStatus::Stopped, .. }]), "{ended:?}");
+        assert!(f.check().is_empty());
+
+        // Every cell ended: the end, once.
+        for (i, folder) in ["a", "b"].iter().enumerate() {
+            results.runs[i].record.status = RunStatus::Done;
+            write_record(dir, folder, &results.runs[i]).unwrap();
+        }
+        assert!(matches!(&f.check()[..], [Event::Finished { .. }]));
+        assert!(f.check().is_empty());
+    }
+}
