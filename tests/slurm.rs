@@ -203,3 +203,49 @@ fn slurm_jobs_give_the_sequential_numbers_resume_after_scancel_and_say_why_a_tea
     wait_for(&again, dir);
     assert_eq!(results(dir, "broken")["runs"].as_array().unwrap().iter().filter(|r| r["status"] == "done").count(), 4);
 }
+
+/// Without a cluster: what `submit` checks and prints before it submits anything.
+#[test]
+fn submit_checks_first_and_dry_run_prints_the_scripts_and_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let exp = distill_tui::synthetic::SyntheticExperiment { seeds: vec![42, 7], ..common::tiny_experiment() };
+    exp.write_inputs(dir).unwrap();
+    exp.write(dir, "experiments.toml").unwrap();
+
+    let (code, out, err) = distill(dir, &["submit", "--slurm", "--dry-run", "--partition", "gpu", "--time", "1:00:00"]);
+    assert_eq!(code, 0, "{out}{err}");
+    for line in [
+        "#SBATCH --partition=gpu",
+        "#SBATCH --time=1:00:00",
+        "#SBATCH --gres=gpu:1",
+        "#SBATCH --requeue",
+        "export HF_HUB_OFFLINE=1",
+    ] {
+        assert_eq!(out.lines().filter(|l| *l == line).count(), 2, "{line} in both scripts:\n{out}");
+    }
+    assert!(out.contains("run-teacher --config experiments.toml --backend auto"), "{out}");
+    assert!(out.contains("--dependency=afterok:<teacher> --kill-on-invalid-dep=yes --array=0-7 "), "{out}");
+    assert!(!dir.join("out").exists(), "a dry run writes nothing");
+
+    // Bad input: exit 2 before anything is written or submitted.
+    let (code, _, err) = distill(dir, &["submit", "--slurm", "--set", "training.epochs=-1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(!dir.join("out").exists());
+    let (code, _, err) = distill(dir, &["submit", "--slurm", "--set", "data.train=missing.tsv"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("missing.tsv"), "{err}");
+
+    // No Slurm here (sbatch not on the PATH): it says where to run it.
+    let out = Command::new(BIN)
+        .args(["submit", "--slurm"])
+        .current_dir(dir)
+        .env("PATH", dir.join("no-bin"))
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot run sbatch") && err.contains("login node"), "{err}");
+    assert!(!dir.join("out/tiny/slurm").exists(), "nothing written where Slurm is not");
+}

@@ -71,7 +71,7 @@ pub fn submit_request(a: SubmitArgs, exp: &Experiment) -> Result<crate::slurm::S
         sbatch_args: a.sbatch_args,
         workdir: workdir.display().to_string(),
         program: crate::slurm::this_program()?.display().to_string(),
-        args: child_args(&a.config, a.backend.backend),
+        args: child_args(&a.config, a.backend),
     };
     Ok(crate::slurm::Submit { settings, max_parallel: a.max_parallel, dry_run: a.dry_run, cells })
 }

@@ -193,8 +193,9 @@ pub struct SubmitArgs {
     /// Print the scripts and the sbatch commands; write and submit nothing.
     #[arg(long)]
     pub dry_run: bool,
-    #[command(flatten)]
-    pub backend: BackendArg,
+    /// Where the jobs compute (auto: the node's GPU when the build has its backend, else the CPU).
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
     #[command(flatten)]
     pub config: ConfigArgs,
 }

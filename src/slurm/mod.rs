@@ -121,6 +121,10 @@ pub fn submit(exp: &Experiment, s: &Submit) -> Result<String> {
         out.push_str(&format!("{}\n", cells_cmd(&dep)));
         return Ok(out);
     }
+    // Where Slurm is not, nothing is written.
+    if let Err(e) = Command::new("sbatch").arg("--version").output() {
+        return Err(Error::Input(format!("cannot run sbatch ({e}); run `submit --slurm` on a Slurm login node")));
+    }
     std::fs::create_dir_all(&slurm_dir).map_err(|e| Error::io(&slurm_dir, e))?;
     // The scripts are the user's once written: edits (module loads, containers) are kept.
     for (path, text) in [(&teacher_path, &teacher_text), (&cells_path, &cells_text)] {
