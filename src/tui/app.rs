@@ -151,7 +151,8 @@ impl Monitor {
     /// Moves the clock (and once a second the CPU, memory and GPU figures).
     fn tick(&mut self) {
         let now = Instant::now();
-        if let (None, Some(kind)) = (&self.sampler, self.state.backend) {
+        // `watch`: this process's CPU and memory are not the run's (nor, on a login node, the GPU).
+        if let (None, Some(kind), false) = (&self.sampler, self.state.backend, self.state.watching) {
             self.sampler = Some(Sampler::new(kind == BackendKind::Cuda));
         }
         if let Some(sm) = self.sampler.as_mut().filter(|_| now - self.last_sample >= Duration::from_secs(1)) {
