@@ -291,6 +291,9 @@ pub struct ReportArgs {
     pub dir: Option<PathBuf>,
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Also draw the plots into <experiment>/plots/ (SVG and PNG, and data.json with their numbers).
+    #[arg(long)]
+    pub plots: bool,
 }
 
 /// Writes to stdout, ignoring errors (print! panics when the terminal or pipe has gone).
@@ -386,6 +389,12 @@ pub fn run(cli: Cli) -> Result<i32> {
                     None => Results::read(&dir)?,
                 },
             };
+            if a.plots {
+                let folder = if dir.is_file() { dir.parent().unwrap_or(&dir).to_path_buf() } else { dir.clone() };
+                for path in crate::plots::write(&folder, &results)? {
+                    print_err(&format!("wrote {}", path.display()));
+                }
+            }
             print_out(&final_text(&results, &dir, terminal_width()));
             Ok(0)
         }
@@ -464,6 +473,13 @@ fn run_matrix(backend: BackendChoice, config: &std::path::Path, overrides: &[Str
         }
     };
     let results = engine.join().map_err(|payload| engine_panic(payload.as_ref(), &dir))???;
+    // The experiment has ended (in this process, or with this cell the last one): its plots.
+    if results.all_ended() {
+        match crate::plots::write(&dir, &results) {
+            Ok(_) => print_err(&format!("plots: {}", dir.join(crate::plots::PLOTS_DIR).display())),
+            Err(e) => print_err(&format!("warning: the plots were not drawn: {e}")),
+        }
+    }
     print_out(&final_text(&results, &dir, terminal_width()));
     Ok(stopped_by.map_or(0, |s| s.exit_code()))
 }

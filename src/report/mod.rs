@@ -4,6 +4,6 @@ pub mod results;
 pub mod stats;
 pub mod table;
 pub mod terminal;
-mod write;
+pub mod write;
 
 pub use results::Results;
