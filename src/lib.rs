@@ -18,6 +18,7 @@ pub mod input_file;
 pub mod kernel_cache;
 pub mod model;
 pub mod ops;
+pub mod playground;
 pub mod plots;
 pub mod predict;
 pub mod report;

@@ -2,7 +2,8 @@
 # End-to-end check of `watch`, in tmux at 80x24: a `--parallel 2` run trains headless in the
 # background; `watch` attached to its folder shows two cells running at once; `s` `y` skips the
 # selected cell through its control file; `q` leaves at once and the run goes on; attached again,
-# it follows the run to its end and prints the final table.
+# it follows the run to its end and prints the final table. Then `try` on the finished experiment:
+# a sentence typed, every model's row answers, up recalls it, esc leaves.
 # Usage: tests/e2e_watch.sh BINARY
 set -euo pipefail
 bin=$(realpath "${1:?usage: e2e_watch.sh BINARY}")
@@ -69,5 +70,23 @@ tmux capture-pane -p -S -200 -t $sess | grep -q 'Student Layer' || fail "no fina
 n=$(grep -c '"status": "done"' "$exp/results.json" || true)
 [ "$n" = 4 ] || fail "$n of 5 runs done (one skipped)"
 grep -q '"status": "skipped"' "$exp/results.json" || fail "the skipped cell is not in results.json"
+passed=$((passed + 1))
+
+# `try` on the finished experiment: type a sentence, every model answers in its row.
+tmux kill-session -t $sess
+tmux new-session -d -s $sess -x 80 -y 24 "cd '$dir' && '$bin' try '$exp'; echo EXIT=\$? > '$dir/exit3'; sleep 300"
+wait_for '4 models' 120   # the teacher and the 3 students that finished (one was skipped)
+tmux send-keys -t $sess 'a gorgeous and moving film'
+tmux send-keys -t $sess Enter
+wait_for 'reference' 60
+for _ in $(seq 1 100); do [ "$(screen | grep -c '[=≠] teacher')" -ge 3 ] && break; sleep 0.2; done
+n=$(screen | grep -c '[=≠] teacher' || true)
+[ "$n" -ge 3 ] || fail "$n students answered (4 expected; one was skipped, so 3)"
+screen | grep -q 'Models · "a gorgeous and moving film"' || fail "the models' box does not name the input"
+tmux send-keys -t $sess Up
+wait_for '│a gorgeous and moving film' 10
+tmux send-keys -t $sess Escape
+for _ in $(seq 1 50); do [ -f "$dir/exit3" ] && break; sleep 0.1; done
+grep -q 'EXIT=0' "$dir/exit3" || fail "try exit status: $(cat "$dir/exit3" 2>/dev/null)"
 passed=$((passed + 1))
 echo "e2e_watch: $passed passed, 0 failed"

@@ -100,7 +100,12 @@ pub fn watch(dir: &std::path::Path) -> Result<i32> {
     control.quit();
     drop(rx);
     let _ = follower.join();
-    let ended = matches!(exit?, crate::tui::app::MonitorExit::Closed)
+    let exit = exit?;
+    if exit == crate::tui::app::MonitorExit::Try {
+        let session = crate::playground::Session::of_experiment(dir)?;
+        crate::playground::run(session, BackendChoice::Cpu, HubSettings::from_env())?;
+    }
+    let ended = matches!(exit, crate::tui::app::MonitorExit::Closed | crate::tui::app::MonitorExit::Try)
         && crate::engine::cells::merged(dir).ok().flatten().is_some_and(|r| r.all_ended());
     match crate::engine::cells::merged(dir) {
         Ok(Some(results)) if ended => print_out(&final_text(&results, dir, terminal_width())),

@@ -144,6 +144,9 @@ pub enum Command {
     /// cells that have not ended (depending on it). Checks everything and downloads the model
     /// and data first; writes editable scripts to <experiment>/slurm/. Rerun to submit what is left.
     Submit(SubmitArgs),
+    /// Try the teacher and every saved student of an experiment on your own sentences, side by
+    /// side: each model's label, probabilities, agreement with the teacher and latency.
+    Try(TryArgs),
     /// Attach the monitor, read-only, to an experiment other processes are writing (a
     /// --headless, --parallel or --devices run, Slurm cells on a shared filesystem); q leaves
     /// and the run goes on.
@@ -196,6 +199,20 @@ pub struct SubmitArgs {
     /// Where the jobs compute (auto: the node's GPU when the build has its backend, else the CPU).
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TryArgs {
+    /// An experiment folder (checkpoints/<name>) [default: the folder of the experiment of --config].
+    pub dir: Option<PathBuf>,
+    /// Try these model folders or Hub ids instead (repeatable; the first is the reference the
+    /// others are compared with).
+    #[arg(long)]
+    pub model: Vec<String>,
+    #[command(flatten)]
+    pub backend: BackendArg,
     #[command(flatten)]
     pub config: ConfigArgs,
 }
@@ -363,6 +380,18 @@ pub fn run(cli: Cli) -> Result<i32> {
             print_out(&crate::slurm::submit(&exp, &submit)?);
             Ok(0)
         }
+        Some(Command::Try(a)) => {
+            let session = match (a.model.is_empty(), a.dir) {
+                (false, _) => crate::playground::Session::of_models(&a.model),
+                (true, Some(dir)) => crate::playground::Session::of_experiment(&dir)?,
+                (true, None) => {
+                    let dir = Experiment::load(&a.config.config, &a.config.set)?.dir;
+                    crate::playground::Session::of_experiment(&dir)?
+                }
+            };
+            crate::playground::run(session, a.backend.backend, HubSettings::from_env())?;
+            Ok(0)
+        }
         Some(Command::Watch(a)) => {
             let dir = match a.dir {
                 Some(d) => d,
@@ -450,11 +479,16 @@ fn run_matrix(backend: BackendChoice, config: &std::path::Path, overrides: &[Str
         .spawn(move || run_on(backend, task))
         .map_err(|e| Error::Internal(format!("cannot start the engine thread: {e}")))?;
     let mut printer = HeadlessPrinter::new(std::io::stdout());
+    let mut open_try = false;
     let stopped_by = if headless {
         follow_headless(&rx, &mut printer, &control, &signals)
     } else {
         match crate::tui::app::run(&rx, control.clone(), &signals) {
             Ok(MonitorExit::Closed) => None,
+            Ok(MonitorExit::Try) => {
+                open_try = true;
+                None
+            }
             Ok(MonitorExit::Signal(sig)) => Some(sig),
             Ok(MonitorExit::Detached(why)) => {
                 // Whatever happened to the screen, training goes on to the end.
@@ -479,6 +513,10 @@ fn run_matrix(backend: BackendChoice, config: &std::path::Path, overrides: &[Str
             Ok(_) => print_err(&format!("plots: {}", dir.join(crate::plots::PLOTS_DIR).display())),
             Err(e) => print_err(&format!("warning: the plots were not drawn: {e}")),
         }
+    }
+    if open_try {
+        let session = crate::playground::Session::of_experiment(&dir)?;
+        crate::playground::run(session, backend, HubSettings::from_env())?;
     }
     print_out(&final_text(&results, &dir, terminal_width()));
     Ok(stopped_by.map_or(0, |s| s.exit_code()))

@@ -178,6 +178,19 @@ impl TextTokenizer {
         self.fits(Encoded { ids: enc.get_ids().to_vec(), type_ids: enc.get_type_ids().to_vec() }, pair.is_some())
     }
 
+    /// [`encode`](Self::encode), and whether the input was cut to fit `max_length`.
+    pub fn encode_truncated(&self, text: &str, pair: Option<&str>) -> Result<(Encoded, bool)> {
+        let input: EncodeInput = match pair {
+            Some(b) => (text, b).into(),
+            None => text.into(),
+        };
+        let enc = self.inner.encode(input, true).map_err(|e| Error::Input(format!("cannot tokenize {text:?}: {e}")))?;
+        let truncated = !enc.get_overflowing().is_empty();
+        let e =
+            self.fits(Encoded { ids: enc.get_ids().to_vec(), type_ids: enc.get_type_ids().to_vec() }, pair.is_some())?;
+        Ok((e, truncated))
+    }
+
     /// `e`, unless truncation could not bring it within `max_length` (the special tokens alone
     /// do not fit: tokenizers then leaves the input whole).
     fn fits(&self, e: Encoded, pair: bool) -> Result<Encoded> {

@@ -29,6 +29,8 @@ pub fn terminal_available() -> bool {
 pub enum MonitorExit {
     /// The user left (q once the matrix is over, or a confirmed quit); the engine has stopped.
     Closed,
+    /// The user asked for the `try` screen once the matrix was over.
+    Try,
     /// SIGTERM or SIGINT: the engine stopped after its current step and wrote its results.
     Signal(StopSignal),
     /// The terminal went away (SIGHUP, or it could no longer be read or drawn): the engine is
@@ -212,6 +214,7 @@ impl Monitor {
                 TermEvent::Key(k) if k.kind == KeyEventKind::Press => match self.state.key(k) {
                     Some(Command::Pause(p)) => control.set_paused(p),
                     Some(Command::Skip(run)) => control.skip_run(run),
+                    Some(Command::Try) => return Some(MonitorExit::Try),
                     Some(Command::Quit) => {
                         control.quit();
                         control.set_paused(false);

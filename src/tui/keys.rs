@@ -18,6 +18,7 @@ pub enum Action {
     LogNewer,
     LogLatest,
     Help,
+    Try,
 }
 
 /// When a key does something.
@@ -26,6 +27,8 @@ pub enum When {
     Always,
     /// While runs are left.
     Training,
+    /// Once every run is over.
+    Finished,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -122,6 +125,14 @@ pub const BINDINGS: &[Binding] = &[
         when: When::Always,
     },
     Binding {
+        codes: &[KeyCode::Char('t')],
+        label: "t",
+        footer: "try",
+        help: "once every run is over: try the teacher and the students on your own sentences (the `try` screen)",
+        action: Action::Try,
+        when: When::Finished,
+    },
+    Binding {
         codes: &[KeyCode::Char('?')],
         label: "?",
         footer: "help",
@@ -133,7 +144,16 @@ pub const BINDINGS: &[Binding] = &[
 
 /// The binding of a key, if any applies (`training`: runs are left).
 pub fn lookup(code: KeyCode, training: bool) -> Option<&'static Binding> {
-    BINDINGS.iter().find(|b| b.codes.contains(&code) && (b.when == When::Always || training))
+    BINDINGS.iter().find(|b| b.codes.contains(&code) && applies(b, training))
+}
+
+/// Whether a binding applies now (`training`: runs are left).
+pub fn applies(b: &Binding, training: bool) -> bool {
+    match b.when {
+        When::Always => true,
+        When::Training => training,
+        When::Finished => !training,
+    }
 }
 
 /// The first key of a binding, as the footer shows it (`p`, `q`, `tab`).

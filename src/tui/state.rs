@@ -153,6 +153,8 @@ pub enum Command {
     /// Skip this run (the selected one when several run at once).
     Skip(RunId),
     Quit,
+    /// Leave the monitor for the `try` screen on this experiment (every run is over).
+    Try,
 }
 
 /// A phase outside the training steps that is under way.
@@ -537,6 +539,10 @@ impl AppState {
             Action::LogNewer => self.log_scroll = self.log_scroll.saturating_sub(5),
             Action::LogLatest => self.log_scroll = 0,
             Action::Help => self.help = true,
+            Action::Try => {
+                self.quitting = true;
+                return Some(Command::Try);
+            }
         }
         None
     }

@@ -9,7 +9,7 @@ use ratatui::widgets::{LineGauge, Paragraph};
 
 use super::style::{ACCENT, GOOD, QUIET, WARN, fit, width};
 use crate::report::table::fmt_seconds;
-use crate::tui::keys::{Action, BINDINGS, When, short_label};
+use crate::tui::keys::{Action, BINDINGS, applies, short_label};
 use crate::tui::state::AppState;
 use crate::tui::sysinfo::fmt_bytes;
 
@@ -142,7 +142,7 @@ pub fn footer(f: &mut Frame, area: Rect, s: &AppState) {
     let mut spans = Vec::new();
     let mut used = 0;
     let training = !s.finished && !s.quitting;
-    for b in BINDINGS.iter().filter(|b| !b.footer.is_empty() && (b.when == When::Always || training)) {
+    for b in BINDINGS.iter().filter(|b| !b.footer.is_empty() && applies(b, training)) {
         let what = match b.action {
             Action::Pause if s.paused => "resume",
             Action::Quit if s.finished => "exit",

@@ -7,7 +7,7 @@ mod header;
 mod log;
 mod overlays;
 mod runs;
-mod style;
+pub mod style;
 mod table;
 
 use ratatui::Frame;
