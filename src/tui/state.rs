@@ -676,6 +676,14 @@ mod tests {
     }
 
     #[test]
+    fn t_opens_try_once_every_run_is_over_and_not_before() {
+        let mut s = planned();
+        assert_eq!(s.key(key(KeyCode::Char('t'))), None, "while training, t does nothing");
+        s.apply(&Event::Finished { results_dir: "out".into() });
+        assert_eq!(s.key(key(KeyCode::Char('t'))), Some(Command::Try));
+    }
+
+    #[test]
     fn cells_at_once_share_the_work_left_and_skip_the_selected_one() {
         let mut s = planned();
         s.apply(&Event::RunEnded { run: 0, status: RunStatus::Done, reason: None, seconds: 30.0 });
