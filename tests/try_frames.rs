@@ -75,7 +75,7 @@ fn frames_of_the_try_screen() {
     }
     let frame = render(&done, 80, 24);
     assert!(
-        frame.contains("loading") == false
+        !frame.contains("loading")
             && frame.contains("≠ teacher")
             && frame.contains("✂ input cut to 128 tokens (the model's limit)")
     );

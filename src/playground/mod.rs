@@ -7,7 +7,7 @@ pub mod view;
 pub mod worker;
 
 use std::path::Path;
-use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
@@ -131,14 +131,10 @@ fn event_loop(
 ) -> Result<()> {
     let mut dirty = true;
     while !state.quit {
-        loop {
-            match replies.try_recv() {
-                Ok(r) => {
-                    state.apply(r);
-                    dirty = true;
-                }
-                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
-            }
+        // Every reply waiting (none once the worker has gone).
+        while let Ok(r) = replies.try_recv() {
+            state.apply(r);
+            dirty = true;
         }
         if dirty {
             terminal.draw(|f| view::draw(f, state)).map_err(|e| Error::Internal(format!("cannot draw: {e}")))?;

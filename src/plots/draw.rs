@@ -80,7 +80,8 @@ fn band_polygon(b: &Band) -> Vec<(f64, f64)> {
     pts
 }
 
-/// 1. Training loss per step: smoothed mean over seeds, a band from min to max, raw steps faint.
+/// The first plot: training loss per step, the smoothed mean over seeds with a band from min to
+/// max, every raw step faint.
 pub fn loss<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &PlotData) -> Res
 where
     DB::ErrorType: 'static,
@@ -135,8 +136,8 @@ where
     Ok(())
 }
 
-/// 2. Validation accuracy per epoch (epoch 0: the copied layers before any update), the
-/// teacher as a horizontal line.
+/// The second plot: validation accuracy per epoch (epoch 0: the copied layers before any
+/// update), the teacher as a horizontal line.
 pub fn accuracy<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &PlotData) -> Res
 where
     DB::ErrorType: 'static,
@@ -188,8 +189,8 @@ where
     Ok(())
 }
 
-/// 3. Final validation accuracy per strategy: the mean over seeds with its 95% interval, each
-/// seed as a dot, the teacher's line, and McNemar's p against the best strategy.
+/// The third plot: final validation accuracy per strategy, the mean over seeds with its 95%
+/// interval, each seed as a dot, the teacher's line, and McNemar's p against the best strategy.
 pub fn final_accuracy<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &PlotData) -> Res
 where
     DB::ErrorType: 'static,
