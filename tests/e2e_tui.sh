@@ -10,8 +10,13 @@ set -euo pipefail
 bin=$(realpath "${1:?usage: e2e_tui.sh BINARY}")
 dir=$(mktemp -d)
 sess=distill-e2e-$$
+# A tmux server of its own, kept alive by a session that idles, so that killing a test's session
+# never races with a server exiting (another script's, or this one's).
+sock=distill-e2e-$$
+tmux() { command tmux -L "$sock" "$@"; }
+tmux new-session -d -s keep "sleep 3600"
 cleanup() {
-  tmux kill-session -t $sess 2>/dev/null || true
+  tmux kill-server 2>/dev/null || true
   [ -f "$dir/hup/pid" ] && kill -9 "$(cat "$dir/hup/pid")" 2>/dev/null || true
   rm -rf "$dir"
 }

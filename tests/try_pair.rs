@@ -1,6 +1,6 @@
 //! `try` on a generated pair-task experiment (RTE layout: two sentences per example), without a
-//! terminal: the session has two input lines named as the task's columns, and the models'
-//! worker answers a pair with what `predict` gives for it.
+//! terminal: the session has two input lines named as the task's columns, the models' worker
+//! answers a pair with what `predict` gives for it, and a broken student fails alone.
 
 mod common;
 
@@ -86,4 +86,26 @@ fn try_on_a_pair_task_answers_as_predict_does() {
         }
         assert!(!answer.truncated);
     }
+
+    // A student whose folder is broken: its row says why, the teacher still answers.
+    std::fs::remove_file(std::path::Path::new(&session.models[1].1).join("model.safetensors")).unwrap();
+    let (req_tx, req_rx) = channel();
+    let (rep_tx, rep_rx) = channel();
+    let worker = Worker {
+        models: session.models.iter().map(|m| m.1.clone()).collect(),
+        hub: HubSettings::offline_cache(dir.join("hub")),
+        requests: req_rx,
+        replies: rep_tx,
+    };
+    let thread = std::thread::spawn(move || run_on(BackendChoice::Cpu, worker));
+    req_tx.send(Request::Classify { id: 2, text: text.into(), pair: Some(pair.into()) }).unwrap();
+    drop(req_tx);
+    let replies: Vec<Reply> = rep_rx.iter().collect();
+    thread.join().unwrap().unwrap();
+    assert!(
+        replies.iter().any(|r| matches!(r, Reply::Failed { model: 1, error } if error.contains("model.safetensors"))),
+        "{replies:?}"
+    );
+    assert!(replies.iter().any(|r| matches!(r, Reply::Answer { id: 2, model: 0, answer: Ok(_) })), "{replies:?}");
+    assert!(!replies.iter().any(|r| matches!(r, Reply::Answer { model: 1, .. })), "{replies:?}");
 }
