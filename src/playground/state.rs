@@ -108,12 +108,9 @@ impl TryState {
     /// Handles a key; returns the request to send, if it makes one.
     pub fn key(&mut self, key: KeyEvent) -> Option<Request> {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        let empty = self.inputs.iter().all(|s| s.is_empty());
         match key.code {
             KeyCode::Char('c') if ctrl => self.quit = true,
             KeyCode::Esc => self.quit = true,
-            // `q` is a letter while typing; on empty input lines it leaves.
-            KeyCode::Char('q') if empty => self.quit = true,
             KeyCode::Char('u') if ctrl => self.inputs[self.field].clear(),
             KeyCode::Char(c) if !ctrl => {
                 self.inputs[self.field].push(c);
@@ -214,15 +211,15 @@ mod tests {
         assert_eq!(r, Request::Classify { id: 1, text: "a quiet film".into(), pair: None });
         assert_eq!(s.inputs[0], "", "the line is cleared for the next input");
         typed(&mut s, "q");
-        assert!(!s.quit, "q is a letter in the input line");
+        assert!(!s.quit, "q is a letter, even first on the line (a sentence may start with it)");
         assert_eq!(s.inputs[0], "q");
         s.key(key(KeyCode::Backspace));
         s.key(key(KeyCode::Up));
         assert_eq!(s.inputs[0], "a quiet film", "up recalls the last input");
         s.key(key(KeyCode::Down));
         assert_eq!(s.inputs[0], "");
-        s.key(key(KeyCode::Char('q')));
-        assert!(s.quit, "q on an empty line leaves");
+        s.key(key(KeyCode::Esc));
+        assert!(s.quit, "esc leaves");
     }
 
     #[test]
@@ -234,8 +231,9 @@ mod tests {
         typed(&mut s, "it is wet");
         let r = s.key(key(KeyCode::Enter)).unwrap();
         assert_eq!(r, Request::Classify { id: 1, text: "it rains".into(), pair: Some("it is wet".into()) });
+        assert_eq!(s.field, 0, "after enter, typing starts on the first line again");
         s.key(key(KeyCode::Tab));
-        assert_eq!(s.field, 0);
+        assert_eq!(s.field, 1);
     }
 
     #[test]
