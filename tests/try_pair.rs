@@ -53,20 +53,8 @@ fn try_on_a_pair_task_answers_as_predict_does() {
     assert_eq!(session.models.len(), 2, "{:?}", session.models);
     assert!(session.models[0].0.starts_with("Teacher"), "the teacher first: {:?}", session.models);
 
-    let (req_tx, req_rx) = channel();
-    let (rep_tx, rep_rx) = channel();
-    let worker = Worker {
-        models: session.models.iter().map(|m| m.1.clone()).collect(),
-        hub: HubSettings::offline_cache(dir.join("hub")),
-        requests: req_rx,
-        replies: rep_tx,
-    };
-    let thread = std::thread::spawn(move || run_on(BackendChoice::Cpu, worker));
     let (text, pair) = ("w3 w7 w1 .", "it is so .");
-    req_tx.send(Request::Classify { id: 1, text: text.into(), pair: Some(pair.into()) }).unwrap();
-    drop(req_tx);
-    let replies: Vec<Reply> = rep_rx.iter().collect();
-    thread.join().unwrap().unwrap();
+    let replies = ask(&session, dir, 1, text, pair);
     let loaded = replies.iter().filter(|r| matches!(r, Reply::Loaded { .. })).count();
     assert_eq!(loaded, 2, "{replies:?}");
     for (i, (_, source)) in session.models.iter().enumerate() {
@@ -89,6 +77,17 @@ fn try_on_a_pair_task_answers_as_predict_does() {
 
     // A student whose folder is broken: its row says why, the teacher still answers.
     std::fs::remove_file(std::path::Path::new(&session.models[1].1).join("model.safetensors")).unwrap();
+    let replies = ask(&session, dir, 2, text, pair);
+    assert!(
+        replies.iter().any(|r| matches!(r, Reply::Failed { model: 1, error } if error.contains("model.safetensors"))),
+        "{replies:?}"
+    );
+    assert!(replies.iter().any(|r| matches!(r, Reply::Answer { id: 2, model: 0, answer: Ok(_) })), "{replies:?}");
+    assert!(!replies.iter().any(|r| matches!(r, Reply::Answer { model: 1, .. })), "{replies:?}");
+}
+
+/// Every reply of the session's models' worker to one pair (request `id`), loading included.
+fn ask(session: &Session, dir: &std::path::Path, id: u64, text: &str, pair: &str) -> Vec<Reply> {
     let (req_tx, req_rx) = channel();
     let (rep_tx, rep_rx) = channel();
     let worker = Worker {
@@ -98,14 +97,9 @@ fn try_on_a_pair_task_answers_as_predict_does() {
         replies: rep_tx,
     };
     let thread = std::thread::spawn(move || run_on(BackendChoice::Cpu, worker));
-    req_tx.send(Request::Classify { id: 2, text: text.into(), pair: Some(pair.into()) }).unwrap();
+    req_tx.send(Request::Classify { id, text: text.into(), pair: Some(pair.into()) }).unwrap();
     drop(req_tx);
     let replies: Vec<Reply> = rep_rx.iter().collect();
     thread.join().unwrap().unwrap();
-    assert!(
-        replies.iter().any(|r| matches!(r, Reply::Failed { model: 1, error } if error.contains("model.safetensors"))),
-        "{replies:?}"
-    );
-    assert!(replies.iter().any(|r| matches!(r, Reply::Answer { id: 2, model: 0, answer: Ok(_) })), "{replies:?}");
-    assert!(!replies.iter().any(|r| matches!(r, Reply::Answer { model: 1, .. })), "{replies:?}");
+    replies
 }

@@ -69,6 +69,15 @@ where
     Ok(())
 }
 
+/// The line on how to read a plot, in the strip below it.
+fn footer<DB: DrawingBackend>(foot: &DrawingArea<DB, Shift>, text: &str) -> Res
+where
+    DB::ErrorType: 'static,
+{
+    foot.draw(&Text::new(text.to_string(), (20, 4), (FONT, 14).into_font().color(&BLACK.mix(0.6))))?;
+    Ok(())
+}
+
 fn padded(lo: f64, hi: f64) -> (f64, f64) {
     let span = (hi - lo).abs().max(1e-3);
     (lo - 0.05 * span, hi + 0.05 * span)
@@ -127,11 +136,7 @@ where
     legend(root, &entries)?;
     let several = d.strategies.iter().any(|s| s.loss_raw.len() > 1);
     let bands = if several { "; bands: min to max over seeds" } else { "" };
-    foot.draw(&Text::new(
-        format!("faint: every step; lines: moving mean over {} steps{bands}", d.smoothing_window),
-        (20, 4),
-        (FONT, 14).into_font().color(&BLACK.mix(0.6)),
-    ))?;
+    footer(&foot, &format!("faint: every step; lines: moving mean over {} steps{bands}", d.smoothing_window))?;
     root.present()?;
     Ok(())
 }
@@ -273,12 +278,11 @@ where
         )))?;
     }
     legend(root, &entries)?;
-    foot.draw(&Text::new(
+    footer(
+        &foot,
         "large dots: mean over seeds, with its 95% interval (Student's t); small circles: each seed; \
          p: McNemar's exact test on paired per-example correctness against the best",
-        (20, 4),
-        (FONT, 14).into_font().color(&BLACK.mix(0.6)),
-    ))?;
+    )?;
     root.present()?;
     Ok(())
 }
