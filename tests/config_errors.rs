@@ -106,6 +106,8 @@ fn value_errors_name_the_key() {
         &err(GOOD, &["training.cosine_target=\"pooled\""]),
         &["training.cosine_target", "\"logits\" or \"cls_hidden\""],
     );
+    has(&err(GOOD, &["training.precision=\"f64\""]), &["training.precision", "\"f32\" or \"bf16\""]);
+    has(&err(GOOD, &["training.precision=\"fp16\""]), &["training.precision", "loss scaling", "use \"bf16\""]);
     has(&err(GOOD, &["experiment.seeds=[]"]), &["experiment.seeds", "is empty"]);
     has(&err(GOOD, &["training.loss_weights={ce=0, kl=0, cosine=0}"]), &["are all 0"]);
     has(&err(GOOD, &["training.temperature=0"]), &["training.temperature"]);

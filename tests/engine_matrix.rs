@@ -41,7 +41,7 @@ fn run(dir: &Path, toml: &str, overrides: &[String], cache: bool) -> (Results, V
     let (tx, rx) = mpsc::channel();
     let mut opts = EngineOptions::new(HubSettings::offline_cache(dir.join("hub")));
     opts.teacher_cache = cache;
-    let info = BackendInfo { name: BackendKind::Cpu, device: "test".into() };
+    let info = BackendInfo::new(BackendKind::Cpu, "test");
     let results =
         run_experiment::<B>(&exp, &opts, &info, &Default::default(), &Events::new(tx), &Control::default()).unwrap();
     (results, rx.try_iter().collect())
@@ -179,7 +179,7 @@ fn the_whole_matrix_runs_and_records_sound_results() {
     let err = run_experiment::<B>(
         &exp,
         &EngineOptions::new(HubSettings::offline_cache(tmp.path())),
-        &BackendInfo { name: BackendKind::Cpu, device: "t".into() },
+        &BackendInfo::new(BackendKind::Cpu, "t"),
         &Default::default(),
         &Events::none(),
         &Control::default(),

@@ -81,7 +81,7 @@ fn running() -> AppState {
     };
     s.apply(&Event::Plan {
         experiment: "mnli-student-init".into(),
-        backend: BackendInfo { name: BackendKind::Cpu, device: "CPU (burn-flex, 2 threads)".into() },
+        backend: BackendInfo::new(BackendKind::Cpu, "CPU (burn-flex, 2 threads)"),
         teacher_layers: 12,
         runs: vec![
             RunLabel { kind: RunKind::Teacher, name: "Teacher fine-tune".into(), seed: 42, teacher_layers: vec![] },

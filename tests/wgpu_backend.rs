@@ -107,6 +107,39 @@ fn auto_passes_over_a_software_adapter() {
         "cpu"
     };
     assert_eq!(run_on(BackendChoice::Auto, Which).unwrap(), want, "adapters: {adapters:?}");
+    // What was chosen says why, on the first line of a headless run and in results.json.
+    struct Why;
+    impl BackendTask for Why {
+        type Output = String;
+        fn run<B: TrainBackend>(self, _: B::Device, info: BackendInfo) -> String {
+            info.describe()
+        }
+    }
+    let why = run_on(BackendChoice::Auto, Why).unwrap();
+    if want == "cpu" && adapters.iter().any(|a| a.kind == AdapterKind::Software) {
+        assert!(why.starts_with("CPU (burn-flex, "), "{why}");
+        assert!(why.contains("; auto: ") && why.contains("only a software WGPU adapter, llvmpipe"), "{why}");
+    }
+    assert_eq!(run_on(BackendChoice::Cpu, Why).unwrap().split("; ").nth(1), Some("--backend cpu)"));
+}
+
+/// The race `auto` runs on an integrated GPU, run here on llvmpipe in its place (a weak
+/// "GPU" next to a CPU backend with AVX-512 products): the CPU must win, the verdict be kept in
+/// the cache file and read from it the next time, without racing again.
+#[test]
+fn the_race_against_the_cpu_takes_a_weak_gpu_only_if_it_wins() {
+    use distill_tui::backend::race;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("auto-backend.json");
+    let key = race::race_key("llvmpipe", "Mesa");
+    let device = burn_wgpu::WgpuDevice::Cpu;
+    let verdict = race::decide(Some(&file), &key, || race::matmul_gflops::<distill_tui::backend::WgpuBackend>(&device));
+    eprintln!("llvmpipe against the CPU backend: {}", verdict.describe());
+    assert!(!verdict.remembered);
+    assert!(verdict.gpu_gflops > 0.0 && verdict.cpu_gflops > verdict.gpu_gflops, "{verdict:?}");
+    assert!(!verdict.gpu_wins());
+    let again = race::decide(Some(&file), &key, || panic!("raced again"));
+    assert!(again.remembered && again.gpu_gflops == verdict.gpu_gflops);
 }
 
 #[test]

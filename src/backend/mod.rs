@@ -6,13 +6,15 @@
 
 pub mod adapter;
 mod cuda;
+pub mod nvrtc;
+pub mod race;
 pub mod shapes;
 #[cfg(feature = "wgpu")]
 mod wgpu;
 
 use burn::backend::Autodiff;
 
-pub use cuda::cuda_probe;
+pub use cuda::{CudaFound, CudaProblem, cuda_probe};
 #[cfg(feature = "wgpu")]
 pub use wgpu::adapters as wgpu_adapters;
 
@@ -80,28 +82,29 @@ pub trait BackendTask {
 
 /// Runs `task` on the chosen backend.
 pub fn run_on<T: BackendTask>(choice: BackendChoice, task: T) -> Result<T::Output> {
-    match resolve(choice)? {
+    let Chosen { backend, why, warnings } = resolve(choice)?;
+    let info = |name, device: String| BackendInfo { why, warnings, ..BackendInfo::new(name, device) };
+    match backend {
         Resolved::Cpu => {
-            let info = BackendInfo { name: BackendKind::Cpu, device: format!("CPU (burn-flex, {})", threads_text()) };
+            let info = info(BackendKind::Cpu, format!("CPU (burn-flex, {})", threads_text()));
             Ok(task.run::<Autodiff<CpuBackend>>(Default::default(), info))
         }
         #[cfg(feature = "ndarray")]
         Resolved::Ndarray => {
-            let info =
-                BackendInfo { name: BackendKind::Cpu, device: format!("CPU (burn-ndarray, {})", threads_text()) };
+            let info = info(BackendKind::Cpu, format!("CPU (burn-ndarray, {})", threads_text()));
             Ok(task.run::<Autodiff<NdArrayBackend>>(Default::default(), info))
         }
         #[cfg(feature = "cuda")]
-        Resolved::Cuda(name) => {
+        Resolved::Cuda(found) => {
             // Before the first GPU operation: autotune results and compiled kernels persist.
             crate::kernel_cache::persist();
-            let info = BackendInfo { name: BackendKind::Cuda, device: name };
+            let info = info(BackendKind::Cuda, found.device());
             Ok(task.run::<Autodiff<CudaBackend>>(burn_cuda::CudaDevice::new(0), info))
         }
         #[cfg(feature = "wgpu")]
         Resolved::Wgpu(choice) => {
             crate::kernel_cache::persist();
-            let info = BackendInfo { name: BackendKind::Wgpu, device: choice.summary.describe() };
+            let info = info(BackendKind::Wgpu, choice.summary.describe());
             Ok(task.run::<Autodiff<WgpuBackend>>(choice.device, info))
         }
     }
@@ -120,33 +123,46 @@ enum Resolved {
     #[cfg(feature = "ndarray")]
     Ndarray,
     #[cfg(feature = "cuda")]
-    Cuda(String),
+    Cuda(cuda::CudaFound),
     #[cfg(feature = "wgpu")]
     Wgpu(wgpu::WgpuChoice),
 }
 
-fn resolve(choice: BackendChoice) -> Result<Resolved> {
+/// The backend to run on, how it was chosen, and what the user should know about it.
+struct Chosen {
+    backend: Resolved,
+    why: String,
+    warnings: Vec<String>,
+}
+
+impl Chosen {
+    fn named(backend: Resolved, name: &str) -> Self {
+        Chosen { backend, why: format!("--backend {name}"), warnings: Vec::new() }
+    }
+}
+
+fn resolve(choice: BackendChoice) -> Result<Chosen> {
     match choice {
-        BackendChoice::Cpu => Ok(Resolved::Cpu),
+        BackendChoice::Cpu => Ok(Chosen::named(Resolved::Cpu, "cpu")),
         #[cfg(feature = "ndarray")]
-        BackendChoice::Ndarray => Ok(Resolved::Ndarray),
+        BackendChoice::Ndarray => Ok(Chosen::named(Resolved::Ndarray, "ndarray")),
         BackendChoice::Auto => Ok(auto()),
         BackendChoice::Cuda => {
             #[cfg(feature = "cuda")]
             {
-                cuda_probe().map(Resolved::Cuda).map_err(Error::Backend)
+                cuda_probe().map(|f| Chosen::named(Resolved::Cuda(f), "cuda")).map_err(|e| Error::Backend(e.message))
             }
             #[cfg(not(feature = "cuda"))]
             Err(Error::Backend(
                 "this distill-tui was built without CUDA; rebuild with `cargo build --release --features cuda` \
-                 (needs only the NVIDIA driver at run time), or use --backend cpu"
+                 (needs the NVIDIA driver and NVRTC at run time), or use --backend cpu"
                     .into(),
             ))
         }
         BackendChoice::Wgpu => {
             #[cfg(feature = "wgpu")]
             {
-                wgpu::wgpu_probe(true).map(Resolved::Wgpu).map_err(Error::Backend)
+                wgpu::wgpu_probe(true).map(|c| Chosen::named(Resolved::Wgpu(c), "wgpu")).map_err(Error::Backend)
             }
             #[cfg(not(feature = "wgpu"))]
             Err(Error::Backend(
@@ -158,17 +174,34 @@ fn resolve(choice: BackendChoice) -> Result<Resolved> {
     }
 }
 
-/// CUDA, then a GPU (not a software adapter) through WGPU, then the CPU.
-fn auto() -> Resolved {
+/// CUDA, then a GPU through WGPU (a discrete one; an integrated one only when it beats the CPU,
+/// see `race.rs`; never a software adapter), then the CPU, with why the GPUs were passed over.
+fn auto() -> Chosen {
+    #[allow(unused_mut)]
+    let (mut passed, mut warnings): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
     #[cfg(feature = "cuda")]
-    if let Ok(name) = cuda_probe() {
-        return Resolved::Cuda(name);
+    match cuda_probe() {
+        Ok(found) => return Chosen { backend: Resolved::Cuda(found), why: "auto".into(), warnings },
+        Err(e) => {
+            // A GPU the driver sees but that cannot be used is worth a warning; no driver at all is
+            // the normal case of a machine without an NVIDIA GPU.
+            if e.gpu.is_some() {
+                warnings.push(format!("--backend auto did not take the NVIDIA GPU: {}", e.message));
+            }
+            passed.push(e.short);
+        }
     }
     #[cfg(feature = "wgpu")]
-    if let Ok(choice) = wgpu::wgpu_probe(false) {
-        return Resolved::Wgpu(choice);
+    match wgpu::auto_probe() {
+        Ok((choice, why)) => return Chosen { backend: Resolved::Wgpu(choice), why, warnings },
+        Err(why) => passed.push(why),
     }
-    Resolved::Cpu
+    let why = if passed.is_empty() {
+        "auto: this build has no GPU backend".to_string()
+    } else {
+        format!("auto: {}", passed.join("; "))
+    };
+    Chosen { backend: Resolved::Cpu, why, warnings }
 }
 
 #[cfg(test)]
@@ -193,7 +226,7 @@ mod tests {
 
     #[test]
     fn gpus_round_padding_up_to_32_within_the_length_limit() {
-        let info = |name| BackendInfo { name, device: String::new() };
+        let info = |name| BackendInfo::new(name, "");
         let kinds = [BackendKind::Cpu, BackendKind::Cuda, BackendKind::Wgpu];
         assert_eq!(kinds.map(|k| info(k).pad_multiple()), [1, 32, 32]);
         let config = crate::model::BertConfig::synthetic(100, 32, 2, 2, 64, 2); // 512 positions

@@ -37,11 +37,43 @@ pub fn adapters() -> Vec<AdapterSummary> {
         .collect()
 }
 
+/// `auto`'s WGPU adapter, and why: a discrete GPU; an integrated, virtual or unnamed one only
+/// when it beats the CPU backend (see `race.rs`); never a software one. Err says why none.
+pub fn auto_probe() -> Result<(WgpuChoice, String), String> {
+    let all = adapters();
+    let Ok(choice) = choose_among(&all, false) else {
+        return Err(match all.iter().find(|a| a.kind == AdapterKind::Software) {
+            Some(a) => format!("only a software WGPU adapter, {}", a.name.trim()),
+            None if all.is_empty() => "no WGPU adapter".into(),
+            None => "no WGPU GPU adapter".into(),
+        });
+    };
+    if choice.summary.kind == AdapterKind::Discrete || std::env::var_os("CUBECL_WGPU_DEFAULT_DEVICE").is_some() {
+        return Ok((choice, "auto".into()));
+    }
+    let key = super::race::race_key(&choice.summary.name, &choice.summary.driver);
+    let file = super::race::verdicts_file();
+    let device = choice.device.clone();
+    let verdict = super::race::decide(file.as_deref(), &key, || {
+        crate::kernel_cache::persist();
+        super::race::matmul_gflops::<super::WgpuBackend>(&device)
+    });
+    let name = choice.summary.name.trim().to_string();
+    if verdict.gpu_wins() {
+        Ok((choice, format!("auto: {name} beat the CPU, {}", verdict.describe())))
+    } else {
+        Err(format!("{name} slower than the CPU, {}", verdict.describe()))
+    }
+}
+
 /// The adapter to run on: a GPU, or with `allow_software` a software one too. A user's
 /// `CUBECL_WGPU_DEFAULT_DEVICE` is left to burn (the header then shows the first adapter).
 pub fn wgpu_probe(allow_software: bool) -> Result<WgpuChoice, String> {
-    let all = adapters();
-    let Some((pick, summary)) = choose(&all, allow_software) else {
+    choose_among(&adapters(), allow_software)
+}
+
+fn choose_among(all: &[AdapterSummary], allow_software: bool) -> Result<WgpuChoice, String> {
+    let Some((pick, summary)) = choose(all, allow_software) else {
         return Err(if all.is_empty() {
             format!("no graphics adapter found for WGPU ({:?}); {NO_ADAPTER_HINT}", AutoGraphicsApi::backend())
         } else {

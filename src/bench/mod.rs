@@ -16,7 +16,7 @@ use crate::backend::{BackendInfo, BackendTask};
 use crate::distill::loss::distillation_loss;
 use crate::distill::student::build_student;
 use crate::error::{Error, Result};
-use crate::experiment::LossWeights;
+use crate::experiment::{LossWeights, Precision};
 use crate::model::{BertClassifier, BertConfig, BertInput};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,8 @@ pub struct BenchShape {
     pub batch: usize,
     pub seq: usize,
     pub steps: usize,
+    /// The number format of the forward and backward passes (`training.precision`).
+    pub precision: Precision,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -38,6 +40,7 @@ pub struct BenchReport {
     pub batch: usize,
     pub seq: usize,
     pub steps: usize,
+    pub precision: &'static str,
     pub step_s_median: f64,
     pub step_s_min: f64,
     /// The warm-up step, not counted: on a GPU it compiles and autotunes the kernels (less
@@ -144,10 +147,11 @@ impl BackendTask for BenchShape {
     type Output = Result<BenchReport>;
 
     fn run<B: TrainBackend>(self, device: B::Device, info: BackendInfo) -> Result<BenchReport> {
+        info.warn_on_stderr();
         let s = self;
         s.check(available_memory())?;
         let config = BertConfig::synthetic(30522, s.hidden, s.layers, s.hidden / 64, 4 * s.hidden, 3);
-        let teacher = BertClassifier::<B>::new(&config, 1, &device);
+        let teacher = BertClassifier::<B>::new(&config, 1, &device).with_precision(s.precision);
         let layers: Vec<usize> = (1..=s.layers / 2).collect();
         let (mut student, _) = build_student(&teacher, &config, &layers);
         let teacher = teacher.valid();
@@ -203,13 +207,14 @@ impl BackendTask for BenchShape {
         let phases_s = Phases { teacher_forward: tf, student_forward: sf, backward: bw, optimizer: op };
         Ok(BenchReport {
             backend: info.name.as_str().into(),
-            device: info.device,
+            device: info.describe(),
             hidden: s.hidden,
             teacher_layers: s.layers,
             student_layers: s.layers / 2,
             batch: s.batch,
             seq: s.seq,
             steps: s.steps,
+            precision: s.precision.as_str(),
             step_s_median: median,
             step_s_min: sorted[0],
             first_step_s,
@@ -224,12 +229,13 @@ impl BackendTask for BenchShape {
 impl BenchReport {
     pub fn human(&self) -> String {
         format!(
-            "distillation step, teacher {}x{} -> student {} layers, batch {} x {} tokens, on {}:\n  median {:.3} s/step (min {:.3}, {} steps after 1 warm-up of {:.2} s)\n  {:.2} examples/s, {:.1} GFLOP/s (matmuls), peak RSS {:.0} MB\n  phases (medians): teacher forward {:.3} s, student forward + loss {:.3} s, backward {:.3} s, Adam {:.3} s\n",
+            "distillation step, teacher {}x{} -> student {} layers, batch {} x {} tokens, {}, on {}:\n  median {:.3} s/step (min {:.3}, {} steps after 1 warm-up of {:.2} s)\n  {:.2} examples/s, {:.1} GFLOP/s (matmuls), peak RSS {:.0} MB\n  phases (medians): teacher forward {:.3} s, student forward + loss {:.3} s, backward {:.3} s, Adam {:.3} s\n",
             self.teacher_layers,
             self.hidden,
             self.student_layers,
             self.batch,
             self.seq,
+            self.precision,
             self.device,
             self.step_s_median,
             self.step_s_min,
@@ -254,13 +260,13 @@ mod tests {
     fn flops_by_hand() {
         // hidden 64, batch 1, seq 2: T = 2; 24*T*h^2 = 196608; attention 4*1*4*64 = 1024.
         assert_eq!(layer_forward_flops(64, 1, 2), 196_608.0 + 1_024.0);
-        let s = BenchShape { hidden: 64, layers: 4, batch: 1, seq: 2, steps: 1 };
+        let s = BenchShape { hidden: 64, layers: 4, batch: 1, seq: 2, steps: 1, precision: Precision::F32 };
         assert_eq!(step_flops(&s), (4.0 + 3.0 * 2.0) * 197_632.0);
     }
 
     #[test]
     fn a_tiny_bench_runs_and_reports() {
-        let s = BenchShape { hidden: 64, layers: 2, batch: 2, seq: 8, steps: 2 };
+        let s = BenchShape { hidden: 64, layers: 2, batch: 2, seq: 8, steps: 2, precision: Precision::F32 };
         let r = crate::backend::run_on(crate::backend::BackendChoice::Cpu, s).unwrap().unwrap();
         assert_eq!((r.student_layers, r.steps), (1, 2));
         assert!(r.step_s_median > 0.0 && r.examples_per_s > 0.0 && r.gflops > 0.0);
@@ -274,7 +280,8 @@ mod tests {
 
     #[test]
     fn sizes_are_checked_before_anything_is_allocated() {
-        let shape = |hidden, layers| BenchShape { hidden, layers, batch: 32, seq: 128, steps: 5 };
+        let shape =
+            |hidden, layers| BenchShape { hidden, layers, batch: 32, seq: 128, steps: 5, precision: Precision::F32 };
         assert!(shape(0, 12).check(None).is_err(), "0 is a multiple of 64 but no size");
         assert!(shape(96, 12).check(None).is_err());
         assert!(shape(384, 1).check(None).is_err());
@@ -283,7 +290,8 @@ mod tests {
         // Measured peak RSS: 1.24 GB at 384/12, batch 32 x 128; 1.85 GB at 768/12, 32 x 32.
         let est = shape(384, 12).memory_estimate();
         assert!((1.1e9..1.6e9).contains(&est), "{est}");
-        let est = BenchShape { hidden: 768, layers: 12, batch: 32, seq: 32, steps: 1 }.memory_estimate();
+        let est = BenchShape { hidden: 768, layers: 12, batch: 32, seq: 32, steps: 1, precision: Precision::F32 }
+            .memory_estimate();
         assert!((1.6e9..2.3e9).contains(&est), "{est}");
         let err = shape(4096, 48).check(Some(8e9)).unwrap_err().to_string();
         assert!(err.contains("GB of memory and 8.0 GB are available"), "{err}");

@@ -103,7 +103,7 @@ pub fn watch(dir: &std::path::Path) -> Result<i32> {
     let exit = exit?;
     if exit == crate::tui::app::MonitorExit::Try {
         let session = crate::playground::Session::of_experiment(dir)?;
-        crate::playground::run(session, BackendChoice::Cpu, HubSettings::from_env())?;
+        crate::playground::run(session, BackendChoice::Auto, HubSettings::from_env())?;
     }
     let ended = matches!(exit, crate::tui::app::MonitorExit::Closed | crate::tui::app::MonitorExit::Try)
         && crate::engine::cells::merged(dir).ok().flatten().is_some_and(|r| r.all_ended());

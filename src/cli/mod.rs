@@ -77,8 +77,10 @@ pub fn with_tips(mut e: clap::Error) -> clap::Error {
 /// `--backend`, for the commands that compute.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct BackendArg {
-    /// Where to compute.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+    /// Where to compute. auto: CUDA when built with it and an NVIDIA GPU answers, then a GPU
+    /// through WGPU when built with it (an integrated one only if it beats the CPU; never a
+    /// software one), else the CPU; the header and results.json say what was chosen and why.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
 }
 
@@ -288,6 +290,9 @@ pub struct BenchArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// The number format of the forward and backward passes, as `training.precision`.
+    #[arg(long, value_enum, default_value_t = crate::experiment::Precision::F32)]
+    pub precision: crate::experiment::Precision,
 }
 
 #[derive(Debug, clap::Args)]
@@ -348,8 +353,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Some(Command::Bench(a)) => {
-            let BenchArgs { backend, hidden, layers, batch, seq, steps, json } = a;
-            let report = run_on(backend.backend, crate::bench::BenchShape { hidden, layers, batch, seq, steps })??;
+            let BenchArgs { backend, hidden, layers, batch, seq, steps, json, precision } = a;
+            let shape = crate::bench::BenchShape { hidden, layers, batch, seq, steps, precision };
+            let report = run_on(backend.backend, shape)??;
             if json {
                 print_out(&format!("{}\n", serde_json::to_string(&report).expect("serializes")));
             } else {

@@ -81,7 +81,7 @@ pub fn settings(exp: &Experiment, seed: u64, epochs: usize, padding: Padding) ->
 
 /// What decides the fine-tuned teacher; a saved teacher is reused only when this matches.
 pub fn teacher_fingerprint(exp: &Experiment, p: &Prepared) -> serde_json::Value {
-    serde_json::json!({
+    let mut fingerprint = serde_json::json!({
         "model": exp.teacher.model,
         "revision": exp.teacher.revision,
         "finetune_epochs": exp.teacher.finetune_epochs,
@@ -92,7 +92,12 @@ pub fn teacher_fingerprint(exp: &Experiment, p: &Prepared) -> serde_json::Value 
         "batch_size": exp.training.batch_size,
         "learning_rate": exp.training.learning_rate,
         "warmup_steps": exp.training.warmup_steps,
-    })
+    });
+    // Only when not f32, so that the teachers of f32 runs keep the fingerprint they were saved with.
+    if !exp.training.precision.is_f32() {
+        fingerprint["precision"] = exp.training.precision.as_str().into();
+    }
+    fingerprint
 }
 
 /// The plan as events label it: the teacher fine-tune (if any), then each seed's runs.

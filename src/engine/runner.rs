@@ -50,7 +50,7 @@ pub fn run_experiment<B: TrainBackend>(
     if let Some(aside) = &workspace.moved_aside {
         events.info(format!("--fresh: the earlier results were moved to {}", aside.display()));
     }
-    events.send(plan_event(exp, &p, info, opts));
+    announce(exp, &p, info, opts, events);
     let config = p.config.with_labels(task_labels(exp));
     let teacher = load_teacher::<B>(exp, &p, &config, events, device)?;
     let (slots, runs) = student_slots(exp, &p, &teacher, &config, previous.as_ref());
@@ -134,7 +134,7 @@ fn run_cell<B: TrainBackend>(
             slots.len().saturating_sub(1)
         )));
     };
-    events.send(plan_event(exp, &p, info, opts));
+    announce(exp, &p, info, opts, events);
     let results = Results { runs, ..previous };
     let mut m = Matrix::new(exp, p, config, info, device, events, control, results);
     let teacher = m.ready_teacher(teacher)?;
@@ -204,6 +204,14 @@ fn previous_results(exp: &Experiment, opts: &EngineOptions) -> Result<Option<Res
     }
 }
 
+/// The plan, then what the user should know about the backend chosen.
+fn announce(exp: &Experiment, p: &Prepared, info: &BackendInfo, opts: &EngineOptions, events: &Events) {
+    events.send(plan_event(exp, p, info, opts));
+    for warning in &info.warnings {
+        events.warn(warning.clone());
+    }
+}
+
 /// The whole matrix, before work starts.
 fn plan_event(exp: &Experiment, p: &Prepared, info: &BackendInfo, opts: &EngineOptions) -> Event {
     Event::Plan {
@@ -223,7 +231,7 @@ fn initial_results(exp: &Experiment, p: &Prepared, info: &BackendInfo, config: &
         experiment: exp.name.clone(),
         config_file: exp.file.display().to_string(),
         backend: info.name.as_str().into(),
-        device: info.device.clone(),
+        device: info.describe(),
         versions: Versions { distill_tui: env!("CARGO_PKG_VERSION").into(), burn: "0.21.0".into() },
         data: DataInfo {
             task: exp.data.task.name.into(),

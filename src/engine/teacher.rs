@@ -32,6 +32,7 @@ pub fn load_teacher<B: TrainBackend>(
     device: &B::Device,
 ) -> Result<BertClassifier<B>> {
     let (teacher, report) = load_classifier::<B>(&p.files.weights, config, exp.seeds[0], device)?;
+    let teacher = teacher.with_precision(exp.training.precision);
     let teacher = match &p.alignment {
         super::labels::LabelAlignment::Permuted(order) => {
             events.info(format!("teacher labels reordered to the task's order ({})", config.labels.join(", ")));
@@ -49,6 +50,12 @@ pub fn load_teacher<B: TrainBackend>(
 }
 
 impl<B: TrainBackend> Matrix<'_, B> {
+    /// The fine-tuned teacher saved in `dir`, computing in the experiment's precision.
+    fn load_saved(&self, dir: &Path) -> Result<BertClassifier<B>> {
+        let (model, _) = load_classifier::<B>(&dir.join(WEIGHTS), &self.config, self.exp.seeds[0], self.device)?;
+        Ok(model.with_precision(self.exp.training.precision))
+    }
+
     fn evaluate_teacher(&self, model: &BertClassifier<B>) -> Result<Option<Evaluation>> {
         let exp = self.exp;
         let run = (exp.teacher.finetune_epochs > 0).then_some(0);
@@ -78,7 +85,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
             )));
         }
         drop(teacher);
-        let (model, _) = load_classifier::<B>(&dir.join(WEIGHTS), &self.config, self.exp.seeds[0], self.device)?;
+        let model = self.load_saved(&dir)?;
         self.events.info(format!("teacher loaded from {}", dir.display()));
         Ok(model)
     }
@@ -110,7 +117,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
                 dir.display()
             )));
         }
-        let (model, _) = load_classifier::<B>(&dir.join(WEIGHTS), &self.config, exp.seeds[0], self.device)?;
+        let model = self.load_saved(&dir)?;
         self.events.info(format!("reusing the fine-tuned teacher saved in {}", dir.display()));
         let Some(ev) = self.evaluate_teacher(&model)? else { return Ok(model) };
         let epochs: Vec<EpochRecord> = serde_json::from_value(saved["epochs"].clone()).unwrap_or_default();
@@ -176,7 +183,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
                 })?;
                 self.results.teacher.record.checkpoint = Some(TEACHER_DIR.into());
                 self.teacher_checkpoint().clear();
-                model = load_classifier::<B>(&dir.join(WEIGHTS), &self.config, exp.seeds[0], self.device)?.0;
+                model = self.load_saved(&dir)?;
             }
             RunStatus::Failed => {
                 self.save_teacher()?;

@@ -39,6 +39,38 @@ pub struct BackendInfo {
     pub name: BackendKind,
     /// Human description of the device.
     pub device: String,
+    /// How it was chosen: `--backend cuda`, `auto`, or `auto: ` and why no GPU was taken.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub why: String,
+    /// What the user should know about the choice: a GPU that is there but cannot be used
+    /// (no NVRTC, a driver too old), and how to fix it. Said once, as warnings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl BackendInfo {
+    pub fn new(name: BackendKind, device: impl Into<String>) -> Self {
+        Self { name, device: device.into(), why: String::new(), warnings: Vec::new() }
+    }
+
+    /// Prints the warnings to stderr, for the commands without a monitor (predict, bench).
+    pub fn warn_on_stderr(&self) {
+        use std::io::Write;
+        for w in &self.warnings {
+            let _ = writeln!(std::io::stderr().lock(), "warning: {w}");
+        }
+    }
+
+    /// The device and how it was chosen, for the header, the headless first line and
+    /// results.json: `CUDA: NVIDIA H200 (auto)`, `CPU (burn-flex, 2 threads; auto: this build
+    /// has no GPU backend)`.
+    pub fn describe(&self) -> String {
+        match (self.why.is_empty(), self.device.strip_suffix(')')) {
+            (true, _) => self.device.clone(),
+            (false, Some(open)) if open.contains(" (") => format!("{open}; {})", self.why),
+            (false, _) => format!("{} ({})", self.device, self.why),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -81,6 +81,8 @@ pub struct TrainingSection {
     pub loss_weights: LossWeightsSection,
     #[serde(default)]
     pub cosine_target: CosineTarget,
+    #[serde(default)]
+    pub precision: Precision,
 }
 
 impl Default for TrainingSection {
@@ -93,6 +95,7 @@ impl Default for TrainingSection {
             temperature: default_temperature(),
             loss_weights: LossWeightsSection::default(),
             cosine_target: CosineTarget::default(),
+            precision: Precision::default(),
         }
     }
 }
@@ -183,6 +186,47 @@ impl TryFrom<String> for CosineTarget {
             "logits" => Ok(CosineTarget::Logits),
             "cls_hidden" => Ok(CosineTarget::ClsHidden),
             _ => Err(format!("\"{word}\" is not known; use \"logits\" or \"cls_hidden\"")),
+        }
+    }
+}
+
+/// `training.precision`: the number format of the forward and backward passes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case", try_from = "String")]
+pub enum Precision {
+    /// Everything in f32.
+    #[default]
+    F32,
+    /// Mixed precision: matrix products, attention scores, GELU and dropout in bfloat16;
+    /// LayerNorm, softmax and the loss in f32; f32 weights, gradients and Adam state (what
+    /// HF Trainer's `--bf16` does).
+    Bf16,
+}
+
+impl Precision {
+    pub fn is_f32(&self) -> bool {
+        *self == Precision::F32
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+        }
+    }
+}
+
+impl TryFrom<String> for Precision {
+    type Error = String;
+    fn try_from(word: String) -> Result<Self, String> {
+        match word.as_str() {
+            "f32" => Ok(Precision::F32),
+            "bf16" => Ok(Precision::Bf16),
+            "fp16" | "f16" => Err(format!(
+                "\"{word}\" is not supported: float16 training needs loss scaling to avoid overflow and \
+                 underflow, which burn does not offer; use \"bf16\" (same speed on GPUs that have it, f32's range)"
+            )),
+            _ => Err(format!("\"{word}\" is not known; use \"f32\" or \"bf16\"")),
         }
     }
 }

@@ -6,5 +6,5 @@ pub mod overrides;
 pub mod spec;
 pub mod tasks;
 
-pub use file::CosineTarget;
+pub use file::{CosineTarget, Precision};
 pub use spec::{DataSource, Experiment, LossWeights, PlannedRun, TrainingSpec};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::file::{
-    CosineTarget, DataSection, ExperimentFile, ExperimentSection, LossWeightsSection, RunSection, Strategy,
+    CosineTarget, DataSection, ExperimentFile, ExperimentSection, LossWeightsSection, Precision, RunSection, Strategy,
     TeacherSection, TrainingSection,
 };
 use super::layers::{check_layers, strategy_layers};
@@ -63,6 +63,9 @@ pub struct TrainingSpec {
     pub temperature: f64,
     pub loss_weights: LossWeights,
     pub cosine_target: CosineTarget,
+    /// Left out of results.json when f32, so that f32 runs record what they did before.
+    #[serde(skip_serializing_if = "Precision::is_f32")]
+    pub precision: Precision,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -465,6 +468,7 @@ impl Checker<'_> {
             temperature: self.finite_positive("training.temperature", t.temperature)?,
             loss_weights,
             cosine_target: t.cosine_target,
+            precision: t.precision,
         })
     }
 

@@ -55,7 +55,7 @@ impl<W: Write> HeadlessPrinter<W> {
 
     fn write(&mut self, event: &Event) -> std::io::Result<()> {
         match event {
-            Event::Plan { experiment, backend, runs, .. } => self.plan(experiment, &backend.device, runs)?,
+            Event::Plan { experiment, backend, runs, .. } => self.plan(experiment, &backend.describe(), runs)?,
             Event::Log { level: Level::Info, text } => writeln!(self.out, "  {text}")?,
             Event::Log { level: Level::Warn, text } => {
                 self.out.flush()?;

@@ -3,7 +3,7 @@
 
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::{DType, Tensor, TensorPrimitive};
 
 use super::{AdamHyper, AdamMoments};
 
@@ -50,7 +50,9 @@ pub fn layer_norm<B: Backend>(
 }
 
 /// Multi-head attention as transformers' BERT computes it: split heads, scaled scores plus the
-/// mask, softmax, dropout, weighted values, merged heads.
+/// mask, softmax, dropout, weighted values, merged heads. The two products run in the inputs'
+/// number format; the mask, the softmax and the dropout in f32 (for bf16 inputs the scores
+/// are widened, the probabilities narrowed back for the second product).
 pub fn attention<B: Backend>(
     q: Tensor<B, 3>,
     k: Tensor<B, 3>,
@@ -62,12 +64,14 @@ pub fn attention<B: Backend>(
     let [batch, seq, hidden] = q.dims();
     let head_dim = hidden / heads;
     let split = |t: Tensor<B, 3>| t.reshape([batch, seq, heads, head_dim]).swap_dims(1, 2);
+    let dtype = q.dtype();
     let scores = split(q).matmul(split(k).swap_dims(2, 3)) / (head_dim as f64).sqrt();
+    let scores = scores.cast(DType::F32);
     let scores = match key_bias {
         Some(bias) => scores + bias.reshape([batch, 1, 1, seq]),
         None => scores,
     };
-    let probs = burn::nn::Dropout { prob: dropout }.forward(softmax(scores, 3));
+    let probs = burn::nn::Dropout { prob: dropout }.forward(softmax(scores, 3)).cast(dtype);
     probs.matmul(split(v)).swap_dims(1, 2).reshape([batch, seq, hidden])
 }
 

@@ -114,6 +114,7 @@ impl BackendTask for PredictRequest {
     type Output = Result<()>;
 
     fn run<B: TrainBackend>(self, device: B::Device, info: BackendInfo) -> Result<()> {
+        info.warn_on_stderr();
         let loaded =
             LoadedModel::<B::InnerBackend>::load(&self.model, &self.revision, &self.hub, self.max_length, 0, &device)?;
         if let Some(line) = loaded.report.summary(0) {

@@ -46,8 +46,21 @@ pub fn write_teacher<B: Backend>(
     seed: u64,
     device: &B::Device,
 ) -> Result<PathBuf> {
+    write_teacher_with_vocab::<B>(dir, &vocabulary(), layers, hidden, num_labels, seed, device)
+}
+
+/// Writes a random BERT teacher with the uncased WordPiece vocabulary `vocab` (the special
+/// tokens first, as [`vocabulary`] has them) to `dir`: for tests on real text.
+pub fn write_teacher_with_vocab<B: Backend>(
+    dir: &Path,
+    vocab: &[String],
+    layers: usize,
+    hidden: usize,
+    num_labels: usize,
+    seed: u64,
+    device: &B::Device,
+) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let vocab = vocabulary();
     let vocab_path = dir.join("vocab.txt");
     std::fs::write(&vocab_path, vocab.join("\n") + "\n").map_err(|e| Error::io(&vocab_path, e))?;
     let heads = (hidden / 16).max(1);

@@ -285,7 +285,7 @@ impl AppState {
                 self.synthetic = *synthetic;
                 self.teacher_layers = *teacher_layers;
                 self.backend = Some(backend.name);
-                self.device = backend.device.clone();
+                self.device = backend.describe();
                 self.student_epochs = *student_epochs;
                 self.steps_per_epoch = *steps_per_epoch;
                 self.runs = runs.iter().cloned().map(RunView::new).collect();
@@ -567,7 +567,7 @@ mod tests {
         };
         s.apply(&Event::Plan {
             experiment: "x".into(),
-            backend: BackendInfo { name: BackendKind::Cpu, device: "CPU".into() },
+            backend: BackendInfo::new(BackendKind::Cpu, "CPU"),
             teacher_layers: 4,
             runs: vec![
                 label(RunKind::Teacher, "Teacher fine-tune", vec![]),

@@ -222,7 +222,7 @@ mod tests {
         let label = |kind, name: &str| RunLabel { kind, name: name.into(), seed: 42, teacher_layers: vec![] };
         Event::Plan {
             experiment: "x".into(),
-            backend: BackendInfo { name: BackendKind::Cpu, device: "CPU".into() },
+            backend: BackendInfo::new(BackendKind::Cpu, "CPU"),
             teacher_layers: 2,
             runs: vec![label(RunKind::Teacher, "t"), label(RunKind::Student, "a"), label(RunKind::Student, "b")],
             student_epochs: 1,
