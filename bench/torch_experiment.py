@@ -22,6 +22,10 @@ sorted by length.
 
 Prints a line per epoch and, last, one JSON object: wall_s, peak_rss_mb, and every run's
 validation accuracy. `--threads` defaults to torch's choice (all cores).
+
+`--device cuda` runs it on the GPU (peak GPU memory added to the JSON); `--text-columns
+premise,hypothesis` reads a pair task (labels as ids or names, `--labels` naming them in order)
+and `--num-labels` keeps the teacher's head when it has one of that size (bench/gpu.sh).
 """
 import argparse
 import copy
@@ -37,12 +41,25 @@ import torch.nn.functional as F
 from transformers import AutoTokenizer, BertForSequenceClassification
 
 
+COLUMNS = ["sentence"]
+LABELS = []
+DEVICE = torch.device("cpu")
+
+
 def read_tsv(path):
+    """(text, text_pair or None, label id) per row; labels as ids or names of LABELS."""
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     head = rows[0]
-    s, l = head.index("sentence"), head.index("label")
-    return [(r[s], int(r[l])) for r in rows[1:] if len(r) == len(head)]
+    cols, l = [head.index(c) for c in COLUMNS], head.index("label")
+    label = lambda v: LABELS.index(v) if v in LABELS else int(v)
+    return [(r[cols[0]], r[cols[1]] if len(cols) > 1 else None, label(r[l])) for r in rows[1:] if len(r) == len(head)]
+
+
+def tokenize(tok, data, **kw):
+    texts = [d[0] for d in data]
+    pairs = [d[1] for d in data] if data and data[0][1] is not None else None
+    return tok(texts, pairs, **kw)
 
 
 def batches(n, size, seed):
@@ -71,10 +88,10 @@ class Encoded:
     """Every example tokenized once (truncated, not padded), padded per batch."""
 
     def __init__(self, tok, data, max_length):
-        enc = tok([t for t, _ in data], truncation=True, max_length=max_length)
+        enc = tokenize(tok, data, truncation=True, max_length=max_length)
         self.ids = enc["input_ids"]
         self.types = enc["token_type_ids"]
-        self.labels = [l for _, l in data]
+        self.labels = [d[2] for d in data]
         self.lengths = [len(x) for x in self.ids]
         self.pad = tok.pad_token_id
 
@@ -88,7 +105,8 @@ class Encoded:
             ids[r, :k] = torch.tensor(self.ids[i])
             types[r, :k] = torch.tensor(self.types[i])
             mask[r, :k] = 1
-        return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}, torch.tensor([self.labels[i] for i in idx])
+        x = {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
+        return {k: v.to(DEVICE) for k, v in x.items()}, torch.tensor([self.labels[i] for i in idx], device=DEVICE)
 
 
 @torch.no_grad()
@@ -108,7 +126,7 @@ def evaluate_matched(model, enc, batch):
 
 @torch.no_grad()
 def teacher_logits(teacher, enc, batch):
-    out = torch.empty((len(enc.lengths), teacher.config.num_labels))
+    out = torch.empty((len(enc.lengths), teacher.config.num_labels), device=DEVICE)
     order = sorted(range(len(enc.lengths)), key=lambda i: enc.lengths[i])
     for b in range(0, len(order), batch):
         idx = order[b:b + batch]
@@ -154,8 +172,8 @@ def train_matched(model, enc, valid, epochs, a, seed, cached=None, name=""):
 
 
 def collate(tok, data, idx, max_length):
-    enc = tok([data[i][0] for i in idx], truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-    return enc, torch.tensor([data[i][1] for i in idx])
+    enc = tokenize(tok, [data[i] for i in idx], truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+    return enc.to(DEVICE), torch.tensor([data[i][2] for i in idx], device=DEVICE)
 
 
 @torch.no_grad()
@@ -218,7 +236,15 @@ def main():
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--matched", action="store_true", help="distill-tui's tricks: see the module docstring")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--text-columns", default="sentence")
+    p.add_argument("--labels", default="", help="label names in id order, comma-separated")
+    p.add_argument("--num-labels", type=int, default=2)
     a = p.parse_args()
+    global DEVICE
+    DEVICE = torch.device(a.device)
+    COLUMNS[:] = a.text_columns.split(",")
+    LABELS[:] = [l for l in a.labels.split(",") if l]
     if a.threads:
         torch.set_num_threads(a.threads)
     start = time.time()
@@ -228,7 +254,7 @@ def main():
     valid = read_tsv(a.validation)
     tok = AutoTokenizer.from_pretrained(a.model)
     torch.manual_seed(a.seed)
-    teacher = BertForSequenceClassification.from_pretrained(a.model, num_labels=2)
+    teacher = BertForSequenceClassification.from_pretrained(a.model, num_labels=a.num_labels).to(DEVICE)
     if a.matched:
         enc, venc = Encoded(tok, train_data, a.max_length), Encoded(tok, valid, a.max_length)
         result = {"teacher": train_matched(teacher, enc, venc, a.finetune_epochs, a, a.seed, name="teacher")}
@@ -251,10 +277,13 @@ def main():
             result[name] = train_matched(student, enc, venc, a.epochs, a, a.seed, cached=cached, name=name)
         else:
             result[name] = train(student, tok, train_data, valid, a.epochs, a, a.seed, teacher=teacher, name=name)
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
     wall = time.time() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gpu = {"peak_gpu_mb": round(torch.cuda.max_memory_allocated() / 2**20)} if DEVICE.type == "cuda" else {}
     print(json.dumps({"mode": "matched" if a.matched else "notebook", "wall_s": round(wall, 1), "peak_rss_mb": round(peak),
-                      "threads": torch.get_num_threads(),
+                      "threads": torch.get_num_threads(), "device": str(DEVICE), **gpu,
                       "torch": torch.__version__, "validation_accuracy": result}))
 
 
