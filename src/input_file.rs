@@ -12,8 +12,9 @@ use crate::error::{Error, Result};
 pub const EXPERIMENT_FILE: u64 = 1 << 20;
 /// A model's `config.json` (an `id2label` of 100,000 labels is about 3 MB).
 pub const MODEL_CONFIG: u64 = 16 << 20;
-/// `vocab.txt` (bert-base's is 232 kB; the largest WordPiece vocabularies a few MB).
-pub const VOCAB: u64 = 64 << 20;
+/// `vocab.txt` or `tokenizer.json` (bert-base's vocab.txt is 232 kB, its tokenizer.json 466 kB; the
+/// largest vocabularies a few MB).
+pub const TOKENIZER_FILE: u64 = 64 << 20;
 /// `results.json` (per run, a character per validation example: MNLI's 9,815 per run).
 pub const RESULTS: u64 = 256 << 20;
 /// Small files distill-tui writes itself into an experiment folder (state, fingerprints, lock).

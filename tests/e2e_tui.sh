@@ -10,23 +10,14 @@ set -euo pipefail
 bin=$(realpath "${1:?usage: e2e_tui.sh BINARY}")
 dir=$(mktemp -d)
 sess=distill-e2e-$$
-# A tmux server of its own, kept alive by a session that idles, so that killing a test's session
-# never races with a server exiting (another script's, or this one's).
-sock=distill-e2e-$$
-tmux() { command tmux -L "$sock" "$@"; }
-tmux new-session -d -s keep "sleep 3600"
+name=e2e_tui
+source "$(dirname "$0")/e2e_lib.sh"
 cleanup() {
   tmux kill-server 2>/dev/null || true
   [ -f "$dir/hup/pid" ] && kill -9 "$(cat "$dir/hup/pid")" 2>/dev/null || true
   rm -rf "$dir"
 }
 trap cleanup EXIT
-fail() { echo "e2e_tui: FAIL: $*"; tmux capture-pane -p -t $sess || true; exit 1; }
-screen() { tmux capture-pane -p -t $sess; }
-wait_for() { # pattern, seconds
-  for _ in $(seq 1 $(( $2 * 5 ))); do screen | grep -q -- "$1" && return 0; sleep 0.2; done
-  fail "timed out waiting for '$1'"
-}
 step() { screen | grep -o 'step [0-9]*/[0-9]*' | head -1; }
 
 tmux new-session -d -s $sess -x 120 -y 40 "cd '$dir' && '$bin' demo --dir '$dir/out'; echo EXIT=\$? > '$dir/exit'; sleep 300"

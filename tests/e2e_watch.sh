@@ -10,23 +10,14 @@ bin=$(realpath "${1:?usage: e2e_watch.sh BINARY}")
 dir=$(mktemp -d)
 sess=distill-watch-$$
 run_pid=""
-# A tmux server of its own, kept alive by a session that idles, so that killing a test's session
-# never races with a server exiting (another script's, or this one's).
-sock=distill-watch-$$
-tmux() { command tmux -L "$sock" "$@"; }
-tmux new-session -d -s keep "sleep 3600"
+name=e2e_watch
+source "$(dirname "$0")/e2e_lib.sh"
 cleanup() {
   tmux kill-server 2>/dev/null || true
   [ -n "$run_pid" ] && kill -9 "$run_pid" 2>/dev/null || true
   rm -rf "$dir"
 }
 trap cleanup EXIT
-fail() { echo "e2e_watch: FAIL: $*"; tmux capture-pane -p -t $sess 2>/dev/null || true; exit 1; }
-screen() { tmux capture-pane -p -t $sess; }
-wait_for() { # pattern, seconds
-  for _ in $(seq 1 $(($2 * 5))); do screen | grep -q -- "$1" && return 0; sleep 0.2; done
-  fail "timed out waiting for '$1'"
-}
 
 # The demo's generated teacher and task (its inputs are written first; the demo itself is stopped).
 "$bin" demo --dir "$dir" --headless >"$dir/demo.log" 2>&1 &

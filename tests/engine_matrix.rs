@@ -7,14 +7,14 @@ use std::sync::mpsc;
 
 use burn::backend::Autodiff;
 use distill_tui::backend::CpuBackend;
-use distill_tui::engine::runner::{EngineOptions, run_experiment};
+use distill_tui::engine::{EngineOptions, run_experiment};
 use distill_tui::events::{BackendInfo, BackendKind};
 use distill_tui::events::{Control, Events};
 use distill_tui::events::{Event, Phase, RunStatus};
 use distill_tui::experiment::Experiment;
 use distill_tui::hub::HubSettings;
 use distill_tui::model::LoadedModel;
-use distill_tui::report::Results;
+use distill_tui::report::results::Results;
 use distill_tui::synthetic::{Run, RunLayers, SyntheticExperiment};
 
 mod common;
@@ -128,7 +128,7 @@ fn the_whole_matrix_runs_and_records_sound_results() {
     assert!(diff < 0.1, "but they started from teacher layer 3: max change {diff}");
 
     // The files a user reads.
-    let saved = Results::read(&out).unwrap();
+    let saved = distill_tui::workspace::results::read_results(&out).unwrap();
     assert_eq!(saved, results);
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
     assert!(md.contains("| Student Layer | Teacher layers | Training Loss | Validation Loss | Validation Accuracy |"));
@@ -187,7 +187,7 @@ fn the_whole_matrix_runs_and_records_sound_results() {
     .err()
     .unwrap();
     assert!(err.to_string().contains("teacher.finetune_epochs: 3 -> 1"), "{err}");
-    assert_eq!(Results::read(&out).unwrap(), again, "and the results are untouched");
+    assert_eq!(distill_tui::workspace::results::read_results(&out).unwrap(), again, "and the results are untouched");
 }
 
 #[test]

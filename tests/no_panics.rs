@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use distill_tui::data::dataset::{column_choices, rows_to_examples};
 use distill_tui::data::readers::{read_delimited_from, read_jsonl_from};
-use distill_tui::data::tasks::Task;
+use distill_tui::data::{column_choices, rows_to_examples};
 use distill_tui::experiment::Experiment;
+use distill_tui::experiment::tasks::Task;
 use proptest::prelude::*;
 
 const GOOD: &str = r#"[experiment]
@@ -32,7 +32,7 @@ teacher_layers = [1, 3, 5, 7, 9, 11]
 "#;
 
 /// The data settings of GOOD for `task` (the columns the readers look for).
-fn spec(task: &str) -> distill_tui::experiment::spec::DataSpec {
+fn spec(task: &str) -> distill_tui::experiment::DataSpec {
     Experiment::from_str(GOOD, Path::new("x/experiments.toml"), &[format!("data.task=\"{task}\"")]).unwrap().data
 }
 

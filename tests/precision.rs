@@ -14,8 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use distill_tui::report::Results;
-use distill_tui::report::results::parse_correct;
+use distill_tui::events::parse_correct;
 use distill_tui::report::stats::{discordant, mcnemar_exact};
 
 fn sst2() -> Option<PathBuf> {
@@ -139,7 +138,7 @@ fn bf16_cannot_be_told_apart_from_f32_on_sst2() {
         dir.path().join("out").join(format!("sst2-{p}"))
     });
     let [f32_dir, bf16_dir] = &results;
-    let [f32_res, bf16_res] = results.each_ref().map(|d| Results::read(d).unwrap());
+    let [f32_res, bf16_res] = results.each_ref().map(|d| distill_tui::workspace::results::read_results(d).unwrap());
     assert_eq!(bf16_res.training["precision"], "bf16", "results.json says bf16");
     assert!(f32_res.training.get("precision").is_none(), "an f32 run's results.json is as before");
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use distill_tui::events::LossValues;
 use distill_tui::events::{BackendInfo, BackendKind};
 use distill_tui::events::{EpochRecord, Event, Level, Phase, RunKind, RunLabel, RunStatus, StepEvent};
-use distill_tui::tui::state::{AppState, ChartMode};
+use distill_tui::tui::state::{AppState, ChartMode, Mode};
 use distill_tui::tui::view::draw;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -196,9 +196,9 @@ fn every_state_at_every_size() {
     let mut paused = running();
     paused.paused = true;
     let mut loss_all = running();
-    loss_all.chart = ChartMode::LossAll;
+    loss_all.view.chart = ChartMode::LossAll;
     let mut accuracy = finished();
-    accuracy.chart = ChartMode::Accuracy;
+    accuracy.view.chart = ChartMode::Accuracy;
     for (name, s, must) in [
         ("running", running(), "RUNNING"),
         ("paused", paused, "PAUSED"),
@@ -227,7 +227,7 @@ fn finished_frames_are_honest() {
 #[test]
 fn the_accuracy_legend_survives_80_columns() {
     let mut s = running();
-    s.chart = ChartMode::Accuracy;
+    s.view.chart = ChartMode::Accuracy;
     let small = render(&s, 80, 24);
     // The legend, and the teacher as a line.
     assert!(small.contains("Teacher 0.811") && small.contains("Top-K Layer"), "{small}");
@@ -236,7 +236,7 @@ fn the_accuracy_legend_survives_80_columns() {
 #[test]
 fn the_recent_window() {
     let mut s = running();
-    s.recent = true;
+    s.view.recent = true;
     let frame = render(&s, 80, 24);
     assert!(frame.contains("400 steps") && frame.contains("Loss · Bottom-K Layer {7-12}"), "{frame}");
     insta::assert_snapshot!("loss_recent_80x24", frame);
@@ -245,7 +245,7 @@ fn the_recent_window() {
 #[test]
 fn the_chart_names_the_selected_run() {
     let mut s = running();
-    s.selected = 1;
+    s.view.selected = 1;
     let frame = render(&s, 120, 40);
     assert!(frame.contains("Loss · Top-K Layer {1-6}"), "{frame}");
     // The progress line still names the run that trains.
@@ -269,14 +269,12 @@ fn with_a_failed_run_120x40() {
 #[test]
 fn help_and_confirmation_overlays() {
     let mut s = running();
-    s.help = true;
+    s.view.mode = Mode::Help;
     assert!(render(&s, 120, 40).contains("pause or resume"));
-    s.help = false;
-    s.confirm_quit = true;
+    s.view.mode = Mode::ConfirmQuit;
     let frame = render(&s, 80, 24);
     assert!(frame.contains("Stop after the current step") && frame.contains("resumes"), "{frame}");
-    s.confirm_quit = false;
-    s.confirm_skip = Some(2);
+    s.view.mode = Mode::ConfirmSkip(2);
     let frame = render(&s, 80, 24);
     assert!(frame.contains("Skip Bottom-K Layer (seed 42)?"), "{frame}");
     insta::assert_snapshot!("confirm_skip_80x24", frame);
@@ -287,7 +285,7 @@ fn skipping_the_teacher_says_what_it_means() {
     let mut s = running();
     s.runs[0].status = RunStatus::Running;
     s.current = Some(0);
-    s.confirm_skip = Some(0);
+    s.view.mode = Mode::ConfirmSkip(0);
     let frame = render(&s, 80, 24);
     assert!(frame.contains("after 2 of 2 epochs") && frame.contains("not saved"), "{frame}");
 }
@@ -353,7 +351,7 @@ fn quit_mid_run_shows_stopped_rows() {
 #[test]
 fn no_color_frames_carry_meaning_in_attributes() {
     let mut s = running();
-    s.no_color = true;
+    s.view.no_color = true;
     s.apply(&Event::Epoch { run: 2, record: record(2, Some(0.2894), 0.5116, 0.7351) });
     s.apply(&Event::RunEnded { run: 2, status: RunStatus::Done, reason: None, seconds: 185.0 });
     let buf = buffer(&s, 80, 24);

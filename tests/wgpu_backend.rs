@@ -12,12 +12,13 @@ use std::process::{Command, Output};
 
 use common::*;
 use distill_tui::backend::adapter::AdapterKind;
-use distill_tui::backend::{BackendChoice, BackendInfo, BackendTask, run_on, wgpu_adapters};
+use distill_tui::backend::{BackendChoice, BackendTask, run_on, wgpu_adapters};
+use distill_tui::events::BackendInfo;
 use distill_tui::model::LoadedModel;
 use distill_tui::ops::FastOps;
 use distill_tui::ops::TrainBackend;
 use distill_tui::predict::predict_batch;
-use distill_tui::report::Results;
+use distill_tui::report::results::Results;
 use distill_tui::synthetic::{Run, RunLayers, SyntheticExperiment};
 use distill_tui::tokenize::{Encoded, collate};
 
@@ -204,7 +205,7 @@ fn run_matrix(dir: &Path, backend: &str) -> (Output, Results) {
     let o = bin().args(["--headless", "--backend", backend, "--config"]).arg(&path).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(o.status.success(), "{backend}: {text}");
-    (o, Results::read(&dir.join("out/tiny")).unwrap())
+    (o, distill_tui::workspace::results::read_results(&dir.join("out/tiny")).unwrap())
 }
 
 /// The `compiling` events of an experiment's log: (training, batch, tokens).

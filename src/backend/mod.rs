@@ -54,7 +54,7 @@ pub enum BackendChoice {
     Wgpu,
 }
 
-pub use crate::events::{BackendInfo, BackendKind};
+use crate::events::{BackendInfo, BackendKind};
 
 impl BackendInfo {
     /// Batches are padded to a multiple of this: 32 on a GPU, where each new sequence length

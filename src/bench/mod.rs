@@ -12,10 +12,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::backend::{BackendInfo, BackendTask};
+use crate::backend::BackendTask;
 use crate::distill::loss::distillation_loss;
 use crate::distill::student::build_student;
 use crate::error::{Error, Result};
+use crate::events::BackendInfo;
 use crate::experiment::{LossWeights, Precision};
 use crate::model::{BertClassifier, BertConfig, BertInput};
 

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::readers::{ColumnChoices, Row, read_rows};
 use crate::error::{Error, Result};
 use crate::experiment::DataSource;
-use crate::experiment::spec::DataSpec;
+use crate::experiment::DataSpec;
 use crate::experiment::tasks::{GLUE_REPO, GLUE_REVISION, KNOWN_FILES, LABEL_COLUMNS, Task};
 use crate::hub::{HubRepo, HubSettings};
 use crate::tokenize::{Encoded, TextTokenizer};

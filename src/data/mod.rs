@@ -2,9 +2,7 @@
 //! experiment's vocabulary, in `experiment::tasks`).
 
 pub mod batches;
-pub mod dataset;
+mod dataset;
 pub mod readers;
-pub use crate::experiment::tasks;
 
-pub use dataset::{Dataset, Example};
-pub use tasks::Task;
+pub use dataset::{Dataset, Example, column_choices, load_examples, rows_to_examples};

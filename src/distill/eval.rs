@@ -19,6 +19,17 @@ pub struct Evaluation {
     pub correct: Vec<bool>,
 }
 
+/// The smallest batch an evaluation runs in. Evaluation keeps no gradients, so a batch larger
+/// than a small training batch costs little memory, and fewer, fuller batches pass over the
+/// validation set faster (on a GPU each batch is a launch of every kernel). Larger training
+/// batches are used as they are.
+pub const EVAL_BATCH_MIN: usize = 32;
+
+/// The batch size of an evaluation for a training batch size of `train_batch`.
+pub fn eval_batch(train_batch: usize) -> usize {
+    train_batch.max(EVAL_BATCH_MIN)
+}
+
 /// Runs `model` (on an inference backend: no dropout) over `data`, reporting to `watch`;
 /// `None` when the user quit.
 pub fn evaluate<B: FastOps>(

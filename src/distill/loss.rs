@@ -47,7 +47,7 @@ pub struct LossTerms<B: Backend> {
     pub cosine: Tensor<B, 1>,
 }
 
-pub use crate::events::LossValues;
+use crate::events::LossValues;
 
 /// `(w_ce * CE + w_kl * KL + w_cos * cosine) / (w_ce + w_kl + w_cos)`.
 pub fn distillation_loss<B: Backend>(

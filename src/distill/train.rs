@@ -12,15 +12,15 @@ use burn::tensor::{Int, Tensor, TensorData};
 use super::adam::{RunOptimizer, optimizer};
 use super::batched::PhaseProgress;
 use super::checkpoint::{CheckpointState, PendingSave, Progress, RunCheckpoint};
-use super::eval::{Evaluation, evaluate};
-use super::loss::{LossValues, cross_entropy, distillation_loss};
+use super::eval::{Evaluation, eval_batch, evaluate};
+use super::loss::{cross_entropy, distillation_loss};
 use super::schedule::LinearSchedule;
 use super::teacher_outputs::TeacherOutputs;
 use crate::backend::shapes::{Shape, ShapeLog};
 use crate::data::Dataset;
 use crate::data::batches::epoch_batches;
 use crate::error::Result;
-use crate::events::{Control, EpochRecord, Event, Events, Phase, RunId, RunStatus, StepEvent};
+use crate::events::{Control, EpochRecord, Event, Events, LossValues, Phase, RunId, RunStatus, StepEvent};
 use crate::experiment::{CosineTarget, LossWeights};
 use crate::model::BertClassifier;
 use crate::tokenize::{Encoded, Padding, TokenBatch};
@@ -48,6 +48,14 @@ pub enum TeacherSignal<'a, B: Backend> {
     /// A teacher forward pass in every step (the reference behaviour the cache must match).
     Live(&'a BertClassifier<B>),
 }
+
+// By hand: derived, they would ask `B: Clone`; the variants hold references only.
+impl<B: Backend> Clone for TeacherSignal<'_, B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<B: Backend> Copy for TeacherSignal<'_, B> {}
 
 pub struct RunOutcome<B: AutodiffBackend> {
     pub model: BertClassifier<B>,
@@ -297,7 +305,7 @@ impl<'a, B: TrainBackend> Run<'a, B> {
             run: Some(self.job.id),
             phase: Phase::Evaluation,
         };
-        evaluate(&model.valid(), ctx.valid, s.batch_size.max(32), s.padding, ctx.device, &watch)
+        evaluate(&model.valid(), ctx.valid, eval_batch(s.batch_size), s.padding, ctx.device, &watch)
     }
 
     /// Records an evaluated epoch (with its training sums; none for epoch 0) and sends it.
@@ -322,7 +330,7 @@ impl<'a, B: TrainBackend> Run<'a, B> {
     fn train_epoch(&mut self, mut model: BertClassifier<B>, epoch: usize) -> Result<EpochEnd<B>> {
         let (ctx, s) = (self.ctx, self.job.settings);
         B::seed(ctx.device, epoch_seed(s.seed, epoch));
-        crate::ops::seed_dropout(epoch_seed(s.seed, epoch));
+        crate::ops::rng::seed_dropout(epoch_seed(s.seed, epoch));
         let mut sums = EpochSums::default();
         for batch in epoch_batches(&self.lengths, s.batch_size, s.seed, epoch) {
             self.paused += ctx.control.wait_while_paused();

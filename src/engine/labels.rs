@@ -1,7 +1,7 @@
 //! Aligning the teacher's labels with the task's.
 
-use crate::data::Task;
 use crate::error::{Error, Result};
+use crate::experiment::tasks::Task;
 use crate::model::BertConfig;
 
 /// How the teacher's classifier maps onto the task's labels.

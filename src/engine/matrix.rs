@@ -6,8 +6,7 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-use super::cells::{publish, write_matrix, write_record};
-use super::layout::TEACHER_OUTPUTS_DIR;
+use super::options::EngineOptions;
 use super::prepare::{Prepared, teacher_fingerprint};
 use crate::backend::shapes::ShapeLog;
 use crate::distill::batched::PhaseProgress;
@@ -16,8 +15,11 @@ use crate::events::{BackendInfo, BackendKind, Control, Events, Phase, RunId};
 use crate::experiment::{CosineTarget, Experiment};
 use crate::model::BertConfig;
 use crate::ops::TrainBackend;
-use crate::report::Results;
+use crate::report::results::Results;
 use crate::tokenize::Padding;
+use crate::workspace::cells::{write_matrix, write_record};
+use crate::workspace::layout::TEACHER_OUTPUTS_DIR;
+use crate::workspace::results::publish;
 
 /// An experiment under way: what it was prepared with, where events go, and its results.
 pub struct Matrix<'a, B: TrainBackend> {
@@ -35,18 +37,22 @@ pub struct Matrix<'a, B: TrainBackend> {
     pub results: Results,
 }
 
+/// What every part of a run shares: the experiment and how it was asked to run, the backend
+/// and device it runs on, where its events go and the controls the front end steers it with.
+pub struct Env<'a, B: TrainBackend> {
+    pub exp: &'a Experiment,
+    pub opts: &'a EngineOptions,
+    pub info: &'a BackendInfo,
+    pub device: &'a B::Device,
+    pub events: &'a Events,
+    pub control: &'a Control,
+}
+
 impl<'a, B: TrainBackend> Matrix<'a, B> {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        exp: &'a Experiment,
-        p: Prepared,
-        config: BertConfig,
-        info: &BackendInfo,
-        device: &'a B::Device,
-        events: &'a Events,
-        control: &'a Control,
-        results: Results,
-    ) -> Self {
+    /// The matrix of `env`'s experiment, prepared as `p`, its teacher of `config` (on the
+    /// task's labels), starting from `results`.
+    pub fn new(env: Env<'a, B>, p: Prepared, config: BertConfig, results: Results) -> Self {
+        let Env { exp, info, device, events, control, .. } = env;
         let padding = info.padding(&p.config, exp.data.max_length);
         let shapes = ShapeLog::new(info.name.compiles_kernels());
         Self { exp, p, config, padding, backend: info.name, shapes, device, events: events.clone(), control, results }

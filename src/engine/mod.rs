@@ -1,17 +1,15 @@
 //! Runs an experiment: teacher, data, the matrix of students, results. The engine sends
-//! events and reads controls; front ends (TUI, headless printer) consume them.
+//! events and reads controls; front ends (TUI, headless printer) consume them. It writes the
+//! experiment folder through `crate::workspace`, which the readers use too.
 
-pub mod cells;
-pub mod labels;
-pub mod layout;
-mod lock;
+mod labels;
 mod matrix;
 mod options;
 mod parallel;
 mod prepare;
-pub mod runner;
+mod runner;
 mod students;
 mod teacher;
-pub mod workspace;
 
-pub use runner::{EngineOptions, check_experiment, run_experiment};
+pub use options::{EngineOptions, Launch, Scope};
+pub use runner::{check_experiment, run_experiment};

@@ -29,13 +29,13 @@ pub enum Scope {
 }
 
 /// How a `--parallel` or `--devices` run starts a cell: `program run-cell --index N args...`,
-/// one per slot, with `CUDA_VISIBLE_DEVICES` set to the slot's device when it has one.
+/// one per lane, with `CUDA_VISIBLE_DEVICES` set to the lane's device when it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {
     pub program: std::path::PathBuf,
     pub args: Vec<String>,
-    /// One entry per cell that may run at once: the device it gets, if any.
-    pub slots: Vec<Option<String>>,
+    /// One lane per cell that may run at once: the device it gets, if any.
+    pub lanes: Vec<Option<String>>,
 }
 
 impl EngineOptions {

@@ -1,5 +1,5 @@
 //! `--parallel N` and `--devices 0,1,..`: after the teacher, the cells run in child processes
-//! (`distill-tui run-cell`), up to one per slot at once, each on its own device. This process
+//! (`distill-tui run-cell`), up to one per cell at once, each on its own device. This process
 //! follows their event logs and passes the events on to its monitor; its keys reach a cell
 //! through the cell's control file. A child that crashes fails its own cell only.
 
@@ -7,42 +7,40 @@ use std::collections::VecDeque;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use super::cells::{Request, read_record, request, write_record};
-use super::layout::{EVENTS_LOG, cell_dir};
 use super::matrix::Matrix;
 use super::options::Launch;
-use super::students::Slot;
+use super::students::Cell;
 use crate::error::{Error, Result};
 use crate::events::{Event, LogTail, RunStatus};
 use crate::ops::TrainBackend;
-
-/// A child's output, in its cell's folder.
-pub const PROCESS_LOG: &str = "process.log";
+use crate::workspace::cells::{read_record, write_record};
+use crate::workspace::control::{Request, request};
+use crate::workspace::layout::{EVENTS_LOG, PROCESS_LOG, cell_dir};
 
 /// A cell running in a child process.
 struct Running<'s> {
-    slot: &'s Slot,
+    cell: &'s Cell,
     child: Child,
-    /// Index in `Launch::slots`.
+    /// Index in `Launch::lanes`.
     lane: usize,
     tail: LogTail,
 }
 
 impl<B: TrainBackend> Matrix<'_, B> {
     /// Runs every cell that has not ended in child processes, as many at once as `launch` has
-    /// slots; stops starting new ones (and asks the running ones to stop) when the user quits.
-    pub fn in_children(&mut self, slots: &[Slot], launch: &Launch) -> Result<()> {
+    /// cells; stops starting new ones (and asks the running ones to stop) when the user quits.
+    pub fn in_children(&mut self, cells: &[Cell], launch: &Launch) -> Result<()> {
         let screen = self.events.screen_only();
-        let mut waiting: VecDeque<&Slot> = VecDeque::new();
-        for slot in slots {
-            if slot.kept {
-                self.replay(slot);
+        let mut waiting: VecDeque<&Cell> = VecDeque::new();
+        for cell in cells {
+            if cell.kept {
+                self.replay(cell);
             } else {
-                waiting.push_back(slot);
+                waiting.push_back(cell);
             }
         }
         let mut running: Vec<Running> = Vec::new();
-        let mut free: Vec<usize> = (0..launch.slots.len()).rev().collect();
+        let mut free: Vec<usize> = (0..launch.lanes.len()).rev().collect();
         let (mut paused, mut stopping) = (false, false);
         loop {
             if self.control.quit_requested() && !stopping {
@@ -56,18 +54,18 @@ impl<B: TrainBackend> Matrix<'_, B> {
                 paused = self.control.is_paused();
                 let what = if paused { Request::Pause } else { Request::Run };
                 for r in &running {
-                    let _ = request(&self.exp.dir, &r.slot.folder, what);
+                    let _ = request(&self.exp.dir, &r.cell.folder, what);
                 }
             }
             if let Some(which) = self.control.take_skip_of_run() {
-                let target = running.iter().find(|r| which.is_none_or(|id| id == r.slot.id));
+                let target = running.iter().find(|r| which.is_none_or(|id| id == r.cell.run_id));
                 if let Some(r) = target {
-                    let _ = request(&self.exp.dir, &r.slot.folder, Request::Skip);
+                    let _ = request(&self.exp.dir, &r.cell.folder, Request::Skip);
                 }
             }
             while !stopping && !paused && !free.is_empty() && !waiting.is_empty() {
-                let (slot, lane) = (waiting.pop_front().expect("not empty"), free.pop().expect("not empty"));
-                running.push(self.start_child(slot, lane, launch)?);
+                let (cell, lane) = (waiting.pop_front().expect("not empty"), free.pop().expect("not empty"));
+                running.push(self.start_child(cell, lane, launch)?);
             }
             for r in &mut running {
                 for event in r.tail.poll() {
@@ -88,7 +86,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
                             }
                         }
                         free.push(r.lane);
-                        self.child_ended(r.slot, status)?;
+                        self.child_ended(r.cell, status)?;
                     }
                     Ok(None) => i += 1,
                     Err(e) => return Err(Error::Internal(format!("cannot wait for a cell's process: {e}"))),
@@ -101,17 +99,17 @@ impl<B: TrainBackend> Matrix<'_, B> {
         }
     }
 
-    fn start_child<'s>(&self, slot: &'s Slot, lane: usize, launch: &Launch) -> Result<Running<'s>> {
-        let dir = cell_dir(&self.exp.dir, &slot.folder);
+    fn start_child<'s>(&self, cell: &'s Cell, lane: usize, launch: &Launch) -> Result<Running<'s>> {
+        let dir = cell_dir(&self.exp.dir, &cell.folder);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let log_path = dir.join(PROCESS_LOG);
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path);
         let log = log.map_err(|e| Error::io(&log_path, e))?;
         let err = log.try_clone().map_err(|e| Error::io(&log_path, e))?;
         let mut cmd = Command::new(&launch.program);
-        cmd.arg("run-cell").arg("--index").arg(slot.index.to_string()).args(&launch.args);
+        cmd.arg("run-cell").arg("--index").arg(cell.index.to_string()).args(&launch.args);
         cmd.stdin(Stdio::null()).stdout(log).stderr(err);
-        let device = launch.slots[lane].as_deref();
+        let device = launch.lanes[lane].as_deref();
         match device {
             Some(device) => {
                 cmd.env("CUDA_VISIBLE_DEVICES", device);
@@ -120,7 +118,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
             // with a thread per core each would fight over the cores).
             None if std::env::var_os("RAYON_NUM_THREADS").is_none() => {
                 let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-                cmd.env("RAYON_NUM_THREADS", (cores / launch.slots.len()).max(1).to_string());
+                cmd.env("RAYON_NUM_THREADS", (cores / launch.lanes.len()).max(1).to_string());
             }
             None => {}
         }
@@ -130,26 +128,26 @@ impl<B: TrainBackend> Matrix<'_, B> {
         let on = device.map(|d| format!(" on device {d}")).unwrap_or_default();
         self.events.info(format!(
             "{} (seed {}) started in process {}{on}; its output: {}",
-            slot.run.name,
-            slot.seed,
+            cell.strategy.name,
+            cell.seed,
             child.id(),
             log_path.display()
         ));
         // The log is read from where it ends now: an earlier attempt's events were shown already.
         let mut tail = LogTail::new(&dir.join(EVENTS_LOG));
         let _ = tail.poll();
-        Ok(Running { slot, child, lane, tail })
+        Ok(Running { cell, child, lane, tail })
     }
 
     /// Records a child's end: its cell's record is the child's, unless the child died without
     /// ending its run (a crash: the cell failed; a stop by signal: stopped, and it resumes).
-    fn child_ended(&mut self, slot: &Slot, status: std::process::ExitStatus) -> Result<()> {
-        let record = read_record(&self.exp.dir, &slot.folder);
+    fn child_ended(&mut self, cell: &Cell, status: std::process::ExitStatus) -> Result<()> {
+        let record = read_record(&self.exp.dir, &cell.folder);
         let ended = record.as_ref().is_some_and(|r| {
             matches!(r.record.status, RunStatus::Done | RunStatus::Skipped | RunStatus::Failed | RunStatus::Stopped)
         });
         if let Some(r) = record {
-            self.results.runs[slot.index] = r;
+            self.results.runs[cell.index] = r;
         }
         if ended && status.success() || status.code() == Some(143) || status.code() == Some(130) {
             return Ok(());
@@ -159,14 +157,19 @@ impl<B: TrainBackend> Matrix<'_, B> {
             (None, Some(sig)) => format!("was killed by signal {sig}"),
             _ => "ended".to_string(),
         };
-        let log = cell_dir(&self.exp.dir, &slot.folder).join(PROCESS_LOG);
+        let log = cell_dir(&self.exp.dir, &cell.folder).join(PROCESS_LOG);
         let reason = format!("its process {how}; see {}", log.display());
-        let r = &mut self.results.runs[slot.index].record;
+        let r = &mut self.results.runs[cell.index].record;
         r.status = RunStatus::Failed;
         r.reason = Some(reason.clone());
-        write_record(&self.exp.dir, &slot.folder, &self.results.runs[slot.index])?;
-        let seconds = self.results.runs[slot.index].record.seconds;
-        self.events.send(Event::RunEnded { run: slot.id, status: RunStatus::Failed, reason: Some(reason), seconds });
+        write_record(&self.exp.dir, &cell.folder, &self.results.runs[cell.index])?;
+        let seconds = self.results.runs[cell.index].record.seconds;
+        self.events.send(Event::RunEnded {
+            run: cell.run_id,
+            status: RunStatus::Failed,
+            reason: Some(reason),
+            seconds,
+        });
         Ok(())
     }
 }

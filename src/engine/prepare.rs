@@ -5,13 +5,13 @@ use super::labels::{LabelAlignment, align_labels};
 use super::options::EngineOptions;
 use crate::backend::shapes::ShapeLog;
 use crate::data::Dataset;
-use crate::data::dataset::load_examples;
+use crate::data::load_examples;
 use crate::distill::train::{RunContext, TrainSettings};
 use crate::error::Result;
 use crate::events::{Control, Events, RunKind, RunLabel};
 use crate::experiment::{Experiment, PlannedRun};
+use crate::hub::files::ModelFiles;
 use crate::model::BertConfig;
-use crate::model::files::ModelFiles;
 use crate::tokenize::{Padding, TextTokenizer};
 
 /// Everything checked and loaded before the first step.
@@ -48,7 +48,7 @@ pub fn prepare(exp: &Experiment, opts: &EngineOptions, events: &Events) -> Resul
     let alignment = align_labels(&config, task, &files.source)?;
     let tokenizer = TextTokenizer::load(&files, exp.data.max_length, config.vocab_size)?
         .with_type_vocab_size(config.type_vocab_size);
-    crate::model::weights::check_weights(&files.weights, &config)?;
+    crate::model::check_weights(&files.weights, &config)?;
     let (train_src, train_ex) = load_examples(&exp.data, &exp.data.train, "train", exp.data.train_examples, &opts.hub)?;
     let (valid_src, valid_ex) = load_examples(
         &exp.data,
@@ -88,7 +88,7 @@ pub fn teacher_fingerprint(exp: &Experiment, p: &Prepared) -> serde_json::Value 
         "task": exp.data.task.name,
         "train": p.train.source,
         "max_length": exp.data.max_length,
-        "seed": exp.seeds[0],
+        "seed": exp.teacher_seed(),
         "batch_size": exp.training.batch_size,
         "learning_rate": exp.training.learning_rate,
         "warmup_steps": exp.training.warmup_steps,
@@ -103,11 +103,11 @@ pub fn teacher_fingerprint(exp: &Experiment, p: &Prepared) -> serde_json::Value 
 /// The plan as events label it: the teacher fine-tune (if any), then each seed's runs.
 pub fn plan_labels(exp: &Experiment, plan: &[PlannedRun]) -> Vec<RunLabel> {
     let mut labels = Vec::new();
-    if exp.teacher.finetune_epochs > 0 {
+    if exp.teacher.finetunes() {
         labels.push(RunLabel {
             kind: RunKind::Teacher,
             name: "Teacher fine-tune".into(),
-            seed: exp.seeds[0],
+            seed: exp.teacher_seed(),
             teacher_layers: vec![],
         });
     }

@@ -5,26 +5,25 @@ use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
 
-use super::cells::{merged, publish};
-use super::layout::{CONFIG_FILE, EVENTS_LOG};
-use super::matrix::Matrix;
-pub use super::options::{EngineOptions, Launch, Scope};
+use super::matrix::{Env, Matrix};
+use super::options::{EngineOptions, Scope};
 use super::prepare::{Prepared, plan_labels, prepare, task_labels};
-use super::students::{Slot, Teacher, slots};
+use super::students::{Cell, cells};
 use super::teacher::load_teacher;
-use super::workspace::Workspace;
-use super::workspace::config_changes;
 use crate::backend::shapes::list;
 use crate::distill::teacher_outputs::TeacherOutputs;
-use crate::distill::train::steps_per_epoch;
+use crate::distill::train::{TeacherSignal, steps_per_epoch};
 use crate::error::{Error, Result};
 use crate::events::{BackendInfo, Control, Event, Events, Phase};
 use crate::experiment::{CosineTarget, Experiment};
 use crate::model::BertClassifier;
 use crate::model::BertConfig;
 use crate::ops::TrainBackend;
-use crate::report::Results;
-use crate::report::results::{DataInfo, RESULTS_JSON, RunRecord, TeacherResult, Versions};
+use crate::report::results::Results;
+use crate::report::results::{DataInfo, RunRecord, TeacherResult, Versions};
+use crate::workspace::layout::{CONFIG_FILE, EVENTS_LOG, RESULTS_JSON};
+use crate::workspace::open::{Workspace, config_changes};
+use crate::workspace::results::{merged, publish, read_results};
 
 /// Runs the experiment (or the part `opts.scope` names) on backend `B` and returns the results
 /// (also written to `<output_dir>/<name>/`, merged from every cell's record).
@@ -38,7 +37,7 @@ pub fn run_experiment<B: TrainBackend>(
 ) -> Result<Results> {
     let p = prepare(exp, opts, events)?;
     if let Scope::Cell(index) = opts.scope {
-        return run_cell::<B>(exp, opts, info, device, events, control, p, index);
+        return run_cell::<B>(Env { exp, opts, info, device, events, control }, p, index);
     }
     let previous = previous_results(exp, opts)?;
     // Only now, with every input checked, is the experiment folder touched.
@@ -53,18 +52,18 @@ pub fn run_experiment<B: TrainBackend>(
     announce(exp, &p, info, opts, events);
     let config = p.config.with_labels(task_labels(exp));
     let teacher = load_teacher::<B>(exp, &p, &config, events, device)?;
-    let (slots, runs) = student_slots(exp, &p, &teacher, &config, previous.as_ref());
+    let (cells, runs) = student_cells(exp, &p, &teacher, &config, previous.as_ref());
     let results = Results { runs, ..initial_results(exp, &p, info, &config, teacher.num_params()) };
-    let mut m = Matrix::new(exp, p, config, info, device, events, control, results);
+    let mut m = Matrix::new(Env { exp, opts, info, device, events, control }, p, config, results);
     // Runs that ended earlier are in before the first write, so no crash can lose them.
-    m.adopt_ended(&slots)?;
+    m.adopt_ended(&cells)?;
     m.save_teacher()?;
     let teacher = m.finetune_teacher(teacher)?;
     if control.quit_requested() {
         return m.finish();
     }
     match &opts.scope {
-        Scope::Matrix => m.students(&slots, &teacher, opts.teacher_cache)?,
+        Scope::Matrix => m.students(&cells, &teacher, opts.teacher_cache)?,
         Scope::Teacher => {
             if opts.teacher_cache {
                 m.saved_teacher_outputs(&teacher.valid())?;
@@ -73,7 +72,7 @@ pub fn run_experiment<B: TrainBackend>(
         Scope::Parallel(launch) => {
             if !opts.teacher_cache || m.saved_teacher_outputs(&teacher.valid())?.is_some() {
                 drop(teacher);
-                m.in_children(&slots, launch)?;
+                m.in_children(&cells, launch)?;
             }
         }
         Scope::Cell(_) => unreachable!("handled above"),
@@ -90,33 +89,24 @@ pub fn check_experiment(exp: &Experiment, opts: &EngineOptions) -> Result<usize>
     Ok(exp.seeds.len() * p.plan.len())
 }
 
-/// Every student slot, and the results each starts from (an earlier result, or pending).
-fn student_slots<B: TrainBackend>(
+/// Every student cell, and the results each starts from (an earlier result, or pending).
+fn student_cells<B: TrainBackend>(
     exp: &Experiment,
     p: &Prepared,
     teacher: &BertClassifier<B>,
     config: &BertConfig,
     previous: Option<&Results>,
-) -> (Vec<Slot>, Vec<crate::report::results::RunResult>) {
+) -> (Vec<Cell>, Vec<crate::report::results::RunResult>) {
     let (params, layer_params) = (teacher.num_params(), teacher.layer(0).num_params());
     // A student is the teacher less the encoder layers it does not copy.
     let student_params = |layers: usize| params - (config.num_hidden_layers - layers) * layer_params;
-    slots(exp, &p.plan, previous, student_params)
+    cells(exp, &p.plan, previous, student_params)
 }
 
 /// One cell, in a folder the teacher's process has started with this configuration: its
 /// teacher is loaded (never fine-tuned here), its outputs read, and the cell trained.
-#[allow(clippy::too_many_arguments)]
-fn run_cell<B: TrainBackend>(
-    exp: &Experiment,
-    opts: &EngineOptions,
-    info: &BackendInfo,
-    device: &B::Device,
-    events: &Events,
-    control: &Control,
-    p: Prepared,
-    index: usize,
-) -> Result<Results> {
+fn run_cell<B: TrainBackend>(env: Env<'_, B>, p: Prepared, index: usize) -> Result<Results> {
+    let Env { exp, opts, info, device, events, .. } = env;
     let Some(previous) = started_here(exp)? else {
         return Err(Error::Input(format!(
             "{}: the teacher has not run here yet; run the teacher first (`distill-tui run-teacher` with the same \
@@ -126,27 +116,27 @@ fn run_cell<B: TrainBackend>(
     };
     let config = p.config.with_labels(task_labels(exp));
     let teacher = load_teacher::<B>(exp, &p, &config, events, device)?;
-    let (slots, runs) = student_slots(exp, &p, &teacher, &config, Some(&previous));
-    let Some(slot) = slots.get(index) else {
+    let (cells, runs) = student_cells(exp, &p, &teacher, &config, Some(&previous));
+    let Some(cell) = cells.get(index) else {
         return Err(Error::Input(format!(
             "--index {index}: this matrix has {} cells (0 to {}: seeds x runs, in plan order)",
-            slots.len(),
-            slots.len().saturating_sub(1)
+            cells.len(),
+            cells.len().saturating_sub(1)
         )));
     };
     announce(exp, &p, info, opts, events);
     let results = Results { runs, ..previous };
-    let mut m = Matrix::new(exp, p, config, info, device, events, control, results);
+    let mut m = Matrix::new(env, p, config, results);
     let teacher = m.ready_teacher(teacher)?;
-    if slot.kept {
-        let status = m.results.runs[slot.index].record.status;
+    if cell.kept {
+        let status = m.results.runs[cell.index].record.status;
         events.info(format!(
             "{} (seed {}) ended earlier ({}); nothing to do",
-            slot.run.name,
-            slot.seed,
+            cell.strategy.name,
+            cell.seed,
             status.as_str()
         ));
-        m.replay(slot);
+        m.replay(cell);
         return m.finish();
     }
     let outputs = match opts.teacher_cache {
@@ -158,10 +148,10 @@ fn run_cell<B: TrainBackend>(
     };
     let teacher_valid = teacher.valid();
     let signal = match &outputs {
-        Some(o) => Teacher::Cached(o),
-        None => Teacher::Live(&teacher_valid),
+        Some(o) => TeacherSignal::Cached(o),
+        None => TeacherSignal::Live(&teacher_valid),
     };
-    m.cell(slot, &teacher, &signal, true)?;
+    m.cell(cell, &teacher, signal, true)?;
     m.finish()
 }
 
@@ -194,7 +184,7 @@ fn previous_results(exp: &Experiment, opts: &EngineOptions) -> Result<Option<Res
     if let Some(merged) = merged(&exp.dir)? {
         return Ok(Some(merged));
     }
-    match Results::read(&exp.dir) {
+    match read_results(&exp.dir) {
         Ok(r) => Ok(Some(r)),
         Err(_) if !exp.dir.join(RESULTS_JSON).exists() => Ok(None),
         // Never overwrite results that cannot be read (another tool's file, a newer version).
@@ -255,9 +245,9 @@ fn initial_results(exp: &Experiment, p: &Prepared, info: &BackendInfo, config: &
 }
 
 impl<B: TrainBackend> Matrix<'_, B> {
-    /// Every student slot in turn, from the teacher's outputs computed once (or the teacher
+    /// Every student cell in turn, from the teacher's outputs computed once (or the teacher
     /// itself in every step); stops after the current run when the user quits.
-    fn students(&mut self, slots: &[Slot], teacher: &BertClassifier<B>, cache: bool) -> Result<()> {
+    fn students(&mut self, cells: &[Cell], teacher: &BertClassifier<B>, cache: bool) -> Result<()> {
         let teacher_valid = teacher.valid();
         let outputs = match cache {
             true => match self.saved_teacher_outputs(&teacher_valid)? {
@@ -267,15 +257,15 @@ impl<B: TrainBackend> Matrix<'_, B> {
             false => None,
         };
         let signal = match &outputs {
-            Some(o) => Teacher::Cached(o),
-            None => Teacher::Live(&teacher_valid),
+            Some(o) => TeacherSignal::Cached(o),
+            None => TeacherSignal::Live(&teacher_valid),
         };
-        for slot in slots {
-            if slot.kept {
-                self.replay(slot);
+        for cell in cells {
+            if cell.kept {
+                self.replay(cell);
                 continue;
             }
-            self.cell(slot, teacher, &signal, false)?;
+            self.cell(cell, teacher, signal, false)?;
             if self.control.quit_requested() {
                 break;
             }

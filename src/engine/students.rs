@@ -1,38 +1,40 @@
-//! The students of the matrix: one slot per (seed, strategy), each built from the teacher's
-//! chosen layers, checked, trained and saved; a slot that ended in an earlier invocation is
+//! The students of the matrix: one cell per (seed, strategy), each built from the teacher's
+//! chosen layers, checked, trained and saved; a cell that ended in an earlier invocation is
 //! kept as it was.
 
 use std::path::Path;
 
 use burn::module::Module;
 
-use super::cells::{publish, read_record, with_control_file, write_record};
-use super::layout::{EVENTS_LOG, LOCK_FILE, RESUME_DIR, cell_dir, student_folder};
-use super::lock::HeldLock;
 use super::matrix::Matrix;
 use super::prepare::{checkpoint_key, settings};
 use crate::distill::checkpoint::RunCheckpoint;
 use crate::distill::eval::Evaluation;
 use crate::distill::student::{build_student, verify_student};
-use crate::distill::teacher_outputs::TeacherOutputs;
 use crate::distill::train::{RunJob, RunOutcome, TeacherSignal, train_run};
 use crate::error::{Error, Result};
-use crate::events::{EpochRecord, Event, RunId, RunStatus};
+use crate::events::{EpochRecord, Event, RunId, RunStatus, cell_run_id};
 use crate::experiment::{Experiment, PlannedRun};
-use crate::model::files::WEIGHTS;
+use crate::hub::files::WEIGHTS;
 use crate::model::{BertClassifier, BertConfig, save_folder};
 use crate::ops::TrainBackend;
-use crate::report::Results;
+use crate::report::results::Results;
 use crate::report::results::{RunRecord, RunResult};
+use crate::workspace::cells::{read_record, write_record};
+use crate::workspace::control::with_control_file;
+use crate::workspace::layout::{EVENTS_LOG, LOCK_FILE, RESUME_DIR, cell_dir, student_folder};
+use crate::workspace::lock::HeldLock;
+use crate::workspace::results::publish;
 
-/// One student run of the matrix.
-pub struct Slot {
-    /// Its index in the plan the events carry (the teacher fine-tune, when there is one, is 0).
-    pub id: RunId,
-    /// Its index in `results.runs`.
+/// A cell of the matrix: one strategy with one seed, a student to train.
+pub struct Cell {
+    /// Its number in plan order (seed by seed, each seed's strategies in order): its row of
+    /// `results.runs` and `run-cell --index`.
     pub index: usize,
+    /// Its run in the events (see [`cell_run_id`]).
+    pub run_id: RunId,
     pub seed: u64,
-    pub run: PlannedRun,
+    pub strategy: PlannedRun,
     /// Where the student is saved, relative to the experiment folder.
     pub folder: String,
     /// It ended in an earlier invocation and is kept as it was.
@@ -41,25 +43,25 @@ pub struct Slot {
 
 /// Every (seed, strategy) in plan order, and the results each starts from: the earlier
 /// result of a run that ended before, else a pending one with its parameter count.
-pub fn slots(
+pub fn cells(
     exp: &Experiment,
     plan: &[PlannedRun],
     previous: Option<&Results>,
     student_params: impl Fn(usize) -> usize,
-) -> (Vec<Slot>, Vec<RunResult>) {
-    let first_student = usize::from(exp.teacher.finetune_epochs > 0);
-    let (mut slots, mut results) = (vec![], vec![]);
+) -> (Vec<Cell>, Vec<RunResult>) {
+    let (mut cells, mut results) = (vec![], vec![]);
     for &seed in &exp.seeds {
         for run in plan {
-            let index = slots.len();
+            let index = cells.len();
             let earlier = finished_earlier(previous, &exp.dir, run, seed);
             let folder = student_folder(exp, run, seed);
             let kept = earlier.is_some();
             results.push(earlier.unwrap_or_else(|| pending(run, seed, student_params(run.teacher_layers.len()))));
-            slots.push(Slot { id: first_student + index, index, seed, run: run.clone(), folder, kept });
+            let run_id = cell_run_id(index, exp.teacher.finetunes());
+            cells.push(Cell { index, run_id, seed, strategy: run.clone(), folder, kept });
         }
     }
-    (slots, results)
+    (cells, results)
 }
 
 fn pending(r: &PlannedRun, seed: u64, params: usize) -> RunResult {
@@ -87,20 +89,13 @@ fn finished_earlier(previous: Option<&Results>, dir: &Path, run: &PlannedRun, se
     ended.then(|| r.clone())
 }
 
-/// What the students learn from besides the labels: the teacher's outputs computed once, or
-/// the teacher itself in every step.
-pub enum Teacher<'a, B: TrainBackend> {
-    Cached(&'a TeacherOutputs),
-    Live(&'a BertClassifier<B::InnerBackend>),
-}
-
 impl<B: TrainBackend> Matrix<'_, B> {
-    /// Gives each slot that ended in an earlier invocation a cell record, when it has none (a
+    /// Gives each cell that ended in an earlier invocation a cell record, when it has none (a
     /// folder of a version before cells kept them in results.json only).
-    pub fn adopt_ended(&self, slots: &[Slot]) -> Result<()> {
-        for slot in slots.iter().filter(|s| s.kept) {
-            if read_record(&self.exp.dir, &slot.folder).is_none() {
-                write_record(&self.exp.dir, &slot.folder, &self.results.runs[slot.index])?;
+    pub fn adopt_ended(&self, cells: &[Cell]) -> Result<()> {
+        for cell in cells.iter().filter(|s| s.kept) {
+            if read_record(&self.exp.dir, &cell.folder).is_none() {
+                write_record(&self.exp.dir, &cell.folder, &self.results.runs[cell.index])?;
             }
         }
         Ok(())
@@ -110,12 +105,12 @@ impl<B: TrainBackend> Matrix<'_, B> {
     /// A cell another live process runs is left to it (`refuse`: it is an error instead).
     pub fn cell(
         &mut self,
-        slot: &Slot,
+        cell: &Cell,
         teacher: &BertClassifier<B>,
-        signal: &Teacher<'_, B>,
+        signal: TeacherSignal<'_, B::InnerBackend>,
         refuse: bool,
     ) -> Result<()> {
-        let dir = cell_dir(&self.exp.dir, &slot.folder);
+        let dir = cell_dir(&self.exp.dir, &cell.folder);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let lock = match HeldLock::take(&dir.join(LOCK_FILE)) {
             Ok(lock) => lock,
@@ -131,60 +126,61 @@ impl<B: TrainBackend> Matrix<'_, B> {
         }
         let events = std::mem::replace(&mut self.events, cell_events);
         let (exp_dir, control) = (self.exp.dir.clone(), self.control);
-        let outcome = with_control_file(&exp_dir, &slot.folder, control, || self.run_student(slot, teacher, signal));
+        let outcome = with_control_file(&exp_dir, &cell.folder, control, || self.run_student(cell, teacher, signal));
         self.events = events;
         drop(lock);
         outcome
     }
 
-    /// Sends the records of a slot that ended in an earlier invocation.
-    pub fn replay(&self, slot: &Slot) {
-        let earlier = &self.results.runs[slot.index].record;
+    /// Sends the records of a cell that ended in an earlier invocation.
+    pub fn replay(&self, cell: &Cell) {
+        let earlier = &self.results.runs[cell.index].record;
         for record in &earlier.epochs {
-            self.events.send(Event::Epoch { run: slot.id, record: record.clone() });
+            self.events.send(Event::Epoch { run: cell.run_id, record: record.clone() });
         }
         let why = format!("{} in an earlier invocation; kept", earlier.status.as_str());
         let (status, seconds) = (earlier.status, earlier.seconds);
-        self.events.send(Event::RunEnded { run: slot.id, status, reason: Some(why), seconds });
+        self.events.send(Event::RunEnded { run: cell.run_id, status, reason: Some(why), seconds });
     }
 
-    /// Builds the slot's student from the teacher's layers, checks the copy, trains and saves it.
-    pub fn run_student(&mut self, slot: &Slot, teacher: &BertClassifier<B>, signal: &Teacher<'_, B>) -> Result<()> {
-        let layers = &slot.run.teacher_layers;
+    /// Builds the cell's student from the teacher's layers, checks the copy, trains and saves it.
+    pub fn run_student(
+        &mut self,
+        cell: &Cell,
+        teacher: &BertClassifier<B>,
+        signal: TeacherSignal<'_, B::InnerBackend>,
+    ) -> Result<()> {
+        let layers = &cell.strategy.teacher_layers;
         let (student, student_config) = build_student(teacher, &self.config, layers);
         let tensors = verify_student(teacher, &student, layers)?;
         self.events.info(format!(
             "{} (seed {}): student layers 1-{} copied from teacher layers {} ({tensors} tensors, each checked equal)",
-            slot.run.name,
-            slot.seed,
+            cell.strategy.name,
+            cell.seed,
             layers.len(),
-            crate::report::table::fmt_layers(layers)
+            crate::text::fmt_layers(layers)
         ));
-        let r = &mut self.results.runs[slot.index].record;
+        let r = &mut self.results.runs[cell.index].record;
         r.params = student.num_params();
         r.status = RunStatus::Running;
-        self.save_cell(slot.index, &slot.folder)?;
-        let s = settings(self.exp, slot.seed, self.exp.training.epochs, self.padding);
+        self.save_cell(cell.index, &cell.folder)?;
+        let s = settings(self.exp, cell.seed, self.exp.training.epochs, self.padding);
         let ck =
-            RunCheckpoint::new(self.exp.dir.join(RESUME_DIR).join(&slot.folder), checkpoint_key(&s, &self.p, layers));
-        let teacher = match signal {
-            Teacher::Cached(c) => TeacherSignal::Cached(c),
-            Teacher::Live(t) => TeacherSignal::Live(t),
-        };
-        let job = RunJob { id: slot.id, settings: &s, teacher, checkpoint: Some(&ck) };
-        let outcome = self.train_student(student, slot, job)?;
-        self.student_trained(slot, outcome, &student_config, &ck)
+            RunCheckpoint::new(self.exp.dir.join(RESUME_DIR).join(&cell.folder), checkpoint_key(&s, &self.p, layers));
+        let job = RunJob { id: cell.run_id, settings: &s, teacher: signal, checkpoint: Some(&ck) };
+        let outcome = self.train_student(student, cell, job)?;
+        self.student_trained(cell, outcome, &student_config, &ck)
     }
 
     /// Trains a student, keeping its row of results.json current after every epoch.
-    fn train_student(&mut self, student: BertClassifier<B>, slot: &Slot, job: RunJob<'_, B>) -> Result<RunOutcome<B>> {
-        let (results, dir, index) = (&mut self.results, &self.exp.dir, slot.index);
+    fn train_student(&mut self, student: BertClassifier<B>, cell: &Cell, job: RunJob<'_, B>) -> Result<RunOutcome<B>> {
+        let (results, dir, index) = (&mut self.results, &self.exp.dir, cell.index);
         let ctx = self.p.run_context::<B>(&self.events, self.control, &self.shapes, self.device);
         train_run::<B>(student, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, seconds| {
             let r = &mut results.runs[index].record;
             r.set_epochs(records, &ev.correct);
             r.seconds = seconds;
-            write_record(dir, &slot.folder, &results.runs[index])?;
+            write_record(dir, &cell.folder, &results.runs[index])?;
             publish(dir).map(|_| ())
         })
     }
@@ -192,23 +188,23 @@ impl<B: TrainBackend> Matrix<'_, B> {
     /// Records how a student's run ended; a finished student is saved as a model folder.
     fn student_trained(
         &mut self,
-        slot: &Slot,
+        cell: &Cell,
         outcome: RunOutcome<B>,
         config: &BertConfig,
         ck: &RunCheckpoint,
     ) -> Result<()> {
-        let r = &mut self.results.runs[slot.index].record;
+        let r = &mut self.results.runs[cell.index].record;
         r.set_end(outcome.status, outcome.reason.clone(), outcome.seconds, outcome.resumed_from);
         if outcome.status == RunStatus::Done {
-            save_folder(&self.exp.dir.join(&slot.folder), config, &outcome.model, &self.p.files, &self.p.tokenizer)?;
-            r.checkpoint = Some(slot.folder.clone());
+            save_folder(&self.exp.dir.join(&cell.folder), config, &outcome.model, &self.p.files, &self.p.tokenizer)?;
+            r.checkpoint = Some(cell.folder.clone());
         }
-        self.save_cell(slot.index, &slot.folder)?;
+        self.save_cell(cell.index, &cell.folder)?;
         if outcome.status != RunStatus::Stopped {
             ck.clear();
         }
         let (status, reason, seconds) = (outcome.status, outcome.reason, outcome.seconds);
-        self.events.send(Event::RunEnded { run: slot.id, status, reason, seconds });
+        self.events.send(Event::RunEnded { run: cell.run_id, status, reason, seconds });
         Ok(())
     }
 }

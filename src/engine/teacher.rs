@@ -5,19 +5,19 @@ use std::time::Instant;
 
 use burn::module::AutodiffModule;
 
-use super::layout::{FINGERPRINT, RESUME_DIR, TEACHER_DIR};
 use super::matrix::Matrix;
 use super::prepare::{Prepared, checkpoint_key, settings, teacher_fingerprint};
 use crate::distill::checkpoint::RunCheckpoint;
-use crate::distill::eval::{Evaluation, evaluate};
+use crate::distill::eval::{Evaluation, eval_batch, evaluate};
 use crate::distill::train::{RunJob, RunOutcome, TeacherSignal, train_run};
 use crate::error::{Error, Result};
+use crate::workspace::layout::{FINGERPRINT, RESUME_DIR, TEACHER_DIR};
 use std::path::Path;
 
 use crate::events::{EpochRecord, Event, Events, Phase, RunStatus};
 use crate::experiment::Experiment;
-use crate::model::files::WEIGHTS;
-use crate::model::weights::load_classifier;
+use crate::hub::files::WEIGHTS;
+use crate::model::load_classifier;
 use crate::model::{BertClassifier, BertConfig, save_folder};
 use crate::ops::TrainBackend;
 use crate::report::results::RunRecord;
@@ -31,7 +31,7 @@ pub fn load_teacher<B: TrainBackend>(
     events: &Events,
     device: &B::Device,
 ) -> Result<BertClassifier<B>> {
-    let (teacher, report) = load_classifier::<B>(&p.files.weights, config, exp.seeds[0], device)?;
+    let (teacher, report) = load_classifier::<B>(&p.files.weights, config, exp.teacher_seed(), device)?;
     let teacher = teacher.with_precision(exp.training.precision);
     let teacher = match &p.alignment {
         super::labels::LabelAlignment::Permuted(order) => {
@@ -40,10 +40,10 @@ pub fn load_teacher<B: TrainBackend>(
         }
         _ => teacher,
     };
-    if let Some(line) = report.summary(exp.seeds[0]) {
+    if let Some(line) = report.summary(exp.teacher_seed()) {
         events.warn(format!("teacher {}: {line}", p.files.source));
     }
-    if exp.teacher.finetune_epochs == 0 && report.initialized.contains(&crate::model::weights::Part::Classifier) {
+    if !exp.teacher.finetunes() && report.initialized.contains(&crate::model::Part::Classifier) {
         events.warn("the teacher is not fine-tuned (teacher.finetune_epochs = 0) and its classifier is random: KL and cosine will chase noise; set finetune_epochs");
     }
     Ok(teacher)
@@ -52,21 +52,21 @@ pub fn load_teacher<B: TrainBackend>(
 impl<B: TrainBackend> Matrix<'_, B> {
     /// The fine-tuned teacher saved in `dir`, computing in the experiment's precision.
     fn load_saved(&self, dir: &Path) -> Result<BertClassifier<B>> {
-        let (model, _) = load_classifier::<B>(&dir.join(WEIGHTS), &self.config, self.exp.seeds[0], self.device)?;
+        let (model, _) = load_classifier::<B>(&dir.join(WEIGHTS), &self.config, self.exp.teacher_seed(), self.device)?;
         Ok(model.with_precision(self.exp.training.precision))
     }
 
     fn evaluate_teacher(&self, model: &BertClassifier<B>) -> Result<Option<Evaluation>> {
         let exp = self.exp;
-        let run = (exp.teacher.finetune_epochs > 0).then_some(0);
-        let batch = exp.training.batch_size.max(32);
+        let run = (exp.teacher.finetunes()).then_some(0);
+        let batch = eval_batch(exp.training.batch_size);
         evaluate(&model.valid(), &self.p.valid, batch, self.padding, self.device, &self.watch(run, Phase::Evaluation))
     }
 
     /// The teacher a cell's process learns from: as loaded, or the one the teacher's process
     /// fine-tuned and saved (never fine-tuned here: many cells would race to do it).
     pub fn ready_teacher(&self, teacher: BertClassifier<B>) -> Result<BertClassifier<B>> {
-        if self.exp.teacher.finetune_epochs == 0 {
+        if !self.exp.teacher.finetunes() {
             return Ok(teacher);
         }
         let dir = self.exp.dir.join(TEACHER_DIR);
@@ -93,7 +93,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
     /// The teacher the students learn from: fine-tuned now, reused, or as loaded.
     pub fn finetune_teacher(&mut self, teacher: BertClassifier<B>) -> Result<BertClassifier<B>> {
         let started = Instant::now();
-        if self.exp.teacher.finetune_epochs == 0 {
+        if !self.exp.teacher.finetunes() {
             let Some(ev) = self.evaluate_teacher(&teacher)? else { return Ok(teacher) };
             evaluated(&mut self.results.teacher.record, &[], &ev, started.elapsed().as_secs_f64());
             self.save_teacher()?;
@@ -141,7 +141,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
     }
 
     fn teacher_settings(&self) -> crate::distill::train::TrainSettings {
-        settings(self.exp, self.exp.seeds[0], self.exp.teacher.finetune_epochs, self.padding)
+        settings(self.exp, self.exp.teacher_seed(), self.exp.teacher.finetune_epochs, self.padding)
     }
 
     /// Fine-tunes the teacher (cross-entropy only), keeping results.json current per epoch.
@@ -155,8 +155,8 @@ impl<B: TrainBackend> Matrix<'_, B> {
             let t = &mut results.teacher.record;
             t.set_epochs(records, &ev.correct);
             t.seconds = seconds;
-            crate::engine::cells::write_matrix(dir, results)?;
-            crate::engine::cells::publish(dir).map(|_| ())
+            crate::workspace::cells::write_matrix(dir, results)?;
+            crate::workspace::results::publish(dir).map(|_| ())
         })?;
         Ok(outcome)
     }

@@ -14,5 +14,5 @@ pub use control::Control;
 pub use event::{BackendInfo, BackendKind, Event, Level, Phase, StepEvent};
 pub use record::{EpochRecord, LossValues, correct_string, parse_correct};
 pub use sink::Events;
-pub use status::{RunId, RunKind, RunLabel, RunStatus};
+pub use status::{RunId, RunKind, RunLabel, RunStatus, cell_run_id, run_cell};
 pub use tail::LogTail;

@@ -5,6 +5,17 @@ use serde::{Deserialize, Serialize};
 /// Index of a run in [`Event::Plan`]'s list; the teacher fine-tune, when there is one, is run 0.
 pub type RunId = usize;
 
+/// The run of cell `cell` (its index in plan order, its row of results.json's `runs`): the
+/// cells follow the teacher's fine-tune when there is one. The one place the two numberings meet.
+pub fn cell_run_id(cell: usize, teacher_finetuned: bool) -> RunId {
+    cell + usize::from(teacher_finetuned)
+}
+
+/// The cell of run `run`, `None` for the teacher's fine-tune.
+pub fn run_cell(run: RunId, teacher_finetuned: bool) -> Option<usize> {
+    run.checked_sub(usize::from(teacher_finetuned))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {

@@ -1,10 +1,12 @@
 //! The experiment definition: `experiments.toml`, overrides, validation and the run matrix.
 
-pub mod file;
+mod file;
 pub mod layers;
 pub mod overrides;
-pub mod spec;
+mod spec;
 pub mod tasks;
 
 pub use file::{CosineTarget, Precision};
-pub use spec::{DataSource, Experiment, LossWeights, PlannedRun, TrainingSpec};
+pub use spec::{
+    DataSource, DataSpec, Experiment, LayerChoice, LossWeights, PlannedRun, RunSpec, TeacherSpec, TrainingSpec,
+};

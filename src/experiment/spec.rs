@@ -35,6 +35,13 @@ pub struct TeacherSpec {
     pub finetune_epochs: usize,
 }
 
+impl TeacherSpec {
+    /// Whether the teacher is fine-tuned on the task first (then it is the first run).
+    pub fn finetunes(&self) -> bool {
+        self.finetune_epochs > 0
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DataSpec {
     #[serde(serialize_with = "task_name")]
@@ -104,6 +111,15 @@ pub struct Experiment {
     pub runs: Vec<RunSpec>,
     /// The final configuration (file + overrides), as TOML text, recorded next to the results.
     pub resolved_toml: String,
+}
+
+impl Experiment {
+    /// The seed of everything the teacher does (a random head's initialization, its fine-tune's
+    /// batch order and dropout): the first seed, so that every seed's students learn from the
+    /// same teacher and adding seeds never changes it.
+    pub fn teacher_seed(&self) -> u64 {
+        self.seeds[0]
+    }
 }
 
 /// The four runs of the assignment, used when the file lists none.

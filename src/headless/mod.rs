@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::events::{EpochRecord, Event, Level, Phase, RunLabel, RunStatus};
-use crate::report::table::{fmt_layers, fmt_seconds};
+use crate::text::{fmt_layers, fmt_seconds};
 
 /// Prints events as they come; a progress line at most every `progress_every` inside an epoch.
 pub struct HeadlessPrinter<W: Write> {

@@ -386,7 +386,7 @@ impl crate::tokenize::TokenBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::CpuBackend as B;
+    type B = burn_flex::Flex<f32>;
 
     fn first_weights(m: &BertClassifier<B>) -> Vec<f32> {
         m.layer(1).intermediate.dense.weight.val().into_data().to_vec().unwrap()

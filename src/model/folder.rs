@@ -7,11 +7,11 @@ use burn::tensor::backend::Backend;
 
 use super::bert::BertClassifier;
 use super::config::BertConfig;
-use super::files::{self, ModelFiles};
 use super::weights::{LoadReport, load_classifier, save_classifier};
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
 use crate::hub::HubSettings;
+use crate::hub::files::{self, ModelFiles};
 use crate::tokenize::TextTokenizer;
 
 /// A model with everything needed to run it on text.

@@ -1,12 +1,11 @@
 //! The BERT sequence classifier: config, burn modules, checkpoint loading and saving.
 
-pub mod bert;
-pub mod config;
-pub use crate::hub::files;
-pub mod folder;
-pub mod weights;
+mod bert;
+mod config;
+mod folder;
+mod weights;
 
-pub use bert::{BertClassifier, BertInput, BertLayer, BertModelOutput, BertOutput};
-pub use config::BertConfig;
+pub use bert::{BertClassifier, BertEmbeddings, BertInput, BertLayer, BertModel, BertModelOutput, BertOutput};
+pub use config::{Activation, BertConfig};
 pub use folder::{LoadedModel, save_folder};
-pub use weights::{ClassifierMismatch, LoadReport, Part};
+pub use weights::{ClassifierMismatch, LoadReport, Part, check_weights, load_classifier, save_classifier};

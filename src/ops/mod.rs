@@ -21,8 +21,6 @@ use std::sync::OnceLock;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor};
 
-pub use rng::seed_dropout;
-
 /// The operations burn-flex overrides, by the names `DISTILL_TUI_DEFAULT_OPS` takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {

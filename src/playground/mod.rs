@@ -17,8 +17,7 @@ use crate::error::{Error, Result};
 use crate::events::RunStatus;
 use crate::experiment::tasks::Task;
 use crate::hub::HubSettings;
-use crate::report::Results;
-use crate::report::table::fmt_layers_compact;
+use crate::text::fmt_layers_compact;
 use state::{ModelRow, RowStatus, TryState};
 use worker::{Reply, Request, Worker};
 
@@ -37,10 +36,7 @@ impl Session {
     /// results table's order. A student not finished yet is left out; one whose folder is gone
     /// shows its error in its row.
     pub fn of_experiment(dir: &Path) -> Result<Self> {
-        let results = match crate::engine::cells::merged(dir)? {
-            Some(r) => r,
-            None => Results::read(dir)?,
-        };
+        let results = crate::workspace::results::open_results(dir)?;
         let teacher = match &results.teacher.record.checkpoint {
             Some(c) => dir.join(c).display().to_string(),
             None => results.teacher.model.clone(),

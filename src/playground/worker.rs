@@ -4,7 +4,8 @@
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::Instant;
 
-use crate::backend::{BackendInfo, BackendTask};
+use crate::backend::BackendTask;
+use crate::events::BackendInfo;
 use crate::hub::HubSettings;
 use crate::model::LoadedModel;
 use crate::ops::TrainBackend;

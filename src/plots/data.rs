@@ -7,12 +7,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::cells::folders;
-use crate::engine::layout::{EVENTS_LOG, cell_dir};
-use crate::events::{Event, LogTail, RunStatus};
-use crate::report::Results;
+use crate::events::{Event, LogTail, RunStatus, cell_run_id};
+use crate::report::results::Results;
 use crate::report::stats::mean_std;
 use crate::report::table::{best_row, compare, rows};
+use crate::workspace::cells::folders;
+use crate::workspace::layout::{EVENTS_LOG, cell_dir};
 
 /// A band of one strategy across its seeds: mean, low and high at each x.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,7 +108,7 @@ fn band(series: &[(Vec<f64>, Vec<f64>)]) -> Option<Band> {
 /// version before cells, the experiment's log), by run id. A step logged twice (a run resumed
 /// from its last epoch) keeps its last value.
 fn step_losses(dir: &Path, results: &Results) -> BTreeMap<usize, BTreeMap<usize, f64>> {
-    let first = usize::from(results.teacher.finetune_epochs > 0);
+    let finetuned = results.teacher.finetuned();
     let mut out: BTreeMap<usize, BTreeMap<usize, f64>> = BTreeMap::new();
     let mut take = |events: Vec<Event>, only: Option<usize>| {
         for e in events {
@@ -122,14 +122,14 @@ fn step_losses(dir: &Path, results: &Results) -> BTreeMap<usize, BTreeMap<usize,
     };
     take(LogTail::new(&dir.join(EVENTS_LOG)).poll(), None);
     for (i, folder) in folders(results).iter().enumerate() {
-        take(LogTail::new(&cell_dir(dir, folder).join(EVENTS_LOG)).poll(), Some(first + i));
+        take(LogTail::new(&cell_dir(dir, folder).join(EVENTS_LOG)).poll(), Some(cell_run_id(i, finetuned)));
     }
     out
 }
 
 impl PlotData {
     pub fn from_results(dir: &Path, results: &Results) -> Self {
-        let first = usize::from(results.teacher.finetune_epochs > 0);
+        let finetuned = results.teacher.finetuned();
         let steps = step_losses(dir, results);
         let longest = steps.values().map(|s| s.len()).max().unwrap_or(0);
         let window = (longest / 15).max(1);
@@ -142,7 +142,7 @@ impl PlotData {
             let mut accuracy_raw = Vec::new();
             for run in &row.runs {
                 let index = results.runs.iter().position(|r| r.slug == run.slug && r.seed == run.seed).unwrap_or(0);
-                if let Some(s) = steps.get(&(first + index)).filter(|s| !s.is_empty()) {
+                if let Some(s) = steps.get(&cell_run_id(index, finetuned)).filter(|s| !s.is_empty()) {
                     let (x, y) = s.iter().map(|(k, v)| (*k as f64, *v)).unzip();
                     loss_raw.push(Series { seed: run.seed, x, y });
                 }

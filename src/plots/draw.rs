@@ -2,7 +2,9 @@
 //! the same drawing code on both backends. Text uses DejaVu Sans from the `dejavu` crate, so a
 //! machine without fonts draws the same PNG.
 
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::data::{Band, PlotData};
@@ -78,9 +80,46 @@ where
     Ok(())
 }
 
-fn padded(lo: f64, hi: f64) -> (f64, f64) {
-    let span = (hi - lo).abs().max(1e-3);
-    (lo - 0.05 * span, hi + 0.05 * span)
+/// A plot's axes: f64 on both.
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A plot's frame: its caption, margins, room for the axes' labels and, on the right, for the
+/// legend; `x` and `y` are the axes' ranges.
+fn frame<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    caption: String,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+) -> Result<Chart<'a, DB>, Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    Ok(ChartBuilder::on(root)
+        .caption(caption, (FONT, 26))
+        .margin(18)
+        .margin_right(LEGEND_WIDTH)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x, y)?)
+}
+
+/// The axes' labels and grid as every plot has them (a caller adds descriptions and formats).
+fn mesh<'a, 'b, DB: DrawingBackend>(
+    chart: &'b mut Chart<'a, DB>,
+) -> MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, DB> {
+    let mut m = chart.configure_mesh();
+    m.label_style((FONT, 16)).axis_desc_style((FONT, 18)).light_line_style(WHITE.mix(0.0));
+    m
+}
+
+/// The teacher's accuracy as a dashed line across `x`, and its legend entry.
+fn teacher_line<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, x: (f64, f64), t: f64, entries: &mut Vec<Entry>) -> Res
+where
+    DB::ErrorType: 'static,
+{
+    chart.draw_series(DashedLineSeries::new(vec![(x.0, t), (x.1, t)], 10, 6, TEACHER.stroke_width(2)))?;
+    entries.push((TEACHER, format!("teacher ({:.1}%)", t * 100.0), true));
+    Ok(())
 }
 
 fn band_polygon(b: &Band) -> Vec<(f64, f64)> {
@@ -102,22 +141,13 @@ where
     let (lo, hi) = all_y.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
     let max_x =
         d.strategies.iter().flat_map(|s| s.loss_raw.iter().flat_map(|r| r.x.last().copied())).fold(1.0, f64::max);
-    let (lo, hi) = if lo.is_finite() { padded(lo, hi) } else { (0.0, 1.0) };
-    let mut chart = ChartBuilder::on(root)
-        .caption(format!("{}: training loss per step ({})", d.experiment, d.task), (FONT, 26))
-        .margin(18)
-        .margin_right(LEGEND_WIDTH)
-        .x_label_area_size(50)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..max_x, lo.max(0.0)..hi)?;
-    chart
-        .configure_mesh()
+    let (lo, hi) = if lo.is_finite() { crate::text::padded_range(lo, hi) } else { (0.0, 1.0) };
+    let caption = format!("{}: training loss per step ({})", d.experiment, d.task);
+    let mut chart = frame(root, caption, 0.0..max_x, lo.max(0.0)..hi)?;
+    mesh(&mut chart)
         .x_desc("optimizer step")
         .x_label_formatter(&|x| format!("{}", x.round() as i64))
         .y_desc("distillation loss (CE + KL + cosine, weighted)")
-        .label_style((FONT, 16))
-        .axis_desc_style((FONT, 18))
-        .light_line_style(WHITE.mix(0.0))
         .draw()?;
     let mut entries: Vec<Entry> = Vec::new();
     for (i, s) in d.strategies.iter().enumerate() {
@@ -151,31 +181,21 @@ where
     let ys = d.strategies.iter().flat_map(|s| s.accuracy_raw.iter().flat_map(|r| r.y.iter().copied()));
     let (lo, hi) =
         ys.chain(d.teacher_accuracy).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
-    let (lo, hi) = if lo.is_finite() { padded(lo, hi) } else { (0.0, 1.0) };
+    let (lo, hi) = if lo.is_finite() { crate::text::padded_range(lo, hi) } else { (0.0, 1.0) };
     let epochs =
         d.strategies.iter().flat_map(|s| s.accuracy_raw.iter().flat_map(|r| r.x.last().copied())).fold(1.0, f64::max);
-    let mut chart = ChartBuilder::on(root)
-        .caption(format!("{}: validation accuracy per epoch ({})", d.experiment, d.task), (FONT, 26))
-        .margin(18)
-        .margin_right(LEGEND_WIDTH)
-        .x_label_area_size(50)
-        .y_label_area_size(70)
-        .build_cartesian_2d(-0.1..epochs + 0.1, lo.max(0.0)..hi.min(1.0))?;
-    chart
-        .configure_mesh()
+    let caption = format!("{}: validation accuracy per epoch ({})", d.experiment, d.task);
+    let mut chart = frame(root, caption, -0.1..epochs + 0.1, lo.max(0.0)..hi.min(1.0))?;
+    mesh(&mut chart)
         .x_desc("epoch (0 = the student as copied from the teacher, before any update)")
         .y_desc("validation accuracy")
         .x_labels(epochs as usize + 1)
         .x_label_formatter(&|x| format!("{}", x.round() as i64))
         .y_label_formatter(&|y| format!("{:.0}%", y * 100.0))
-        .label_style((FONT, 16))
-        .axis_desc_style((FONT, 18))
-        .light_line_style(WHITE.mix(0.0))
         .draw()?;
     let mut entries: Vec<Entry> = Vec::new();
     if let Some(t) = d.teacher_accuracy {
-        chart.draw_series(DashedLineSeries::new(vec![(-0.1, t), (epochs + 0.1, t)], 10, 6, TEACHER.stroke_width(2)))?;
-        entries.push((TEACHER, format!("teacher ({:.1}%)", t * 100.0), true));
+        teacher_line(&mut chart, (-0.1, epochs + 0.1), t, &mut entries)?;
     }
     for (i, s) in d.strategies.iter().enumerate() {
         let c = colour(i);
@@ -212,21 +232,16 @@ where
     }
     ys.extend(d.teacher_accuracy);
     let (lo, hi) = ys.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(*y), b.max(*y)));
-    let (lo, hi) = if lo.is_finite() { padded(lo, hi + 0.06 * (hi - lo).abs().max(0.01)) } else { (0.0, 1.0) };
+    let (lo, hi) =
+        if lo.is_finite() { crate::text::padded_range(lo, hi + 0.06 * (hi - lo).abs().max(0.01)) } else { (0.0, 1.0) };
     let names: Vec<String> = d
         .strategies
         .iter()
-        .map(|s| format!("{} {{{}}}", s.name, crate::report::table::fmt_layers_compact(&s.teacher_layers)))
+        .map(|s| format!("{} {{{}}}", s.name, crate::text::fmt_layers_compact(&s.teacher_layers)))
         .collect();
-    let mut chart = ChartBuilder::on(root)
-        .caption(format!("{}: final validation accuracy per strategy ({})", d.experiment, d.task), (FONT, 26))
-        .margin(18)
-        .margin_right(LEGEND_WIDTH)
-        .x_label_area_size(50)
-        .y_label_area_size(70)
-        .build_cartesian_2d(-0.5..n as f64 - 0.5, lo.max(0.0)..hi.min(1.0))?;
-    chart
-        .configure_mesh()
+    let caption = format!("{}: final validation accuracy per strategy ({})", d.experiment, d.task);
+    let mut chart = frame(root, caption, -0.5..n as f64 - 0.5, lo.max(0.0)..hi.min(1.0))?;
+    mesh(&mut chart)
         .disable_x_mesh()
         .x_labels(n)
         .x_label_formatter(&|x| {
@@ -240,19 +255,10 @@ where
         .x_desc("student layers copied from the teacher")
         .y_desc("validation accuracy (mean over seeds, 95% interval)")
         .y_label_formatter(&|y| format!("{:.1}%", y * 100.0))
-        .label_style((FONT, 16))
-        .axis_desc_style((FONT, 18))
-        .light_line_style(WHITE.mix(0.0))
         .draw()?;
     let mut entries: Vec<Entry> = Vec::new();
     if let Some(t) = d.teacher_accuracy {
-        chart.draw_series(DashedLineSeries::new(
-            vec![(-0.5, t), (n as f64 - 0.5, t)],
-            10,
-            6,
-            TEACHER.stroke_width(2),
-        ))?;
-        entries.push((TEACHER, format!("teacher ({:.1}%)", t * 100.0), true));
+        teacher_line(&mut chart, (-0.5, n as f64 - 0.5), t, &mut entries)?;
     }
     for (i, s) in d.strategies.iter().enumerate() {
         let (c, x) = (colour(i), i as f64);
@@ -267,7 +273,7 @@ where
         entries.push((c, s.name.clone(), false));
         let label = match (s.is_best, s.p_vs_best) {
             (true, _) => format!("{:.2}% best", m * 100.0),
-            (false, Some(p)) => format!("{:.2}%  {}", m * 100.0, crate::report::table::fmt_p(p)),
+            (false, Some(p)) => format!("{:.2}%  {}", m * 100.0, crate::text::fmt_p(p)),
             (false, None) => format!("{:.2}%", m * 100.0),
         };
         let top = (m + ci).max(s.final_accuracy.iter().copied().fold(m, f64::max));

@@ -11,10 +11,11 @@ use plotters::prelude::{BitMapBackend, IntoDrawingArea, SVGBackend};
 
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
-use crate::report::Results;
-pub use data::PlotData;
+use crate::report::results::Results;
+use data::PlotData;
 
-pub use crate::report::write::{PLOTS, PLOTS_DIR};
+use crate::workspace::layout::{MATRIX_JSON, PLOTS, PLOTS_DATA, PLOTS_DIR};
+use crate::workspace::results::{publish, write_results};
 
 fn drawn(what: &str, path: &Path, e: Box<dyn std::error::Error>) -> Error {
     Error::Internal(format!("cannot draw the {what} plot into {}: {e}", path.display()))
@@ -29,7 +30,7 @@ pub fn write(dir: &Path, results: &Results) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     let mut written = Vec::new();
     let json = serde_json::to_string_pretty(&data).expect("plot data serializes");
-    let path = out.join("data.json");
+    let path = out.join(PLOTS_DATA);
     write_atomic(&path, |p| std::fs::write(p, &json).map_err(|e| Error::io(p, e)))?;
     written.push(path);
     for (stem, what) in PLOTS {
@@ -52,7 +53,13 @@ pub fn write(dir: &Path, results: &Results) -> Result<Vec<PathBuf>> {
             }
         }
     }
-    results.write(dir)?;
+    // results.md links the plots now: merged and rewritten under the merge lock, or for a folder
+    // of a version before cells (no matrix.json), written from these results.
+    if dir.join(MATRIX_JSON).is_file() {
+        publish(dir)?;
+    } else {
+        write_results(dir, results)?;
+    }
     Ok(written)
 }
 

@@ -7,8 +7,9 @@ use crate::ops::{FastOps, TrainBackend};
 use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{BackendInfo, BackendTask};
+use crate::backend::BackendTask;
 use crate::error::{Error, Result};
+use crate::events::BackendInfo;
 use crate::hub::HubSettings;
 use crate::model::{BertClassifier, LoadedModel};
 use crate::tokenize::{Encoded, Padding, TextTokenizer};

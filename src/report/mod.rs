@@ -4,6 +4,3 @@ pub mod results;
 pub mod stats;
 pub mod table;
 pub mod terminal;
-pub mod write;
-
-pub use results::Results;

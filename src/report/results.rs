@@ -7,10 +7,6 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::events::{EpochRecord, RunStatus};
 
-pub const RESULTS_JSON: &str = "results.json";
-pub const RESULTS_CSV: &str = "results.csv";
-pub const RESULTS_MD: &str = "results.md";
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Results {
     pub experiment: String,
@@ -51,6 +47,13 @@ pub struct TeacherResult {
     pub finetune_epochs: usize,
     #[serde(flatten)]
     pub record: RunRecord,
+}
+
+impl TeacherResult {
+    /// Whether the teacher was fine-tuned on the task (then its fine-tune is the first run).
+    pub fn finetuned(&self) -> bool {
+        self.finetune_epochs > 0
+    }
 }
 
 /// One student run of the matrix: which strategy and seed, and what it produced.
@@ -139,7 +142,7 @@ impl RunRecord {
     }
 }
 
-pub use crate::events::{correct_string, parse_correct};
+use crate::events::correct_string;
 
 impl Results {
     /// Whether the teacher and every run have ended: done, skipped or failed (not stopped,
@@ -149,18 +152,11 @@ impl Results {
         ended(self.teacher.record.status) && self.runs.iter().all(|r| ended(r.record.status))
     }
 
-    pub fn read(dir: &Path) -> Result<Self> {
-        let path = if dir.is_file() { dir.to_path_buf() } else { dir.join(RESULTS_JSON) };
-        let text = crate::input_file::read_text(&path, crate::input_file::RESULTS).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::Input(format!(
-                "{}: no results here; give the experiment folder (checkpoints/<name>) or its results.json",
-                path.display()
-            )),
-            _ => Error::io(&path, e),
-        })?;
-        let mut results: Self = serde_json::from_str(&text)
+    /// The results in `text`, read from `path` (named in errors). Files written before the
+    /// teacher's record had a training loss get its final epoch's.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let mut results: Self = serde_json::from_str(text)
             .map_err(|e| Error::Input(format!("{}: not a distill-tui results file: {e}", path.display())))?;
-        // Files written before the teacher's record had a training loss: its final epoch's.
         let t = &mut results.teacher.record;
         if t.train_loss.is_none() {
             t.train_loss = t.epochs.iter().rev().find_map(|e| e.train_loss);
@@ -203,9 +199,7 @@ mod tests {
 
     #[test]
     fn an_earlier_results_file_reads_back_and_its_keys_stay() {
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::write(tmp.path().join(RESULTS_JSON), BEFORE).unwrap();
-        let r = Results::read(tmp.path()).unwrap();
+        let r = Results::parse(BEFORE, Path::new("results.json")).unwrap();
         let t = &r.teacher.record;
         assert_eq!((t.status, t.params, t.seconds), (RunStatus::Done, 639810, 3.8781874419999998));
         assert_eq!(t.train_loss, Some(0.2765967077575624), "the teacher's training loss from its last epoch");

@@ -3,9 +3,11 @@
 
 use std::fmt::Write;
 
-use super::results::{Results, RunRecord, RunResult, parse_correct};
+use super::results::{Results, RunRecord, RunResult};
 use super::stats::{ci95, discordant, mcnemar_exact, mean_std};
 use crate::events::RunStatus;
+use crate::events::parse_correct;
+use crate::text::{fmt_layers, fmt_layers_compact, fmt_p, fmt_params, fmt_seconds};
 
 /// One strategy across its seeds.
 #[derive(Debug, Clone)]
@@ -99,46 +101,6 @@ pub fn compare(best: &Row, other: &Row) -> Option<Comparison> {
     }
     let (best_only, this_only) = discordant(&a, &b);
     Some(Comparison { p: mcnemar_exact(best_only, this_only), best_only, this_only })
-}
-
-pub fn fmt_layers(layers: &[usize]) -> String {
-    layers.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", ")
-}
-
-/// Layers in short form: runs of consecutive layers as ranges, `1-6`, `1,3,5,7,9,11`.
-pub fn fmt_layers_compact(layers: &[usize]) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < layers.len() {
-        let mut j = i;
-        while j + 1 < layers.len() && layers[j + 1] == layers[j] + 1 {
-            j += 1;
-        }
-        parts.push(if j > i + 1 {
-            format!("{}-{}", layers[i], layers[j])
-        } else {
-            layers[i..=j].iter().map(|l| l.to_string()).collect::<Vec<_>>().join(",")
-        });
-        i = j + 1;
-    }
-    parts.join(",")
-}
-
-pub fn fmt_p(p: f64) -> String {
-    if p < 0.001 { "p < 0.001".into() } else { format!("p = {p:.3}") }
-}
-
-pub fn fmt_params(n: usize) -> String {
-    format!("{:.1}M", n as f64 / 1e6)
-}
-
-pub fn fmt_seconds(s: f64) -> String {
-    let s = s.round() as u64;
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
-        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
-    }
 }
 
 fn fmt_stat(v: Option<(f64, f64)>, several: bool) -> String {

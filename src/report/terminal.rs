@@ -13,8 +13,9 @@ use std::path::Path;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use super::results::{RESULTS_MD, Results};
+use super::results::Results;
 use super::table::{HEADER, TableRow, analysis, table_rows, teacher_detail};
+use crate::text::{pad, truncate};
 
 /// Joins words that [`wrap`] keeps on one line; a space in its output.
 const NBSP: &str = "\u{a0}";
@@ -34,14 +35,16 @@ pub fn terminal_width() -> Option<usize> {
     ratatui::crossterm::terminal::size().ok().map(|(w, _)| usize::from(w)).filter(|&w| w > 0)
 }
 
-/// What is printed on exit and by `report`: the table, the analysis, then where results.md is
-/// (`dir` is the experiment folder, or its results.json). With `width`, no line is wider than
-/// that many columns (from 40 on; narrower is done as well as it goes); without (not a
-/// terminal), every column and nothing wrapped.
-pub fn final_text(results: &Results, dir: &Path, width: Option<usize>) -> String {
+/// What is printed on exit and by `report`: the table, the analysis, then where the results'
+/// Markdown file is (`results_md`). With `width`, no line is wider than that many columns (from
+/// 40 on; narrower is done as well as it goes); without (not a terminal), every column and
+/// nothing wrapped.
+pub fn final_text(results: &Results, results_md: &Path, width: Option<usize>) -> String {
     let w = width.map_or(usize::MAX, |w| w.max(1));
     let mut lines = vec![String::new()];
-    lines.extend(table_and_notes(results, w));
+    let md_name =
+        results_md.file_name().map_or_else(|| results_md.display().to_string(), |n| n.to_string_lossy().into_owned());
+    lines.extend(table_and_notes(results, w, &md_name));
     lines.push(String::new());
     // A strategy's name stays on one line, unless it is long (then it would leave lines short).
     let mut names: Vec<&str> = results.runs.iter().map(|r| r.name.as_str()).filter(|n| n.contains(' ')).collect();
@@ -59,8 +62,7 @@ pub fn final_text(results: &Results, dir: &Path, width: Option<usize>) -> String
         lines.extend(wrap(&a, w, "- ", "  "));
     }
     lines.push(String::new());
-    let dir = if dir.is_file() { dir.parent().unwrap_or(dir) } else { dir };
-    lines.extend(wrap(&format!("results: {}", dir.join(RESULTS_MD).display()), w, "", ""));
+    lines.extend(wrap(&format!("results: {}", results_md.display()), w, "", ""));
     if let Some(hint) = resume_hint(results) {
         lines.extend(wrap(&hint, w, "", ""));
     }
@@ -236,12 +238,23 @@ impl Layout {
 
 /// The table fitted to `width`, then the lines that go with it: McNemar against the best (when
 /// its column had to go), the legend, the teacher's detail and the columns not shown.
-fn table_and_notes(results: &Results, width: usize) -> Vec<String> {
+fn table_and_notes(results: &Results, width: usize, md_name: &str) -> Vec<String> {
     let rows = table_rows(results);
     let l = Layout::fitting(&rows, width);
-    let table_w = l.table_width(&rows);
+    let mut out = table_lines(&rows, &l, width);
+    let best = rows.iter().find(|r| r.best);
+    if let (true, Some(best)) = (l.vs_below, best) {
+        out.extend(vs_best_lines(&rows, best, width));
+    }
+    out.extend(notes(results, &rows, &l, width, md_name));
+    out
+}
+
+/// The table itself: the header, a rule, a line per row, each cut to `width`.
+fn table_lines(rows: &[TableRow], l: &Layout, width: usize) -> Vec<String> {
+    let table_w = l.table_width(rows);
     let name_w = if table_w > width && l.shown.contains(&Col::Name) {
-        let others = table_w - l.col_width(&rows, Col::Name);
+        let others = table_w - l.col_width(rows, Col::Name);
         Some(width.saturating_sub(others))
     } else {
         None
@@ -267,28 +280,32 @@ fn table_and_notes(results: &Results, width: usize) -> Vec<String> {
     let mut out = vec![line(&grid[0])];
     out.push(truncate(&widths.iter().map(|&w| "-".repeat(w)).collect::<Vec<_>>().join("  "), width));
     out.extend(grid[1..].iter().map(|row| line(row)));
+    out
+}
 
-    let best = rows.iter().find(|r| r.best);
-    if let (true, Some(best)) = (l.vs_below, best) {
-        let vs: Vec<(&str, &str)> = rows
-            .iter()
-            .filter(|r| !r.teacher && !r.best && !r.vs_best.is_empty() && r.vs_best != "–")
-            .map(|r| (r.name.as_str(), r.vs_best.as_str()))
-            .collect();
-        if !vs.is_empty() {
-            out.extend(wrap(
-                &format!("McNemar's exact test against the best, {} (* = p < 0.05):", best.name),
-                width,
-                "",
-                "  ",
-            ));
-            let p_w = vs.iter().map(|(_, p)| p.width()).max().unwrap_or(0);
-            let n_w = vs.iter().map(|(n, _)| n.width()).max().unwrap_or(0).min(width.saturating_sub(4 + p_w)).max(1);
-            for (name, p) in vs {
-                out.push(truncate(&format!("  {}  {p}", pad(&truncate(name, n_w), n_w)), width));
-            }
-        }
+/// McNemar's p of each student against the best, below the table when its column did not fit.
+fn vs_best_lines(rows: &[TableRow], best: &TableRow, width: usize) -> Vec<String> {
+    let vs: Vec<(&str, &str)> = rows
+        .iter()
+        .filter(|r| !r.teacher && !r.best && !r.vs_best.is_empty() && r.vs_best != "–")
+        .map(|r| (r.name.as_str(), r.vs_best.as_str()))
+        .collect();
+    if vs.is_empty() {
+        return Vec::new();
     }
+    let mut out =
+        wrap(&format!("McNemar's exact test against the best, {} (* = p < 0.05):", best.name), width, "", "  ");
+    let p_w = vs.iter().map(|(_, p)| p.width()).max().unwrap_or(0);
+    let n_w = vs.iter().map(|(n, _)| n.width()).max().unwrap_or(0).min(width.saturating_sub(4 + p_w)).max(1);
+    for (name, p) in vs {
+        out.push(truncate(&format!("  {}  {p}", pad(&truncate(name, n_w), n_w)), width));
+    }
+    out
+}
+
+/// The legend (seeds, the best mark), the teacher's detail and the columns left out.
+fn notes(results: &Results, rows: &[TableRow], l: &Layout, width: usize, md_name: &str) -> Vec<String> {
+    let mut out = Vec::new();
     let seeds = results.runs.iter().map(|r| r.seed).collect::<std::collections::BTreeSet<_>>().len();
     let mut legend: Vec<String> = Vec::new();
     if seeds > 1 {
@@ -296,7 +313,7 @@ fn table_and_notes(results: &Results, width: usize) -> Vec<String> {
         let partial = rows.iter().any(|r| !r.teacher && !r.status.is_empty());
         legend.push(format!("Mean ± std over {seeds} seeds{}", if partial { " (done runs only)" } else { "" }));
     }
-    if best.is_some() {
+    if rows.iter().any(|r| r.best) {
         if l.shown.contains(&Col::Vs) {
             legend.push("vs best: McNemar's exact test against the best student, * = p < 0.05".into());
         } else {
@@ -313,46 +330,11 @@ fn table_and_notes(results: &Results, width: usize) -> Vec<String> {
     if !hidden.is_empty() {
         let names: Vec<String> = hidden.iter().map(|&c| c.short_header().replace(' ', NBSP)).collect();
         out.extend(wrap(
-            &format!("Not shown at this width: {} (all in {RESULTS_MD}).", names.join(", ")),
+            &format!("Not shown at this width: {} (all in {md_name}).", names.join(", ")),
             width,
             "",
             "  ",
         ));
-    }
-    out
-}
-
-/// `s` padded with spaces to `w` display columns.
-fn pad(s: &str, w: usize) -> String {
-    format!("{s}{}", " ".repeat(w.saturating_sub(s.width())))
-}
-
-/// `s` in at most `w` display columns, cut with "…".
-fn truncate(s: &str, w: usize) -> String {
-    cut(s, w, true)
-}
-
-/// `s` in at most `w` display columns; when it is longer, cut and ended with "…" (after the
-/// spaces at the cut are dropped, with `trim`).
-pub fn cut(s: &str, w: usize, trim: bool) -> String {
-    if s.width() <= w {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in s.chars() {
-        let cw = c.width().unwrap_or(0);
-        if used + cw + 1 > w {
-            break;
-        }
-        out.push(c);
-        used += cw;
-    }
-    if w > 0 {
-        if trim {
-            out.truncate(out.trim_end().len());
-        }
-        out.push('…');
     }
     out
 }
@@ -656,7 +638,7 @@ mod tests {
     }
 
     fn text(r: &Results, w: Option<usize>) -> String {
-        final_text(r, Path::new("checkpoints/mnli-student-init"), w)
+        final_text(r, Path::new("checkpoints/mnli-student-init/results.md"), w)
     }
 
     #[test]
@@ -708,15 +690,6 @@ mod tests {
         assert_eq!(t.lines().filter(|l| l.starts_with("- ")).count(), analysis(&r).len());
         assert!(t.ends_with("results: checkpoints/mnli-student-init/results.md\n"), "{t}");
         assert_eq!(text(&r, Some(1000)), t);
-    }
-
-    #[test]
-    fn results_json_gives_its_folder() {
-        let dir = tempfile::tempdir().unwrap();
-        let json = dir.path().join("results.json");
-        std::fs::write(&json, "{}").unwrap();
-        let t = final_text(&one_seed(), &json, None);
-        assert!(t.ends_with(&format!("results: {}\n", dir.path().join("results.md").display())), "{t}");
     }
 
     #[test]

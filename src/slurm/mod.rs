@@ -10,16 +10,12 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::cells::merged;
-use crate::engine::layout::{TEACHER_DIR, TEACHER_OUTPUTS_DIR};
 use crate::error::{Error, Result};
 use crate::events::RunStatus;
 use crate::experiment::Experiment;
+use crate::workspace::layout::{FINGERPRINT, SLURM_DIR, SUBMITTED, TEACHER_DIR, TEACHER_OUTPUTS_DIR};
+use crate::workspace::results::merged;
 use script::{ScriptSettings, cells_script, quote, teacher_script};
-
-/// The folder of the scripts, the job ids and the jobs' output, in the experiment folder.
-pub const SLURM_DIR: &str = "slurm";
-const SUBMITTED: &str = "submitted.json";
 
 /// What `submit` was asked.
 #[derive(Debug, Clone)]
@@ -59,6 +55,20 @@ pub fn array_spec(indices: &[usize], max_parallel: Option<u32>) -> String {
     spec
 }
 
+/// What one `submit` sends: the scripts, where they go, the cells left and their array.
+struct Batch {
+    teacher_text: String,
+    cells_text: String,
+    teacher_path: PathBuf,
+    cells_path: PathBuf,
+    /// The cells not ended, by index.
+    left: Vec<usize>,
+    /// `--array=` of the cells left.
+    array: String,
+    /// The teacher is ready: no teacher job.
+    teacher_ready: bool,
+}
+
 /// Submits what is left of `exp`; returns what to print.
 pub fn submit(exp: &Experiment, s: &Submit) -> Result<String> {
     let dir = &exp.dir;
@@ -69,22 +79,12 @@ pub fn submit(exp: &Experiment, s: &Submit) -> Result<String> {
         Some(r) => r.runs.iter().enumerate().filter(|(_, run)| !ended(run.record.status)).map(|(i, _)| i).collect(),
         None => (0..s.cells).collect(),
     };
-    let mut out = String::new();
     let previous = read_submitted(&slurm_dir);
-    if let Some(p) = &previous {
-        let queued: Vec<String> =
-            [&p.teacher, &p.cells].into_iter().flatten().filter(|id| in_queue(id)).cloned().collect();
-        if !queued.is_empty() && !s.dry_run {
-            return Err(Error::Input(format!(
-                "the jobs of the last submission are still queued or running ({}); watch them with \
-                 `distill-tui watch {}`, or cancel them (scancel {}) before submitting again",
-                queued.join(", "),
-                dir.display(),
-                queued.join(" ")
-            )));
-        }
+    if !s.dry_run {
+        refuse_if_queued(previous.as_ref(), dir)?;
     }
     let teacher_ready = teacher_ready(exp, results.as_ref());
+    let mut out = String::new();
     if let (Some(p), false) = (&previous, teacher_ready)
         && let Some(id) = &p.teacher
     {
@@ -98,64 +98,106 @@ pub fn submit(exp: &Experiment, s: &Submit) -> Result<String> {
         out.push_str(&format!("Every cell of {} has ended; nothing to submit.\n", exp.name));
         return Ok(out);
     }
-    let (teacher_text, cells_text) = (teacher_script(&s.settings, &slurm_dir), cells_script(&s.settings, &slurm_dir));
-    let (teacher_path, cells_path) = (slurm_dir.join("teacher.sbatch"), slurm_dir.join("cells.sbatch"));
-    let array = array_spec(&left, s.max_parallel);
-    let teacher_cmd = format!("sbatch --parsable {}", quote(&teacher_path.display().to_string()));
-    let cells_cmd =
-        |dep: &str| format!("sbatch --parsable {dep}--array={array} {}", quote(&cells_path.display().to_string()));
+    let batch = Batch {
+        teacher_text: teacher_script(&s.settings, &slurm_dir),
+        cells_text: cells_script(&s.settings, &slurm_dir),
+        teacher_path: slurm_dir.join("teacher.sbatch"),
+        cells_path: slurm_dir.join("cells.sbatch"),
+        array: array_spec(&left, s.max_parallel),
+        left,
+        teacher_ready,
+    };
     if s.dry_run {
-        out.push_str(&format!(
-            "# {}\n{teacher_text}\n# {}\n{cells_text}\n",
-            teacher_path.display(),
-            cells_path.display()
-        ));
-        if !teacher_ready {
-            out.push_str(&format!("{teacher_cmd}\n"));
-        }
-        let dep = if teacher_ready {
-            String::new()
-        } else {
-            "--dependency=afterok:<teacher> --kill-on-invalid-dep=yes ".into()
-        };
-        out.push_str(&format!("{}\n", cells_cmd(&dep)));
+        out.push_str(&dry_run(&batch));
         return Ok(out);
     }
+    out.push_str(&send(&batch, &slurm_dir, dir, s.cells)?);
+    Ok(out)
+}
+
+/// Refuses while jobs of the last submission are still queued or running.
+fn refuse_if_queued(previous: Option<&Submitted>, dir: &Path) -> Result<()> {
+    let Some(p) = previous else { return Ok(()) };
+    let queued: Vec<String> = [&p.teacher, &p.cells].into_iter().flatten().filter(|id| in_queue(id)).cloned().collect();
+    if queued.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Input(format!(
+        "the jobs of the last submission are still queued or running ({}); watch them with \
+         `distill-tui watch {}`, or cancel them (scancel {}) before submitting again",
+        queued.join(", "),
+        dir.display(),
+        queued.join(" ")
+    )))
+}
+
+/// The sbatch commands of `batch`, the cells' depending on the teacher's when there is one.
+fn commands(batch: &Batch, teacher: Option<&str>) -> (String, String) {
+    let teacher_cmd = format!("sbatch --parsable {}", quote(&batch.teacher_path.display().to_string()));
+    let dep = match teacher {
+        Some(t) => format!("--dependency=afterok:{t} --kill-on-invalid-dep=yes "),
+        None => String::new(),
+    };
+    let cells_cmd =
+        format!("sbatch --parsable {dep}--array={} {}", batch.array, quote(&batch.cells_path.display().to_string()));
+    (teacher_cmd, cells_cmd)
+}
+
+/// `--dry-run`: the scripts and the commands, nothing written or submitted.
+fn dry_run(batch: &Batch) -> String {
+    let mut out = format!(
+        "# {}\n{}\n# {}\n{}\n",
+        batch.teacher_path.display(),
+        batch.teacher_text,
+        batch.cells_path.display(),
+        batch.cells_text
+    );
+    let (teacher_cmd, cells_cmd) = commands(batch, (!batch.teacher_ready).then_some("<teacher>"));
+    if !batch.teacher_ready {
+        out.push_str(&format!("{teacher_cmd}\n"));
+    }
+    out.push_str(&format!("{cells_cmd}\n"));
+    out
+}
+
+/// Writes the scripts (a user's edits are kept) and submits the teacher job, if needed, and the
+/// cells' array; records the job ids; returns what to print.
+fn send(batch: &Batch, slurm_dir: &Path, dir: &Path, cells_total: usize) -> Result<String> {
     // Where Slurm is not, nothing is written.
     if let Err(e) = Command::new("sbatch").arg("--version").output() {
         return Err(Error::Input(format!("cannot run sbatch ({e}); run `submit --slurm` on a Slurm login node")));
     }
-    std::fs::create_dir_all(&slurm_dir).map_err(|e| Error::io(&slurm_dir, e))?;
+    std::fs::create_dir_all(slurm_dir).map_err(|e| Error::io(slurm_dir, e))?;
     // The scripts are the user's once written: edits (module loads, containers) are kept.
-    for (path, text) in [(&teacher_path, &teacher_text), (&cells_path, &cells_text)] {
+    for (path, text) in [(&batch.teacher_path, &batch.teacher_text), (&batch.cells_path, &batch.cells_text)] {
         if !path.exists() {
             std::fs::write(path, text).map_err(|e| Error::io(path, e))?;
         }
     }
-    let teacher = match teacher_ready {
+    let teacher = match batch.teacher_ready {
         true => None,
-        false => Some(sbatch(&[teacher_path.as_os_str()])?),
+        false => Some(sbatch(&[batch.teacher_path.as_os_str()])?),
     };
     let mut args: Vec<std::ffi::OsString> = Vec::new();
     if let Some(t) = &teacher {
         args.push(format!("--dependency=afterok:{t}").into());
         args.push("--kill-on-invalid-dep=yes".into());
     }
-    args.push(format!("--array={array}").into());
-    args.push(cells_path.clone().into());
+    args.push(format!("--array={}", batch.array).into());
+    args.push(batch.cells_path.clone().into());
     let cells = sbatch(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>())?;
-    let record = Submitted { teacher: teacher.clone(), cells: Some(cells.clone()), indices: left.clone() };
+    let record = Submitted { teacher: teacher.clone(), cells: Some(cells.clone()), indices: batch.left.clone() };
     let path = slurm_dir.join(SUBMITTED);
     std::fs::write(&path, serde_json::to_string_pretty(&record).expect("json")).map_err(|e| Error::io(&path, e))?;
-    match &teacher {
-        Some(t) => out.push_str(&format!("Submitted the teacher job {t} ({})\n", teacher_path.display())),
-        None => out.push_str("The teacher is ready; no teacher job.\n"),
-    }
+    let mut out = match &teacher {
+        Some(t) => format!("Submitted the teacher job {t} ({})\n", batch.teacher_path.display()),
+        None => "The teacher is ready; no teacher job.\n".to_string(),
+    };
     out.push_str(&format!(
-        "Submitted the cells as array job {cells}: {} of {} cells (--array={array}; {})\n",
-        left.len(),
-        s.cells,
-        cells_path.display()
+        "Submitted the cells as array job {cells}: {} of {cells_total} cells (--array={}; {})\n",
+        batch.left.len(),
+        batch.array,
+        batch.cells_path.display()
     ));
     out.push_str(&format!(
         "Watch them: distill-tui watch {}\nQueue: squeue -j {}\nRerun this command to submit the cells that have not ended.\n",
@@ -167,9 +209,9 @@ pub fn submit(exp: &Experiment, s: &Submit) -> Result<String> {
 
 /// The teacher is fine-tuned and saved (or needs no fine-tune), with its outputs, so cells
 /// need no teacher job.
-fn teacher_ready(exp: &Experiment, results: Option<&crate::report::Results>) -> bool {
+fn teacher_ready(exp: &Experiment, results: Option<&crate::report::results::Results>) -> bool {
     let Some(r) = results else { return false };
-    let saved = exp.teacher.finetune_epochs == 0 || exp.dir.join(TEACHER_DIR).join("fingerprint.json").is_file();
+    let saved = !exp.teacher.finetunes() || exp.dir.join(TEACHER_DIR).join(FINGERPRINT).is_file();
     let outputs = std::fs::read_dir(exp.dir.join(TEACHER_OUTPUTS_DIR)).map(|mut d| d.next().is_some()).unwrap_or(false);
     r.teacher.record.status == RunStatus::Done && saved && outputs
 }

@@ -153,7 +153,7 @@ fn quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::spec::LayerChoice;
+    use crate::experiment::LayerChoice;
     use crate::experiment::{CosineTarget, DataSource, Experiment};
 
     fn sample() -> SyntheticExperiment {

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
-use crate::model::files::ModelFiles;
+use crate::hub::files::ModelFiles;
 use crate::model::{BertClassifier, BertConfig, save_folder};
 use crate::tokenize::{TextTokenizer, wordpiece_from_vocab};
 

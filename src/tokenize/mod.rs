@@ -105,7 +105,7 @@ impl TextTokenizer {
     pub fn load(files: &ModelFiles, max_length: usize, vocab_size: usize) -> Result<Self> {
         let (inner, path) = match (&files.tokenizer_json, &files.vocab) {
             (Some(json), _) => {
-                crate::input_file::check(json, crate::input_file::VOCAB).map_err(|e| Error::io(json, e))?;
+                crate::input_file::check(json, crate::input_file::TOKENIZER_FILE).map_err(|e| Error::io(json, e))?;
                 let t = Tokenizer::from_file(json).map_err(|e| Error::Tokenizer {
                     path: json.clone(),
                     reason: format!("cannot read tokenizer.json: {e}"),
@@ -113,7 +113,7 @@ impl TextTokenizer {
                 (t, json.clone())
             }
             (None, Some(vocab)) => {
-                crate::input_file::check(vocab, crate::input_file::VOCAB).map_err(|e| Error::io(vocab, e))?;
+                crate::input_file::check(vocab, crate::input_file::TOKENIZER_FILE).map_err(|e| Error::io(vocab, e))?;
                 (wordpiece_from_vocab(vocab, lowercase(files.tokenizer_config.as_deref())?)?, vocab.clone())
             }
             (None, None) => {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 
-use super::state::{AppState, Command};
+use super::state::{AppState, Command, ViewState};
 use super::sysinfo::Sampler;
 use super::view::draw;
 use crate::error::{Error, Result};
@@ -126,7 +126,7 @@ impl Monitor {
     fn new() -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Self {
-            state: AppState { no_color, ..AppState::default() },
+            state: AppState { view: ViewState { no_color, ..ViewState::default() }, ..AppState::default() },
             sampler: None,
             last_sample: Instant::now(),
             last_tick: Instant::now(),
@@ -179,7 +179,9 @@ impl Monitor {
             control.quit();
             control.set_paused(false);
             self.state.quitting = true;
-            self.state.confirm_quit = false;
+            if self.state.view.mode == crate::tui::state::Mode::ConfirmQuit {
+                self.state.view.mode = crate::tui::state::Mode::Normal;
+            }
             let text = format!("{}: stopping after the current step and writing results", sig.name());
             self.state.apply(&Event::Log { level: Level::Warn, text });
         }

@@ -127,7 +127,7 @@ impl RunView {
     pub fn title(&self, several_seeds: bool) -> String {
         let mut s = self.label.name.clone();
         if self.is_student() {
-            s.push_str(&format!(" {{{}}}", crate::report::table::fmt_layers_compact(&self.label.teacher_layers)));
+            s.push_str(&format!(" {{{}}}", crate::text::fmt_layers_compact(&self.label.teacher_layers)));
             if several_seeds {
                 s.push_str(&format!(" s{}", self.label.seed));
             }
@@ -191,11 +191,40 @@ pub struct CompileView {
     pub seconds: f64,
 }
 
-/// The matrix's remaining time; `approximate` while no student has run yet.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Eta {
-    pub seconds: f64,
-    pub approximate: bool,
+/// What the keys answer: the monitor itself, or one overlay waiting for its key (as ratatui's
+/// demo2 keeps its modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    /// The key list; any key closes it.
+    Help,
+    /// `y` or enter quits (after the current step), anything else keeps running.
+    ConfirmQuit,
+    /// `y` or enter skips this run, if it is still running.
+    ConfirmSkip(RunId),
+}
+
+/// What the screen shows of the matrix, and how the keys are read: the screen's own state,
+/// apart from the matrix's (which the events change).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewState {
+    /// The run the details and the loss chart show.
+    pub selected: usize,
+    pub chart: ChartMode,
+    /// Loss charts show the latest steps instead of the whole run.
+    pub recent: bool,
+    /// Log lines scrolled back from the newest (0: follow new lines).
+    pub log_scroll: usize,
+    /// What the keys answer now: the monitor, or an overlay waiting for its key.
+    pub mode: Mode,
+    /// Draw without colours (`NO_COLOR`): selection and best values by attributes and marks.
+    pub no_color: bool,
+}
+
+impl Default for ViewState {
+    fn default() -> Self {
+        Self { selected: 0, chart: ChartMode::Loss, recent: false, log_scroll: 0, mode: Mode::Normal, no_color: false }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -211,16 +240,8 @@ pub struct AppState {
     pub runs: Vec<RunView>,
     pub logs: VecDeque<(Level, String)>,
     pub warnings: usize,
-    /// Log lines scrolled back from the newest (0: follow new lines).
-    pub log_scroll: usize,
-    pub selected: usize,
-    pub chart: ChartMode,
-    /// Loss charts show the latest steps instead of the whole run.
-    pub recent: bool,
-    pub help: bool,
-    pub confirm_quit: bool,
-    /// The run a confirmed `s` would skip.
-    pub confirm_skip: Option<RunId>,
+    /// What the screen shows of it: selection, chart, scroll, overlay.
+    pub view: ViewState,
     pub paused: bool,
     pub quitting: bool,
     pub finished: bool,
@@ -232,8 +253,6 @@ pub struct AppState {
     pub phase: Option<PhaseView>,
     pub compiling: Option<CompileView>,
     pub sys: SysStats,
-    /// Draw without colours (`NO_COLOR`): selection and best values by attributes and marks.
-    pub no_color: bool,
     /// Set when something visible changed; the app redraws and clears it.
     pub dirty: bool,
     /// `watch`: another process trains; quitting leaves it running, without asking.
@@ -253,13 +272,7 @@ impl Default for AppState {
             runs: vec![],
             logs: VecDeque::new(),
             warnings: 0,
-            log_scroll: 0,
-            selected: 0,
-            chart: ChartMode::Loss,
-            recent: false,
-            help: false,
-            confirm_quit: false,
-            confirm_skip: None,
+            view: ViewState::default(),
             paused: false,
             quitting: false,
             finished: false,
@@ -269,7 +282,6 @@ impl Default for AppState {
             phase: None,
             compiling: None,
             sys: SysStats::default(),
-            no_color: false,
             dirty: true,
             watching: false,
         }
@@ -316,8 +328,9 @@ impl AppState {
                 self.current = None;
                 self.phase = None;
                 self.compiling = None;
-                self.confirm_quit = false;
-                self.confirm_skip = None;
+                if self.view.mode != Mode::Help {
+                    self.view.mode = Mode::Normal;
+                }
                 self.results_dir = Some(results_dir.clone());
             }
         }
@@ -330,8 +343,8 @@ impl AppState {
             r.steps_total = epochs * steps_per_epoch;
         }
         // Follow the work unless the user picked another run.
-        if self.current.is_none_or(|c| c == self.selected) {
-            self.selected = run;
+        if self.current.is_none_or(|c| c == self.view.selected) {
+            self.view.selected = run;
         }
         self.current = Some(run);
     }
@@ -357,8 +370,8 @@ impl AppState {
                 r.seconds = seconds;
             }
         }
-        if self.confirm_skip == Some(run) {
-            self.confirm_skip = None;
+        if self.view.mode == Mode::ConfirmSkip(run) {
+            self.view.mode = Mode::Normal;
         }
         if status == RunStatus::Failed {
             let name = self.runs.get(run).map(|r| r.label.name.clone()).unwrap_or_default();
@@ -375,8 +388,8 @@ impl AppState {
         }
         self.logs.push_back((level, text));
         // A log scrolled back stays on the lines the user is reading.
-        if self.log_scroll > 0 {
-            self.log_scroll = (self.log_scroll + 1).min(self.logs.len().saturating_sub(1));
+        if self.view.log_scroll > 0 {
+            self.view.log_scroll = (self.view.log_scroll + 1).min(self.logs.len().saturating_sub(1));
         }
     }
 
@@ -432,57 +445,12 @@ impl AppState {
         self.runs.iter().find(|r| !r.is_student()).and_then(|r| r.last()).map(|e| e.validation_accuracy)
     }
 
-    /// Time left for the whole matrix, from the first measured step: the current run's
-    /// remainder plus, for each student not started, what a finished student took (or the
-    /// current student's projected total; during the teacher's fine-tune, its pace scaled by the
-    /// students' share of its layers, and the teacher-outputs pass as a third of an epoch).
-    pub fn eta(&self) -> Option<Eta> {
-        if self.finished {
-            return Some(Eta { seconds: 0.0, approximate: false });
+    /// The run a confirmed `s` would skip, while that is asked.
+    pub fn skip_asked(&self) -> Option<RunId> {
+        match self.view.mode {
+            Mode::ConfirmSkip(run) => Some(run),
+            _ => None,
         }
-        let pending = self.runs.iter().filter(|r| r.status == RunStatus::Pending && r.is_student()).count();
-        let student_steps = (self.student_epochs * self.steps_per_epoch) as f64;
-        let done_students: Vec<f64> = self
-            .runs
-            .iter()
-            .filter(|r| r.is_student() && r.status == RunStatus::Done && r.seconds > 0.0)
-            .map(|r| r.seconds)
-            .collect();
-        let teacher = self.runs.iter().find(|r| !r.is_student());
-        let student_layers = self.runs.iter().find(|r| r.is_student()).map_or(0, |r| r.label.teacher_layers.len());
-        let layer_share =
-            if self.teacher_layers > 0 { student_layers as f64 / self.teacher_layers as f64 } else { 1.0 };
-        let teacher_pace = teacher.and_then(RunView::pace);
-        let cur = self.current.and_then(|c| self.runs.get(c));
-        let (per_student, approximate) = if !done_students.is_empty() {
-            (done_students.iter().sum::<f64>() / done_students.len() as f64, false)
-        } else if let Some(c) = cur.filter(|c| c.is_student() && c.pace().is_some()) {
-            (c.pace()? * c.steps_total as f64, true)
-        } else {
-            (teacher_pace? * student_steps * layer_share, true)
-        };
-        // Several cells at once (--parallel, --devices, Slurm under `watch`): the work left is
-        // shared by as many lanes as run now, and no sooner done than the longest running cell.
-        let running: Vec<&RunView> =
-            self.runs.iter().filter(|r| r.is_student() && r.status == RunStatus::Running).collect();
-        if running.len() > 1 {
-            let remainders: Vec<f64> = running.iter().map(|r| r.eta().unwrap_or(per_student)).collect();
-            let longest = remainders.iter().cloned().fold(0.0, f64::max);
-            let shared = (remainders.iter().sum::<f64>() + pending as f64 * per_student) / running.len() as f64;
-            return Some(Eta { seconds: longest.max(shared), approximate });
-        }
-        let mut left = pending as f64 * per_student;
-        match (self.phase, cur) {
-            (Some(p), _) if p.phase == Phase::TeacherOutputs => left += p.eta()?,
-            (_, Some(c)) if c.status == RunStatus::Running => {
-                left += c.eta().unwrap_or(if c.is_student() { per_student } else { 0.0 });
-                if !c.is_student() {
-                    left += teacher_pace.unwrap_or(0.0) * self.steps_per_epoch as f64 / 3.0;
-                }
-            }
-            _ => {}
-        }
-        Some(Eta { seconds: left, approximate })
     }
 
     /// Handles a key; returns what the engine must be told.
@@ -493,21 +461,18 @@ impl AppState {
             return Some(Command::Quit);
         }
         let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter);
-        if self.confirm_quit {
-            self.confirm_quit = false;
-            if yes {
+        match std::mem::replace(&mut self.view.mode, Mode::Normal) {
+            Mode::Normal => {}
+            Mode::Help => return None,
+            Mode::ConfirmQuit if yes => {
                 self.quitting = true;
                 return Some(Command::Quit);
             }
-            return None;
-        }
-        if let Some(run) = self.confirm_skip.take() {
-            let running = self.runs.get(run).is_some_and(|r| r.status == RunStatus::Running);
-            return (yes && running).then_some(Command::Skip(run));
-        }
-        if self.help {
-            self.help = false;
-            return None;
+            Mode::ConfirmQuit => return None,
+            Mode::ConfirmSkip(run) => {
+                let running = self.runs.get(run).is_some_and(|r| r.status == RunStatus::Running);
+                return (yes && running).then_some(Command::Skip(run));
+            }
         }
         let binding = lookup(key.code, !self.finished)?;
         match binding.action {
@@ -515,30 +480,35 @@ impl AppState {
                 self.quitting = true;
                 return Some(Command::Quit);
             }
-            Action::Quit => self.confirm_quit = true,
+            Action::Quit => self.view.mode = Mode::ConfirmQuit,
             Action::Pause => {
                 self.paused = !self.paused;
                 return Some(Command::Pause(self.paused));
             }
             // The selected run when it is running (several may run at once), else the current one.
             Action::Skip => {
-                let selected_runs = self.runs.get(self.selected).is_some_and(|r| r.status == RunStatus::Running);
-                self.confirm_skip = if selected_runs { Some(self.selected) } else { self.current };
+                let selected_runs = self.runs.get(self.view.selected).is_some_and(|r| r.status == RunStatus::Running);
+                let run = if selected_runs { Some(self.view.selected) } else { self.current };
+                if let Some(run) = run {
+                    self.view.mode = Mode::ConfirmSkip(run);
+                }
             }
-            Action::Down => self.selected = (self.selected + 1).min(self.runs.len().saturating_sub(1)),
-            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Down => self.view.selected = (self.view.selected + 1).min(self.runs.len().saturating_sub(1)),
+            Action::Up => self.view.selected = self.view.selected.saturating_sub(1),
             Action::NextChart => {
-                self.chart = match self.chart {
+                self.view.chart = match self.view.chart {
                     ChartMode::Loss => ChartMode::LossAll,
                     ChartMode::LossAll => ChartMode::Accuracy,
                     ChartMode::Accuracy => ChartMode::Loss,
                 }
             }
-            Action::Window => self.recent = !self.recent,
-            Action::LogOlder => self.log_scroll = (self.log_scroll + 5).min(self.logs.len().saturating_sub(1)),
-            Action::LogNewer => self.log_scroll = self.log_scroll.saturating_sub(5),
-            Action::LogLatest => self.log_scroll = 0,
-            Action::Help => self.help = true,
+            Action::Window => self.view.recent = !self.view.recent,
+            Action::LogOlder => {
+                self.view.log_scroll = (self.view.log_scroll + 5).min(self.logs.len().saturating_sub(1))
+            }
+            Action::LogNewer => self.view.log_scroll = self.view.log_scroll.saturating_sub(5),
+            Action::LogLatest => self.view.log_scroll = 0,
+            Action::Help => self.view.mode = Mode::Help,
             Action::Try => {
                 self.quitting = true;
                 return Some(Command::Try);
@@ -552,6 +522,7 @@ impl AppState {
 mod tests {
     use super::*;
     use crate::events::{BackendInfo, BackendKind};
+    use crate::tui::eta::Eta;
 
     fn key(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)
@@ -617,9 +588,9 @@ mod tests {
         s.tick(Duration::from_secs(5));
         assert_eq!(s.elapsed, Duration::from_secs(5));
         assert_eq!(s.key(key(KeyCode::Char('s'))), None, "skip asks first");
-        assert_eq!(s.confirm_skip, Some(0));
+        assert_eq!(s.view.mode, Mode::ConfirmSkip(0));
         assert_eq!(s.key(key(KeyCode::Char('n'))), None);
-        assert_eq!(s.confirm_skip, None);
+        assert!(!matches!(s.view.mode, Mode::ConfirmSkip(_)));
         s.key(key(KeyCode::Char('s')));
         assert_eq!(s.key(key(KeyCode::Char('y'))), Some(Command::Skip(0)));
         // A confirmation left open while the run ended skips nothing else.
@@ -628,9 +599,9 @@ mod tests {
         s.apply(&Event::RunStarted { run: 1, epochs: 1, steps_per_epoch: 10, train_examples: 100 });
         assert_eq!(s.key(key(KeyCode::Char('y'))), None);
         assert_eq!(s.key(key(KeyCode::Char('q'))), None, "quit asks first");
-        assert!(s.confirm_quit);
+        assert_eq!(s.view.mode, Mode::ConfirmQuit);
         assert_eq!(s.key(key(KeyCode::Char('n'))), None);
-        assert!(!s.confirm_quit && !s.quitting);
+        assert!(s.view.mode == Mode::Normal && !s.quitting);
         s.key(key(KeyCode::Char('q')));
         assert_eq!(s.key(key(KeyCode::Char('y'))), Some(Command::Quit));
         assert!(s.quitting);
@@ -644,7 +615,7 @@ mod tests {
         s.apply(&Event::Finished { results_dir: "out".into() });
         assert_eq!(s.key(key(KeyCode::Char('p'))), None);
         assert_eq!(s.key(key(KeyCode::Char('s'))), None);
-        assert_eq!(s.confirm_skip, None);
+        assert!(!matches!(s.view.mode, Mode::ConfirmSkip(_)));
         assert_eq!(s.key(key(KeyCode::Char('q'))), Some(Command::Quit));
     }
 
@@ -652,27 +623,27 @@ mod tests {
     fn selection_follows_the_work_and_tab_cycles_charts() {
         let mut s = planned();
         s.apply(&Event::RunStarted { run: 1, epochs: 1, steps_per_epoch: 10, train_examples: 100 });
-        assert_eq!(s.selected, 1);
+        assert_eq!(s.view.selected, 1);
         s.key(key(KeyCode::Char('k')));
-        assert_eq!(s.selected, 0);
+        assert_eq!(s.view.selected, 0);
         s.apply(&Event::RunStarted { run: 2, epochs: 1, steps_per_epoch: 10, train_examples: 100 });
-        assert_eq!(s.selected, 0, "a run the user picked stays selected");
+        assert_eq!(s.view.selected, 0, "a run the user picked stays selected");
         for _ in 0..3 {
             s.key(key(KeyCode::Down));
         }
-        assert_eq!(s.selected, 2);
+        assert_eq!(s.view.selected, 2);
         s.key(key(KeyCode::Tab));
-        assert_eq!(s.chart, ChartMode::LossAll);
+        assert_eq!(s.view.chart, ChartMode::LossAll);
         s.key(key(KeyCode::Tab));
-        assert_eq!(s.chart, ChartMode::Accuracy);
+        assert_eq!(s.view.chart, ChartMode::Accuracy);
         s.key(key(KeyCode::Tab));
-        assert_eq!(s.chart, ChartMode::Loss);
+        assert_eq!(s.view.chart, ChartMode::Loss);
         s.key(key(KeyCode::Char('r')));
-        assert!(s.recent);
+        assert!(s.view.recent);
         s.key(key(KeyCode::Char('?')));
-        assert!(s.help);
+        assert_eq!(s.view.mode, Mode::Help);
         s.key(key(KeyCode::Char('x')));
-        assert!(!s.help);
+        assert_eq!(s.view.mode, Mode::Normal);
     }
 
     #[test]
@@ -696,9 +667,9 @@ mod tests {
         // 16 s and 1 s left, nothing pending: done when the longer one is.
         assert_eq!(s.eta(), Some(Eta { seconds: 16.0, approximate: true }));
         // `s` asks about the selected running cell, not the last started.
-        s.selected = 1;
+        s.view.selected = 1;
         s.key(key(KeyCode::Char('s')));
-        assert_eq!(s.confirm_skip, Some(1));
+        assert_eq!(s.view.mode, Mode::ConfirmSkip(1));
         assert_eq!(s.key(key(KeyCode::Char('y'))), Some(Command::Skip(1)));
     }
 
@@ -801,10 +772,10 @@ mod tests {
         }
         assert_eq!(s.warnings, 4);
         s.key(key(KeyCode::PageUp));
-        assert_eq!(s.log_scroll, 5);
+        assert_eq!(s.view.log_scroll, 5);
         s.apply(&Event::Log { level: Level::Info, text: "new".into() });
-        assert_eq!(s.log_scroll, 6, "the lines being read stay in view");
+        assert_eq!(s.view.log_scroll, 6, "the lines being read stay in view");
         s.key(key(KeyCode::End));
-        assert_eq!(s.log_scroll, 0);
+        assert_eq!(s.view.log_scroll, 0);
     }
 }

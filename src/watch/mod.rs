@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use crate::engine::cells::{Request, folders, merged, request};
-use crate::engine::layout::{EVENTS_LOG, LOCK_FILE, cell_dir};
-use crate::events::{Control, Event, Level, LogTail, RunId, RunStatus};
-use crate::report::Results;
+use crate::events::{Control, Event, Level, LogTail, RunId, RunStatus, cell_run_id};
+use crate::report::results::Results;
+use crate::workspace::cells::folders;
+use crate::workspace::control::{Request, request};
+use crate::workspace::layout::{EVENTS_LOG, LOCK_FILE, cell_dir};
+use crate::workspace::results::merged;
 
 /// How often the files are read.
 const POLL: Duration = Duration::from_millis(500);
@@ -86,12 +88,12 @@ impl Follower {
     }
 
     fn learn_cells(&mut self, results: &Results) {
-        let first = usize::from(results.teacher.finetune_epochs > 0);
+        let finetuned = results.teacher.finetuned();
         for (i, folder) in folders(results).into_iter().enumerate() {
             if !self.cells.contains_key(&folder) {
                 let tail = LogTail::new(&cell_dir(&self.dir, &folder).join(EVENTS_LOG));
                 self.cells.insert(folder.clone(), tail);
-                self.ids.insert(folder, first + i);
+                self.ids.insert(folder, cell_run_id(i, finetuned));
             }
         }
     }
@@ -136,7 +138,7 @@ impl Follower {
 
 /// Whether a live distill-tui holds this lock.
 fn held(lock: &Path) -> bool {
-    crate::engine::cells::lock_is_live(lock)
+    crate::workspace::lock::lock_is_live(lock)
 }
 
 /// Follows `dir` and sends its events to `tx` until `control` asks to quit or the receiver is
@@ -186,8 +188,8 @@ pub fn follow(dir: &Path, tx: Sender<Event>, control: &Control) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::cells::{write_matrix, write_record};
     use crate::events::{BackendInfo, BackendKind, RunKind, RunLabel};
+    use crate::workspace::cells::{write_matrix, write_record};
 
     fn matrix() -> Results {
         let run = |slug: &str| {

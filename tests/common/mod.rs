@@ -136,7 +136,7 @@ pub fn read_weights(path: &Path) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
         .collect()
 }
 
-pub fn load(dir: &Path, max_length: Option<usize>) -> distill_tui::Result<LoadedModel<B>> {
+pub fn load(dir: &Path, max_length: Option<usize>) -> distill_tui::error::Result<LoadedModel<B>> {
     load_on::<B>(dir, max_length, &Default::default())
 }
 
@@ -145,7 +145,7 @@ pub fn load_on<Bk: burn::tensor::backend::Backend>(
     dir: &Path,
     max_length: Option<usize>,
     device: &Bk::Device,
-) -> distill_tui::Result<LoadedModel<Bk>> {
+) -> distill_tui::error::Result<LoadedModel<Bk>> {
     LoadedModel::<Bk>::load(
         dir.to_str().unwrap(),
         "main",

@@ -126,13 +126,9 @@ pub fn forward(
             gemm_raw(
                 p.as_mut_ptr(),
                 n as isize,
-                1,
                 false,
                 Mat::strided(qs, at, s.hidden, 1, n, s.head_dim),
                 Mat::strided(ks, at, s.hidden, 1, n, s.head_dim).t(),
-                n,
-                n,
-                s.head_dim,
                 s.scale(),
                 gemm::Parallelism::None,
             );
@@ -153,13 +149,9 @@ pub fn forward(
             gemm_raw(
                 ctx_out.at(at),
                 s.hidden as isize,
-                1,
                 false,
                 lhs,
                 Mat::strided(vs, at, s.hidden, 1, n, s.head_dim),
-                n,
-                s.head_dim,
-                n,
                 1.0,
                 gemm::Parallelism::None,
             );
@@ -222,26 +214,18 @@ pub fn backward(
             gemm_raw(
                 dv_out.at(at),
                 s.hidden as isize,
-                1,
                 false,
                 Mat::strided(p_used, 0, n, 1, n, n).t(),
                 Mat::strided(dc, at, s.hidden, 1, n, s.head_dim),
-                n,
-                s.head_dim,
-                n,
                 1.0,
                 gemm::Parallelism::None,
             );
             gemm_raw(
                 dp.as_mut_ptr(),
                 n as isize,
-                1,
                 false,
                 Mat::strided(dc, at, s.hidden, 1, n, s.head_dim),
                 Mat::strided(vs, at, s.hidden, 1, n, s.head_dim).t(),
-                n,
-                n,
-                s.head_dim,
                 1.0,
                 gemm::Parallelism::None,
             );
@@ -281,26 +265,18 @@ pub fn backward(
             gemm_raw(
                 dq_out.at(at),
                 s.hidden as isize,
-                1,
                 false,
                 Mat::strided(&dp, 0, n, 1, n, n),
                 Mat::strided(ks, at, s.hidden, 1, n, s.head_dim),
-                n,
-                s.head_dim,
-                n,
                 s.scale(),
                 gemm::Parallelism::None,
             );
             gemm_raw(
                 dk_out.at(at),
                 s.hidden as isize,
-                1,
                 false,
                 Mat::strided(&dp, 0, n, 1, n, n).t(),
                 Mat::strided(qs, at, s.hidden, 1, n, s.head_dim),
-                n,
-                s.head_dim,
-                n,
                 s.scale(),
                 gemm::Parallelism::None,
             );

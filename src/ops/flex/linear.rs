@@ -66,21 +66,7 @@ pub fn grad_w(x: &FlexTensor, dy: &FlexTensor) -> FlexTensor {
             gemm_into(&mut dw, false, lhs, rhs, d_in, d_out, n);
         } else {
             // SAFETY: dw is [d_in, d_out]; the operands cover rows first..first + n.
-            unsafe {
-                gemm_raw(
-                    dw.as_mut_ptr(),
-                    d_out as isize,
-                    1,
-                    false,
-                    lhs,
-                    rhs,
-                    d_in,
-                    d_out,
-                    n,
-                    1.0,
-                    gemm::Parallelism::None,
-                )
-            };
+            unsafe { gemm_raw(dw.as_mut_ptr(), d_out as isize, false, lhs, rhs, 1.0, gemm::Parallelism::None) };
         }
         dw
     };

@@ -122,32 +122,31 @@ const PARALLEL_MACS: usize = 192 * 192 * 192;
 /// `dst` (`[m, n]`, row-major) `= lhs @ rhs` (`+ dst` when `read_dst`), threaded when large.
 pub fn gemm_into(dst: &mut [f32], read_dst: bool, lhs: Mat<'_>, rhs: Mat<'_>, m: usize, n: usize, k: usize) {
     assert_eq!(dst.len(), m * n);
+    assert_eq!((lhs.rows, lhs.cols, rhs.cols), (m, k, n), "matrix product of mismatched shapes");
     let par = if m * n * k >= PARALLEL_MACS { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
     // SAFETY: `dst` is an exclusive [m, n] row-major buffer.
-    unsafe { gemm_raw(dst.as_mut_ptr(), n as isize, 1, read_dst, lhs, rhs, m, n, k, 1.0, par) }
+    unsafe { gemm_raw(dst.as_mut_ptr(), n as isize, read_dst, lhs, rhs, 1.0, par) }
 }
 
-/// `dst = (dst if read_dst) + scale * lhs @ rhs` on raw strided memory. The operands' shapes
-/// are checked (they were checked against their storage when made).
+/// `dst = (dst if read_dst) + scale * lhs @ rhs` on raw memory, `dst` an `[m, n]` matrix with
+/// rows `dst_rs` apart (`m`, `n` and the inner size are the operands': they were checked against
+/// their storage when made).
 ///
 /// # Safety
-/// `dst` must be valid for writes of an `[m, n]` matrix with strides `(dst_rs, dst_cs)`, and not
-/// aliased by anything else during the call.
-#[allow(clippy::too_many_arguments)]
+/// `dst` must be valid for writes of an `[lhs.rows, rhs.cols]` matrix whose rows are `dst_rs`
+/// elements apart, and not aliased by anything else during the call.
 pub unsafe fn gemm_raw(
     dst: *mut f32,
     dst_rs: isize,
-    dst_cs: isize,
     read_dst: bool,
     lhs: Mat<'_>,
     rhs: Mat<'_>,
-    m: usize,
-    n: usize,
-    k: usize,
     scale: f32,
     par: gemm::Parallelism,
 ) {
-    assert_eq!((lhs.rows, lhs.cols, rhs.rows, rhs.cols), (m, k, k, n), "matrix product of mismatched shapes");
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert_eq!(rhs.rows, k, "matrix product of mismatched shapes");
+    let dst_cs = 1;
     if m == 0 || n == 0 {
         return;
     }

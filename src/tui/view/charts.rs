@@ -28,11 +28,8 @@ fn color_of(s: &AppState, r: &RunView) -> Color {
 
 /// Bounds padded by 5% (a flat series gets a small band around it).
 fn padded(lo: f64, hi: f64) -> [f64; 2] {
-    if !lo.is_finite() || !hi.is_finite() {
-        return [0.0, 1.0];
-    }
-    let pad = ((hi - lo) * 0.05).max(hi.abs().max(1e-3) * 0.01);
-    [lo - pad, hi + pad]
+    let (lo, hi) = crate::text::padded_range(lo, hi);
+    [lo, hi]
 }
 
 fn labels3(lo: f64, hi: f64, fmt: impl Fn(f64) -> String) -> Vec<Line<'static>> {
@@ -59,14 +56,14 @@ fn empty(f: &mut Frame, area: Rect, block: Block, text: &str) {
 }
 
 fn window_name(s: &AppState) -> String {
-    if s.recent { format!("{RECENT_STEPS} steps") } else { "whole run".into() }
+    if s.view.recent { format!("{RECENT_STEPS} steps") } else { "whole run".into() }
 }
 
 /// The selected run's training loss.
 pub fn loss(f: &mut Frame, area: Rect, s: &AppState) {
-    let Some(r) = s.runs.get(s.selected) else { return };
-    let raw = if s.recent { r.loss.recent() } else { r.loss.full() };
-    let stride = if s.recent { 1 } else { r.loss.stride() };
+    let Some(r) = s.runs.get(s.view.selected) else { return };
+    let raw = if s.view.recent { r.loss.recent() } else { r.loss.full() };
+    let stride = if s.view.recent { 1 } else { r.loss.stride() };
     let block = loss_block(s, r, area, stride);
     if raw.is_empty() {
         return empty(f, area, block, if r.status == RunStatus::Pending { "queued" } else { "no steps yet" });
@@ -130,7 +127,7 @@ impl LossSeries {
         let smoothed = smooth(&raw, window_for(raw.len()));
         let spe = r.steps_per_epoch().max(1) as f64;
         let last = raw[raw.len() - 1].0;
-        let (x0, x1) = if s.recent {
+        let (x0, x1) = if s.view.recent {
             (raw[0].0, last.max(raw[0].0 + 1.0))
         } else {
             (0.0, (r.steps_total as f64).max(last).max(1.0))
@@ -222,7 +219,7 @@ pub fn loss_all(f: &mut Frame, area: Rect, s: &AppState) {
         .iter()
         .filter(|r| r.is_student() && !r.loss.is_empty())
         .map(|r| {
-            let raw = if s.recent { r.loss.recent() } else { r.loss.full() };
+            let raw = if s.view.recent { r.loss.recent() } else { r.loss.full() };
             (r, smooth(&raw, window_for(raw.len())))
         })
         .collect();
@@ -232,10 +229,10 @@ pub fn loss_all(f: &mut Frame, area: Rect, s: &AppState) {
     let last = |pts: &[(f64, f64)]| pts.last().map_or(1.0, |p| p.0);
     let x1 = series
         .iter()
-        .map(|(r, pts)| if s.recent { last(pts) } else { (r.steps_total as f64).max(last(pts)) })
+        .map(|(r, pts)| if s.view.recent { last(pts) } else { (r.steps_total as f64).max(last(pts)) })
         .fold(1.0, f64::max);
     let first = series.iter().filter_map(|(_, p)| p.first()).map(|p| p.0).fold(f64::INFINITY, f64::min);
-    let x0 = if s.recent { first.min(x1 - 1.0) } else { 0.0 };
+    let x0 = if s.view.recent { first.min(x1 - 1.0) } else { 0.0 };
     let (lo, hi) = y_range(series.iter().flat_map(|(_, p)| p).map(|p| p.1));
     let [ylo, yhi] = padded(lo, hi);
     let x = Axis::default().title("step").bounds([x0, x1]).labels(labels3(x0, x1, step_label));

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{LineGauge, Paragraph};
 
 use super::style::{ACCENT, GOOD, QUIET, WARN, fit, width};
-use crate::report::table::fmt_seconds;
+use crate::text::fmt_seconds;
 use crate::tui::keys::{Action, BINDINGS, applies, short_label};
 use crate::tui::state::AppState;
 use crate::tui::sysinfo::fmt_bytes;
@@ -115,9 +115,13 @@ pub fn gauge(f: &mut Frame, area: Rect, s: &AppState) {
     }
     let Some(r) = s.current.and_then(|c| s.runs.get(c)) else {
         let (text, color) = match &s.results_dir {
-            Some(d) if s.finished => {
-                (format!("all runs over · results in {} · q to exit", d.join("results.md").display()), GOOD)
-            }
+            Some(d) if s.finished => (
+                format!(
+                    "all runs over · results in {} · q to exit",
+                    d.join(crate::workspace::layout::RESULTS_MD).display()
+                ),
+                GOOD,
+            ),
             _ if s.quitting => ("stopping and writing the results…".to_string(), WARN),
             _ => ("loading the teacher and the data…".to_string(), QUIET),
         };

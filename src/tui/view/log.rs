@@ -13,7 +13,7 @@ use crate::tui::state::AppState;
 pub fn log(f: &mut Frame, area: Rect, s: &AppState) {
     let n = area.height.saturating_sub(1) as usize;
     let w = area.width as usize;
-    let end = s.logs.len().saturating_sub(s.log_scroll);
+    let end = s.logs.len().saturating_sub(s.view.log_scroll);
     let start = end.saturating_sub(n);
     let lines: Vec<Line> = s
         .logs
@@ -27,8 +27,8 @@ pub fn log(f: &mut Frame, area: Rect, s: &AppState) {
     if s.warnings > 0 {
         title.push_str(&format!("· {} warning{} ", s.warnings, if s.warnings == 1 { "" } else { "s" }));
     }
-    if s.log_scroll > 0 {
-        title.push_str(&format!("· {} newer below (end) ", s.log_scroll));
+    if s.view.log_scroll > 0 {
+        title.push_str(&format!("· {} newer below (end) ", s.view.log_scroll));
     } else if start > 0 {
         title.push_str("· pgup/[ older ");
     }

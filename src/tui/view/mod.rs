@@ -15,8 +15,6 @@ use ratatui::layout::{Constraint, Layout};
 
 use super::state::{AppState, ChartMode};
 
-pub use style::strip_colors;
-
 pub fn draw(f: &mut Frame, s: &AppState) {
     let area = f.area();
     let table_h = (s.runs.len() as u16 + 2).min(area.height.saturating_sub(12).max(3));
@@ -42,7 +40,7 @@ pub fn draw(f: &mut Frame, s: &AppState) {
     };
     let [left, chart_area] = Layout::horizontal([Constraint::Length(list_w), Constraint::Min(20)]).areas(top);
     runs::runs_panel(f, left, s);
-    match s.chart {
+    match s.view.chart {
         ChartMode::Loss => charts::loss(f, chart_area, s),
         ChartMode::LossAll => charts::loss_all(f, chart_area, s),
         ChartMode::Accuracy => charts::accuracy(f, chart_area, s),
@@ -52,7 +50,7 @@ pub fn draw(f: &mut Frame, s: &AppState) {
     log::log(f, log_area, s);
     header::footer(f, footer_area, s);
     overlays::overlay(f, area, s);
-    if s.no_color {
-        strip_colors(f.buffer_mut());
+    if s.view.no_color {
+        style::strip_colors(f.buffer_mut());
     }
 }

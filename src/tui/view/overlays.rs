@@ -9,12 +9,12 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::style::BEST_MARK;
 use crate::events::RunKind;
 use crate::tui::keys::BINDINGS;
-use crate::tui::state::AppState;
+use crate::tui::state::{AppState, Mode};
 
 pub fn overlay(f: &mut Frame, area: Rect, s: &AppState) {
-    if s.help {
+    if s.view.mode == Mode::Help {
         help(f, area);
-    } else if s.confirm_quit {
+    } else if s.view.mode == Mode::ConfirmQuit {
         let text = vec![
             Line::from("Stop after the current step and write the results?"),
             Line::from("Rerunning the same command resumes where it stopped."),
@@ -22,7 +22,7 @@ pub fn overlay(f: &mut Frame, area: Rect, s: &AppState) {
             yes_no("quit", "keep running"),
         ];
         confirm(f, area, " Quit ", text);
-    } else if let Some(run) = s.confirm_skip.and_then(|i| s.runs.get(i)) {
+    } else if let Some(run) = s.skip_asked().and_then(|i| s.runs.get(i)) {
         let text = if run.label.kind == RunKind::Teacher {
             vec![
                 Line::from(format!(

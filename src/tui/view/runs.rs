@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::style::{QUIET, fit, spark, status_symbol, width};
 use crate::events::RunStatus;
-use crate::report::table::fmt_seconds;
+use crate::text::fmt_seconds;
 use crate::tui::state::{AppState, RunView};
 
 pub fn runs_panel(f: &mut Frame, area: Rect, s: &AppState) {
@@ -66,7 +66,7 @@ fn run_list(f: &mut Frame, area: Rect, s: &AppState) {
                 Span::raw(format!(" {name}{}", " ".repeat(pad))),
                 Span::styled(right, right_style),
             ]);
-            if i == s.selected {
+            if i == s.view.selected {
                 line = line.style(Style::default().add_modifier(Modifier::REVERSED));
             }
             line
@@ -74,20 +74,20 @@ fn run_list(f: &mut Frame, area: Rect, s: &AppState) {
         .collect();
     let block = Block::default().borders(Borders::ALL).title(" Runs ");
     let inner_h = area.height.saturating_sub(2) as usize;
-    let scroll = s.selected.saturating_sub(inner_h.saturating_sub(1)) as u16;
+    let scroll = s.view.selected.saturating_sub(inner_h.saturating_sub(1)) as u16;
     f.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
 }
 
 /// The selected run: what it is, its numbers per epoch, its best epoch and pace.
 fn details(f: &mut Frame, area: Rect, s: &AppState) {
-    let Some(r) = s.runs.get(s.selected) else { return };
+    let Some(r) = s.runs.get(s.view.selected) else { return };
     let w = area.width.saturating_sub(2) as usize;
     let mut lines = Vec::new();
     let what = if r.is_student() {
         format!(
             "seed {} · layers {{{}}} of the teacher's {}",
             r.label.seed,
-            crate::report::table::fmt_layers(&r.label.teacher_layers),
+            crate::text::fmt_layers(&r.label.teacher_layers),
             s.teacher_layers
         )
     } else {

@@ -63,7 +63,7 @@ pub fn strip_colors(buf: &mut Buffer) {
 
 /// A text cut to `width` columns, with `…` when cut.
 pub fn fit(text: &str, width: usize) -> String {
-    crate::report::terminal::cut(text, width, false)
+    crate::text::cut(text, width, false)
 }
 
 /// Display width of a text.

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 
 use super::style::{self, ACCENT, BAD, BEST_MARK, GOOD, QUIET, fit, status_symbol, unfinished};
 use crate::events::RunStatus;
-use crate::report::table::{fmt_layers_compact, fmt_seconds};
+use crate::text::{fmt_layers_compact, fmt_seconds};
 use crate::tui::state::{AppState, RunView};
 
 fn name_of(s: &AppState, r: &RunView) -> String {

@@ -286,6 +286,14 @@ fn hostname() -> Option<String> {
     Some(String::from_utf8_lossy(&buf[..end]).into_owned()).filter(|h| !h.is_empty())
 }
 
+/// Whether a live distill-tui holds the lock at `path` (by its heartbeat on another host).
+pub fn lock_is_live(path: &Path) -> bool {
+    match read_owner(path) {
+        Some(owner) => matches!(owner.holder(), Holder::Live(_)),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::experiment::Experiment;
 
 use super::layout::TEACHER_DIR;
-pub use super::layout::{CONFIG_FILE, LOCK_FILE};
+use super::layout::{CONFIG_FILE, LOCK_FILE};
 use super::lock::{HeldLock, refuse_if_locked};
 #[cfg(test)]
 use super::lock::{Owner, read_owner, take_lock};
