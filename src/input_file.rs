@@ -22,14 +22,15 @@ pub const SMALL: u64 = 4 << 20;
 /// One line of a JSON Lines input.
 pub const JSONL_LINE: usize = 1 << 20;
 
-/// Opens `path` after checking what it is: a regular file, or also a pipe with `allow_pipe`.
+/// Opens `path` and checks what it opened: a regular file, or also a pipe with `allow_pipe`.
+/// The check is made on the open file (one step: nothing can be swapped in between), and the open
+/// itself never blocks (a FIFO with no writer would hang a plain open).
 pub fn open(path: &Path, allow_pipe: bool) -> std::io::Result<std::fs::File> {
-    let meta = std::fs::metadata(path)?;
-    let kind = meta.file_type();
-    #[cfg(unix)]
-    let pipe = std::os::unix::fs::FileTypeExt::is_fifo(&kind);
-    #[cfg(not(unix))]
-    let pipe = false;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    use std::os::unix::io::AsRawFd;
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+    let kind = file.metadata()?.file_type();
+    let pipe = kind.is_fifo();
     if kind.is_dir() {
         return Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a folder, not a file"));
     }
@@ -40,7 +41,32 @@ pub fn open(path: &Path, allow_pipe: bool) -> std::io::Result<std::fs::File> {
             format!("is {what}, not a regular file; give a file"),
         ));
     }
-    std::fs::File::open(path)
+    if pipe {
+        // A pipe the user names is read as a pipe: opened again, waiting for its writer.
+        return std::fs::File::open(path);
+    }
+    // Reads block again, as they do on a file opened plainly.
+    // SAFETY: F_GETFL/F_SETFL on a descriptor this function owns.
+    unsafe {
+        let fd = file.as_raw_fd();
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
+    Ok(file)
+}
+
+/// The last `limit` bytes (at most) of the regular file `path`, as text (invalid UTF-8 replaced):
+/// for a log another process writes, of any size.
+pub fn read_tail(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Seek;
+    let mut file = open(path, false)?;
+    let len = file.metadata()?.len();
+    file.seek(std::io::SeekFrom::Start(len.saturating_sub(limit)))?;
+    let mut bytes = Vec::new();
+    file.take(limit).read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Checks that `path` is a regular file of at most `limit` bytes, for a reader that opens it

@@ -134,8 +134,13 @@ fn a_teacher_job_and_one_process_per_cell_give_the_sequential_numbers() {
     let teacher = results(dir);
     assert_eq!(teacher["teacher"]["status"], "done");
     assert!(teacher["runs"].as_array().unwrap().iter().all(|r| r["status"] == "pending"));
-    let outputs: Vec<_> = std::fs::read_dir(out.join("teacher-outputs")).unwrap().collect();
+    let outputs: Vec<_> = std::fs::read_dir(out.join("teacher-outputs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "bin"))
+        .collect();
     assert_eq!(outputs.len(), 1, "the teacher's outputs are saved once");
+    assert!(outputs[0].with_extension("json").is_file(), "with the key they were saved for");
 
     let (c, err) = code(&distill(dir, &["run-cell", "--index", "8"]));
     assert_eq!(c, 2, "{err}");
@@ -191,12 +196,12 @@ fn a_teacher_job_and_one_process_per_cell_give_the_sequential_numbers() {
 }
 
 #[test]
-fn parallel_cells_give_the_sequential_numbers_and_a_crashed_one_fails_alone() {
+fn parallel_cells_give_the_sequential_numbers_and_a_crashed_one_resumes_on_rerun() {
     let tmp = tempfile::tempdir().unwrap();
     setup(tmp.path());
     let dir = tmp.path();
     let out = dir.join("out/tiny");
-    // A file where one student is to be saved: that cell's process fails at its end.
+    // A file where one student is to be saved: that cell's process fails at its end (exit 1).
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("odd-layer-seed7"), b"in the way").unwrap();
     let run = distill(dir, &["--headless", "--parallel", "2"]);
@@ -208,32 +213,34 @@ fn parallel_cells_give_the_sequential_numbers_and_a_crashed_one_fails_alone() {
     let reference = sequential(dir);
     let mut want = reference.clone();
     let mut got = numbers(&merged);
-    let crashed = |v: &mut Value| {
+    let take = |v: &mut Value| {
         let runs = v["runs"].as_array_mut().unwrap();
         let i = runs.iter().position(|r| r["slug"] == "odd-layer" && r["seed"] == 7).unwrap();
         runs.remove(i)
     };
-    let failed = crashed(&mut got);
-    crashed(&mut want);
+    let crashed = take(&mut got);
+    take(&mut want);
     let log = std::fs::read_to_string(out.join("cells/top-k-layer-seed42/process.log")).unwrap_or_default();
     let tail = log.lines().rev().take(8).collect::<Vec<_>>().join("\n");
     assert!(got == want, "every other cell has the sequential numbers; a cell's output ends:\n{tail}");
-    assert_eq!(failed["numbers"]["status"], "failed");
-    let reason = merged["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["slug"] == "odd-layer" && r["seed"] == 7)
-        .unwrap()["reason"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(reason.contains("its process exited with code") && reason.contains("process.log"), "{reason}");
+    assert_eq!(crashed["numbers"]["status"], "crashed", "a crash is not final");
     assert_eq!(
-        failed["numbers"]["epochs"],
+        crashed["numbers"]["epochs"],
         want_epochs(&reference, "odd-layer", 7),
         "its epochs before the crash are kept"
     );
+    let row = |r: &Value| {
+        r["runs"].as_array().unwrap().iter().find(|r| r["slug"] == "odd-layer" && r["seed"] == 7).cloned().unwrap()
+    };
+    let reason = row(&merged)["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("its process exited with code 1") && reason.contains("process.log"), "{reason}");
+    assert!(reason.contains("a rerun resumes it"), "{reason}");
+    assert!(!out.join("cells/odd-layer-seed7/.lock").exists(), "the record was written under the lock, released since");
+    // The obstacle gone, the same command again: the crashed cell resumes, and every number is
+    // the sequential run's.
+    std::fs::remove_file(out.join("odd-layer-seed7")).unwrap();
+    ok(distill(dir, &["--headless", "--parallel", "2"]));
+    assert_eq!(numbers(&results(dir)), reference, "after the rerun, every cell as in the sequential run");
 }
 
 fn want_epochs(v: &Value, slug: &str, seed: u64) -> Value {
@@ -242,17 +249,20 @@ fn want_epochs(v: &Value, slug: &str, seed: u64) -> Value {
 }
 
 #[test]
-fn devices_give_each_cell_process_its_own_device() {
+fn devices_are_checked_before_anything_runs() {
     let tmp = tempfile::tempdir().unwrap();
     setup(tmp.path());
     let dir = tmp.path();
-    let (c, err) = code(&distill(dir, &["--headless", "--devices", "0,gpu 1"]));
+    // Each cell gets a GPU: the CPU backend has no use for one, so --parallel is what it needs.
+    let (c, err) = code(&distill(dir, &["--headless", "--backend", "cpu", "--devices", "0,1"]));
     assert_eq!(c, 2, "{err}");
-    assert!(err.contains("--devices: \"gpu 1\" is not a device"), "{err}");
-    let run = ok(distill(dir, &["--headless", "--devices", "0,1"]));
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(stdout.contains("on device 0") && stdout.contains("on device 1"), "{stdout}");
-    assert_eq!(numbers(&results(dir)), sequential(dir));
+    assert!(err.contains("--devices") && err.contains("--parallel N"), "{err}");
+    if !cfg!(feature = "cuda") {
+        let (c, err) = code(&distill(dir, &["--headless", "--devices", "0,1"]));
+        assert_eq!(c, 2, "{err}");
+        assert!(err.contains("built without CUDA") && err.contains("--features cuda"), "{err}");
+    }
+    assert!(!dir.join("out/tiny").exists(), "refused before anything was written");
 }
 
 #[test]

@@ -114,12 +114,15 @@ fn slurm_jobs_give_the_sequential_numbers_resume_after_scancel_and_say_why_a_tea
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
+    // A folder with a space, as `~/My Experiments`: every path in the #SBATCH lines is quoted.
+    let dir = &tmp.path().join("My Experiments");
+    std::fs::create_dir_all(dir).unwrap();
     let exp = distill_tui::synthetic::SyntheticExperiment { seeds: vec![42, 7], ..common::tiny_experiment() };
     exp.write_inputs(dir).unwrap();
     exp.write(dir, "experiments.toml").unwrap();
 
-    // 1. The matrix as a teacher job and an array of 8 cells, against the sequential run.
+    // 1. The matrix as a teacher job and arrays of 8 cells (two: MaxArraySize is 6), against the
+    // sequential run.
     let (code, seq_out, err) = distill(dir, &["--headless", "--set", "experiment.name=sequential"]);
     assert_eq!(code, 0, "{seq_out}{err}");
     let sequential = numbers(&results(dir, "sequential"));
@@ -127,15 +130,26 @@ fn slurm_jobs_give_the_sequential_numbers_resume_after_scancel_and_say_why_a_tea
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("Watch them: distill-tui watch out/tiny"), "{out}");
     let ids = job_ids(&out);
-    assert_eq!(ids.len(), 2, "a teacher job and an array job: {out}");
-    assert!(out.contains(&format!("array job {}: 8 of 8 cells (--array=0-7%4", ids[1])), "{out}");
+    assert_eq!(ids.len(), 3, "a teacher job and two array jobs: {out}");
+    assert!(out.contains(&format!("array job {} (--array=0-5%4, cell = task id + 0)", ids[1])), "{out}");
+    assert!(out.contains(&format!("array job {} (--array=0-1%4, cell = task id + 6)", ids[2])), "{out}");
+    assert!(out.contains("8 of 8 cells submitted"), "{out}");
     let script = std::fs::read_to_string(dir.join("out/tiny/slurm/cells.sbatch")).unwrap();
-    assert!(script.contains("run-cell --index \"$SLURM_ARRAY_TASK_ID\""), "{script}");
+    assert!(
+        script.contains("run-cell --index \"$((SLURM_ARRAY_TASK_ID + ${DISTILL_TUI_CELL_OFFSET:-0}))\""),
+        "{script}"
+    );
+    assert!(script.contains("My Experiments/out/tiny/slurm/cell-%A_%a.out\""), "{script}");
+    let submitted: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/tiny/slurm/submitted.json")).unwrap()).unwrap();
+    assert_eq!(submitted["arrays"], serde_json::json!([ids[1], ids[2]]), "every job recorded: {submitted}");
     wait_for(&ids, dir);
     assert_eq!(numbers(&results(dir, "tiny")), sequential, "Slurm cells against the sequential run\n{}", logs(dir));
-    for i in 0..8 {
-        let log = dir.join(format!("out/tiny/slurm/cell-{}_{i}.out", ids[1]));
-        assert!(log.is_file(), "no output of task {i}");
+    for (array, tasks) in [(&ids[1], 0..6), (&ids[2], 0..2)] {
+        for i in tasks {
+            let log = dir.join(format!("out/tiny/slurm/cell-{array}_{i}.out"));
+            assert!(log.is_file(), "no output of task {array}_{i}");
+        }
     }
     let (code, out, _) = distill(dir, &["submit", "--slurm"]);
     assert_eq!(code, 0);
@@ -168,10 +182,28 @@ fn slurm_jobs_give_the_sequential_numbers_resume_after_scancel_and_say_why_a_tea
     assert_eq!(stopped["status"], "stopped", "SIGTERM stops the cell cleanly: {stopped}\n{}", logs(dir));
     let task_log = std::fs::read_to_string(dir.join(format!("out/slow/slurm/cell-{}_0.out", ids[1]))).unwrap();
     assert!(task_log.contains("SIGTERM"), "{task_log}");
-    let (code, out, err) = distill(dir, &args);
+    // Submitted again with a new time limit, after the cells' script was edited by hand: refused,
+    // saying what changed, until --keep-scripts; the unedited teacher script is rewritten.
+    let cells_script = dir.join("out/slow/slurm/cells.sbatch");
+    let edited = std::fs::read_to_string(&cells_script).unwrap() + "# my edit\n";
+    std::fs::write(&cells_script, &edited).unwrap();
+    let timed = [&args[..], &["--time", "30:00"]].concat();
+    let (code, out, err) = distill(dir, &timed);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("was edited by hand") && err.contains("+ #SBATCH --time=30:00"), "{err}");
+    assert!(err.contains("--keep-scripts") && err.contains("nothing was submitted"), "{err}");
+    let (code, out, err) = distill(dir, &[&timed[..], &["--keep-scripts"]].concat());
     assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Kept your edits of") && out.contains("Rewrote"), "{out}");
+    assert_eq!(std::fs::read_to_string(&cells_script).unwrap(), edited);
+    assert!(
+        std::fs::read_to_string(dir.join("out/slow/slurm/teacher.sbatch")).unwrap().contains("#SBATCH --time=30:00")
+    );
     assert!(out.contains("The teacher is ready; no teacher job."), "{out}");
-    assert!(out.contains("1 of 4 cells (--array=0%1"), "only the cancelled cell again: {out}");
+    assert!(
+        out.contains("(--array=0%1, cell = task id + 0)") && out.contains("1 of 4 cells"),
+        "only the cancelled cell again: {out}"
+    );
     wait_for(&job_ids(&out), dir);
     let resumed = results(dir, "slow");
     assert_eq!(numbers(&resumed), uninterrupted, "the resumed cell ends with the uninterrupted numbers\n{}", logs(dir));

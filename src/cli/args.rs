@@ -183,6 +183,10 @@ pub struct SubmitArgs {
     /// Print the scripts and the sbatch commands; write and submit nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Use the scripts in <experiment>/slurm/ as you edited them, although submit's own settings
+    /// (--time, --partition, ...) changed since it wrote them (submit says which).
+    #[arg(long)]
+    pub keep_scripts: bool,
     /// Where the jobs compute (auto: the node's GPU when the build has its backend, else the CPU).
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,

@@ -17,7 +17,7 @@ pub fn run(a: SubmitArgs) -> Result<i32> {
 /// `submit --slurm`: the experiment checked (and its Hub files downloaded), and the scripts'
 /// settings.
 fn request(a: SubmitArgs, exp: &Experiment) -> Result<crate::slurm::Submit> {
-    let cells = check_experiment(exp, &EngineOptions::new(HubSettings::from_env()))?;
+    let checked = check_experiment(exp, &EngineOptions::new(HubSettings::from_env()))?;
     let workdir = std::env::current_dir().map_err(|e| Error::Internal(format!("no current folder: {e}")))?;
     let settings = crate::slurm::script::ScriptSettings {
         job_name: exp.name.clone(),
@@ -30,5 +30,12 @@ fn request(a: SubmitArgs, exp: &Experiment) -> Result<crate::slurm::Submit> {
         program: crate::slurm::this_program()?.display().to_string(),
         args: super::spread::child_args(&a.config, a.backend),
     };
-    Ok(crate::slurm::Submit { settings, max_parallel: a.max_parallel, dry_run: a.dry_run, cells })
+    Ok(crate::slurm::Submit {
+        settings,
+        max_parallel: a.max_parallel,
+        dry_run: a.dry_run,
+        keep_scripts: a.keep_scripts,
+        cells: checked.cells,
+        teacher: checked.teacher,
+    })
 }

@@ -46,8 +46,16 @@ fn watch(dir: &Path) -> Result<i32> {
     let exit = crate::tui::app::watch(&rx, control.clone(), &signals);
     control.quit();
     drop(rx);
-    let _ = follower.join();
+    let left_paused = follower.join().unwrap_or_default();
     let exit = exit?;
+    if !left_paused.is_empty() {
+        print_out(&format!(
+            "{} stay paused, as this watch paused them ({}); `distill-tui watch {}` and p resume them.\n",
+            if left_paused.len() == 1 { "1 cell".to_string() } else { format!("{} cells", left_paused.len()) },
+            left_paused.join(", "),
+            dir.display()
+        ));
+    }
     if exit == crate::tui::app::MonitorExit::Try {
         let session = crate::playground::Session::of_experiment(dir)?;
         crate::playground::run(session, BackendChoice::Auto, HubSettings::from_env())?;

@@ -2,10 +2,6 @@
 //! records go (the teacher's into matrix.json, each cell's into its own record; results.json
 //! is merged from them after every write).
 
-use std::path::PathBuf;
-
-use sha2::{Digest, Sha256};
-
 use super::options::EngineOptions;
 use super::prepare::{Prepared, teacher_fingerprint};
 use crate::backend::shapes::ShapeLog;
@@ -18,7 +14,7 @@ use crate::ops::TrainBackend;
 use crate::report::results::Results;
 use crate::tokenize::Padding;
 use crate::workspace::cells::{write_matrix, write_record};
-use crate::workspace::layout::TEACHER_OUTPUTS_DIR;
+use crate::workspace::lock::Fence;
 use crate::workspace::results::publish;
 
 /// An experiment under way: what it was prepared with, where events go, and its results.
@@ -35,6 +31,9 @@ pub struct Matrix<'a, B: TrainBackend> {
     pub events: Events,
     pub control: &'a Control,
     pub results: Results,
+    /// The lock this process writes under now (the experiment folder's while the teacher runs,
+    /// a cell's while it trains): checked before each write.
+    pub fence: Option<Fence>,
 }
 
 /// What every part of a run shares: the experiment and how it was asked to run, the backend
@@ -55,7 +54,19 @@ impl<'a, B: TrainBackend> Matrix<'a, B> {
         let Env { exp, info, device, events, control, .. } = env;
         let padding = info.padding(&p.config, exp.data.max_length);
         let shapes = ShapeLog::new(info.name.compiles_kernels());
-        Self { exp, p, config, padding, backend: info.name, shapes, device, events: events.clone(), control, results }
+        Self {
+            exp,
+            p,
+            config,
+            padding,
+            backend: info.name,
+            shapes,
+            device,
+            events: events.clone(),
+            control,
+            results,
+            fence: None,
+        }
     }
 
     /// Progress of `phase` (of `run`, when it belongs to one).
@@ -65,30 +76,34 @@ impl<'a, B: TrainBackend> Matrix<'a, B> {
 
     /// Writes the plan and the teacher's record, then the merged results.
     pub fn save_teacher(&self) -> Result<()> {
+        self.check_fence()?;
         write_matrix(&self.exp.dir, &self.results)?;
         publish(&self.exp.dir).map(|_| ())
     }
 
+    /// Whether this process may still write (it holds its lock).
+    pub fn check_fence(&self) -> Result<()> {
+        self.fence.as_ref().map_or(Ok(()), Fence::check)
+    }
+
     /// Writes the record of the cell at `index` of the results' runs, then the merged results.
     pub fn save_cell(&self, index: usize, folder: &str) -> Result<()> {
+        self.check_fence()?;
         write_record(&self.exp.dir, folder, &self.results.runs[index])?;
         publish(&self.exp.dir).map(|_| ())
     }
 
-    /// Where the teacher's outputs on the training set are saved: one file per teacher (its
-    /// fine-tune's fingerprint and weights), data, padding and backend.
-    pub fn teacher_outputs_path(&self) -> PathBuf {
+    /// What decides the teacher's outputs on the training set: the teacher (its fine-tune's
+    /// fingerprint and weights), the data, the padding and the backend. One file each.
+    pub fn teacher_outputs_key(&self) -> serde_json::Value {
         let weights = std::fs::metadata(&self.p.files.weights).map(|m| m.len()).unwrap_or(0);
-        let key = serde_json::json!({
+        serde_json::json!({
             "teacher": teacher_fingerprint(self.exp, &self.p),
             "teacher_weights": [self.p.files.weights.display().to_string(), weights],
             "train": [self.p.train.source.clone(), self.p.train.len(), self.p.train.lengths().iter().sum::<usize>()],
             "padding": format!("{:?}", self.padding),
             "backend": self.backend.as_str(),
             "cls": self.exp.training.cosine_target == CosineTarget::ClsHidden,
-        });
-        let digest = Sha256::digest(key.to_string().as_bytes());
-        let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        self.exp.dir.join(TEACHER_OUTPUTS_DIR).join(format!("{hex}.bin"))
+        })
     }
 }

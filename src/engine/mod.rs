@@ -12,4 +12,4 @@ mod students;
 mod teacher;
 
 pub use options::{EngineOptions, Launch, Scope};
-pub use runner::{check_experiment, run_experiment};
+pub use runner::{Checked, check_experiment, run_experiment};

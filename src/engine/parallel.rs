@@ -15,7 +15,8 @@ use crate::events::{Event, LogTail, RunStatus};
 use crate::ops::TrainBackend;
 use crate::workspace::cells::{read_record, write_record};
 use crate::workspace::control::{Request, request};
-use crate::workspace::layout::{EVENTS_LOG, PROCESS_LOG, cell_dir};
+use crate::workspace::layout::{EVENTS_LOG, LOCK_FILE, PROCESS_LOG, cell_dir};
+use crate::workspace::lock::HeldLock;
 
 /// A cell running in a child process.
 struct Running<'s> {
@@ -39,13 +40,14 @@ impl<B: TrainBackend> Matrix<'_, B> {
                 waiting.push_back(cell);
             }
         }
-        let mut running: Vec<Running> = Vec::new();
+        let mut children = Children(Vec::new());
+        let running = &mut children.0;
         let mut free: Vec<usize> = (0..launch.lanes.len()).rev().collect();
         let (mut paused, mut stopping) = (false, false);
         loop {
             if self.control.quit_requested() && !stopping {
                 stopping = true;
-                for r in &running {
+                for r in running.iter() {
                     // SAFETY: signalling our own child by its pid.
                     unsafe { libc::kill(r.child.id() as libc::pid_t, libc::SIGTERM) };
                 }
@@ -53,7 +55,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
             if self.control.is_paused() != paused {
                 paused = self.control.is_paused();
                 let what = if paused { Request::Pause } else { Request::Run };
-                for r in &running {
+                for r in running.iter() {
                     let _ = request(&self.exp.dir, &r.cell.folder, what);
                 }
             }
@@ -67,7 +69,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
                 let (cell, lane) = (waiting.pop_front().expect("not empty"), free.pop().expect("not empty"));
                 running.push(self.start_child(cell, lane, launch)?);
             }
-            for r in &mut running {
+            for r in running.iter_mut() {
                 for event in r.tail.poll() {
                     // The child's plan and end are its own; this process sends the matrix's.
                     if !matches!(event, Event::Plan { .. } | Event::Finished { .. }) {
@@ -122,6 +124,22 @@ impl<B: TrainBackend> Matrix<'_, B> {
             }
             None => {}
         }
+        // The child stops (SIGTERM: after its step, its checkpoint written) when this process dies,
+        // however it dies: no cell trains on without a parent to follow it.
+        let parent = std::process::id();
+        // SAFETY: between fork and exec only async-signal-safe calls (prctl, getppid, _exit).
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent died before the line above: its signal will never come.
+                if libc::getppid() as u32 != parent {
+                    libc::_exit(143);
+                }
+                Ok(())
+            });
+        }
         let child = cmd
             .spawn()
             .map_err(|e| Error::Internal(format!("cannot start {} for a cell: {e}", launch.program.display())))?;
@@ -139,37 +157,99 @@ impl<B: TrainBackend> Matrix<'_, B> {
         Ok(Running { cell, child, lane, tail })
     }
 
-    /// Records a child's end: its cell's record is the child's, unless the child died without
-    /// ending its run (a crash: the cell failed; a stop by signal: stopped, and it resumes).
+    /// Records a child's end. Its cell's record is the child's own when it ended its run, was
+    /// stopped (SIGTERM, SIGINT) or refused its input (exit code 2: the error is in its
+    /// process.log, and the record is left as it was). A child that died otherwise (a crash, the
+    /// OOM killer) leaves its cell crashed: this process takes the dead child's lock and says so in
+    /// the record, and a rerun resumes the cell.
     fn child_ended(&mut self, cell: &Cell, status: std::process::ExitStatus) -> Result<()> {
         let record = read_record(&self.exp.dir, &cell.folder);
-        let ended = record.as_ref().is_some_and(|r| {
-            matches!(r.record.status, RunStatus::Done | RunStatus::Skipped | RunStatus::Failed | RunStatus::Stopped)
-        });
-        if let Some(r) = record {
-            self.results.runs[cell.index] = r;
+        if let Some(r) = &record {
+            self.results.runs[cell.index] = r.clone();
         }
-        if ended && status.success() || status.code() == Some(143) || status.code() == Some(130) {
-            return Ok(());
+        let log = cell_dir(&self.exp.dir, &cell.folder).join(PROCESS_LOG);
+        let ended = record.as_ref().is_some_and(|r| r.record.status.ended() || r.record.status == RunStatus::Stopped);
+        match status.code() {
+            Some(0) if ended => return Ok(()),
+            Some(143) | Some(130) => return Ok(()),
+            Some(2) => {
+                self.events.warn(format!(
+                    "{} (seed {}): its process refused to run it: {}",
+                    cell.strategy.name,
+                    cell.seed,
+                    last_error(&log).unwrap_or_else(|| format!("see {}", log.display()))
+                ));
+                return Ok(());
+            }
+            _ => {}
         }
         let how = match (status.code(), std::os::unix::process::ExitStatusExt::signal(&status)) {
             (Some(code), _) => format!("exited with code {code}"),
+            (None, Some(9)) => "was killed (signal 9: the OOM killer, or kill -9)".to_string(),
             (None, Some(sig)) => format!("was killed by signal {sig}"),
             _ => "ended".to_string(),
         };
-        let log = cell_dir(&self.exp.dir, &cell.folder).join(PROCESS_LOG);
-        let reason = format!("its process {how}; see {}", log.display());
+        let reason = format!("its process {how}; see {}; a rerun resumes it", log.display());
+        // The child is gone, so its lock is stale: taken, the record written under it, released.
+        let lock = match HeldLock::take(&cell_dir(&self.exp.dir, &cell.folder).join(LOCK_FILE)) {
+            Ok(lock) => lock,
+            Err(e) => {
+                self.events.warn(format!(
+                    "{} (seed {}): {reason}; its record is left as it is: {e}",
+                    cell.strategy.name, cell.seed
+                ));
+                return Ok(());
+            }
+        };
         let r = &mut self.results.runs[cell.index].record;
-        r.status = RunStatus::Failed;
+        if r.status.ended() {
+            return Ok(());
+        }
+        r.status = RunStatus::Crashed;
         r.reason = Some(reason.clone());
+        lock.check()?;
         write_record(&self.exp.dir, &cell.folder, &self.results.runs[cell.index])?;
+        drop(lock);
         let seconds = self.results.runs[cell.index].record.seconds;
         self.events.send(Event::RunEnded {
             run: cell.run_id,
-            status: RunStatus::Failed,
+            status: RunStatus::Crashed,
             reason: Some(reason),
             seconds,
         });
         Ok(())
+    }
+}
+
+/// The last line of a child's output that says `error:`, if any (read from its end, bounded).
+fn last_error(log: &std::path::Path) -> Option<String> {
+    let text = crate::input_file::read_tail(log, 64 << 10).ok()?;
+    text.lines().rev().find(|l| l.starts_with("error: ")).map(|l| l.trim_start_matches("error: ").to_string())
+}
+
+/// The children running cells: each is sent SIGTERM when this goes out of scope while it still
+/// runs (an error in the parent's loop, a panic), and waited for, so that no cell is left
+/// training without a parent to follow it.
+struct Children<'s>(Vec<Running<'s>>);
+
+impl Drop for Children<'_> {
+    fn drop(&mut self) {
+        for r in &mut self.0 {
+            if matches!(r.child.try_wait(), Ok(None)) {
+                // SAFETY: signalling our own child by its pid.
+                unsafe { libc::kill(r.child.id() as libc::pid_t, libc::SIGTERM) };
+            }
+        }
+        // Each stops after its current step and writes its checkpoint; a minute at most, then killed.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        for r in &mut self.0 {
+            while matches!(r.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if matches!(r.child.try_wait(), Ok(None)) {
+                let _ = r.child.kill();
+                let _ = r.child.wait();
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ use burn::module::{AutodiffModule, Module};
 
 use super::matrix::{Env, Matrix};
 use super::options::{EngineOptions, Scope};
-use super::prepare::{Prepared, plan_labels, prepare, task_labels};
+use super::prepare::{Prepared, plan_labels, prepare, task_labels, teacher_fingerprint};
 use super::students::{Cell, cells};
 use super::teacher::load_teacher;
 use crate::backend::shapes::list;
@@ -55,6 +55,7 @@ pub fn run_experiment<B: TrainBackend>(
     let (cells, runs) = student_cells(exp, &p, &teacher, &config, previous.as_ref());
     let results = Results { runs, ..initial_results(exp, &p, info, &config, teacher.num_params()) };
     let mut m = Matrix::new(Env { exp, opts, info, device, events, control }, p, config, results);
+    m.fence = Some(workspace.fence());
     // Runs that ended earlier are in before the first write, so no crash can lose them.
     m.adopt_ended(&cells)?;
     m.save_teacher()?;
@@ -83,10 +84,17 @@ pub fn run_experiment<B: TrainBackend>(
 /// Checks everything a run would (the teacher's files and config, the plan, the data: those
 /// from the Hub are downloaded into its cache), and that the experiment folder, if it exists,
 /// was started with this configuration; touches nothing. Returns the number of cells.
-pub fn check_experiment(exp: &Experiment, opts: &EngineOptions) -> Result<usize> {
+pub fn check_experiment(exp: &Experiment, opts: &EngineOptions) -> Result<Checked> {
     let p = prepare(exp, opts, &Events::none())?;
     started_here(exp)?;
-    Ok(exp.seeds.len() * p.plan.len())
+    Ok(Checked { cells: exp.seeds.len() * p.plan.len(), teacher: teacher_fingerprint(exp, &p) })
+}
+
+/// What [`check_experiment`] found: the number of cells, and the teacher's fingerprint (what
+/// its saved outputs are recorded under).
+pub struct Checked {
+    pub cells: usize,
+    pub teacher: serde_json::Value,
 }
 
 /// Every student cell, and the results each starts from (an earlier result, or pending).
@@ -280,7 +288,8 @@ impl<B: TrainBackend> Matrix<'_, B> {
         if self.results.teacher.record.status == crate::events::RunStatus::Skipped {
             return self.teacher_outputs(teacher);
         }
-        let path = self.teacher_outputs_path();
+        let key = self.teacher_outputs_key();
+        let path = crate::workspace::teacher_outputs::outputs_path(&self.exp.dir, &key);
         if let Some(saved) = TeacherOutputs::load(&path, self.p.train.len()) {
             self.events.info(format!("teacher outputs read from {}", path.display()));
             return Ok(Some(saved));
@@ -288,6 +297,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
         let Some(outputs) = self.teacher_outputs(teacher)? else { return Ok(None) };
         std::fs::create_dir_all(path.parent().expect("in a folder")).map_err(|e| Error::io(&path, e))?;
         outputs.save(&path)?;
+        crate::workspace::teacher_outputs::save_key(&path, &key)?;
         Ok(Some(outputs))
     }
 

@@ -84,7 +84,7 @@ fn finished_earlier(previous: Option<&Results>, dir: &Path, run: &PlannedRun, se
     let ended = match r.record.status {
         RunStatus::Done => r.record.checkpoint.as_ref().is_some_and(|c| dir.join(c).join(WEIGHTS).is_file()),
         RunStatus::Skipped | RunStatus::Failed => true,
-        RunStatus::Pending | RunStatus::Running | RunStatus::Stopped => false,
+        RunStatus::Pending | RunStatus::Running | RunStatus::Stopped | RunStatus::Crashed => false,
     };
     ended.then(|| r.clone())
 }
@@ -120,14 +120,24 @@ impl<B: TrainBackend> Matrix<'_, B> {
             }
             Err(e) => return Err(e),
         };
+        // Whether the cell is still to do is decided only now, holding its lock: another process
+        // may have ended it since this one planned the matrix.
+        if let Some(record) = read_record(&self.exp.dir, &cell.folder).filter(|r| r.record.status.ended()) {
+            self.results.runs[cell.index] = record;
+            self.replay(cell);
+            return Ok(());
+        }
         let cell_events = self.events.logging_to(&dir.join(EVENTS_LOG))?;
         if let Some(why) = &lock.took_over {
             cell_events.info(format!("took over the cell's lock, left behind: {why}"));
         }
         let events = std::mem::replace(&mut self.events, cell_events);
-        let (exp_dir, control) = (self.exp.dir.clone(), self.control);
-        let outcome = with_control_file(&exp_dir, &cell.folder, control, || self.run_student(cell, teacher, signal));
+        let fence = self.fence.replace(lock.fence());
+        let (exp_dir, control, lost) = (self.exp.dir.clone(), self.control, lock.lost());
+        let outcome =
+            with_control_file(&exp_dir, &cell.folder, control, &lost, || self.run_student(cell, teacher, signal));
         self.events = events;
+        self.fence = fence;
         drop(lock);
         outcome
     }
@@ -174,9 +184,11 @@ impl<B: TrainBackend> Matrix<'_, B> {
 
     /// Trains a student, keeping its row of results.json current after every epoch.
     fn train_student(&mut self, student: BertClassifier<B>, cell: &Cell, job: RunJob<'_, B>) -> Result<RunOutcome<B>> {
-        let (results, dir, index) = (&mut self.results, &self.exp.dir, cell.index);
+        let (results, dir, index, fence) = (&mut self.results, &self.exp.dir, cell.index, &self.fence);
         let ctx = self.p.run_context::<B>(&self.events, self.control, &self.shapes, self.device);
         train_run::<B>(student, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, seconds| {
+            // The epoch's checkpoint follows only a record written under the lock.
+            fence.as_ref().map_or(Ok(()), |f| f.check())?;
             let r = &mut results.runs[index].record;
             r.set_epochs(records, &ev.correct);
             r.seconds = seconds;
@@ -193,10 +205,13 @@ impl<B: TrainBackend> Matrix<'_, B> {
         config: &BertConfig,
         ck: &RunCheckpoint,
     ) -> Result<()> {
+        if outcome.status == RunStatus::Done {
+            self.check_fence()?;
+            save_folder(&self.exp.dir.join(&cell.folder), config, &outcome.model, &self.p.files, &self.p.tokenizer)?;
+        }
         let r = &mut self.results.runs[cell.index].record;
         r.set_end(outcome.status, outcome.reason.clone(), outcome.seconds, outcome.resumed_from);
         if outcome.status == RunStatus::Done {
-            save_folder(&self.exp.dir.join(&cell.folder), config, &outcome.model, &self.p.files, &self.p.tokenizer)?;
             r.checkpoint = Some(cell.folder.clone());
         }
         self.save_cell(cell.index, &cell.folder)?;

@@ -151,7 +151,9 @@ impl<B: TrainBackend> Matrix<'_, B> {
         let ctx = self.p.run_context::<B>(&self.events, self.control, &self.shapes, self.device);
         let job = RunJob { id: 0, settings: &s, teacher: TeacherSignal::None, checkpoint: Some(&ck) };
         // The run's active seconds, earlier invocations included (a resumed run goes on counting).
+        let fence = &self.fence;
         let outcome = train_run::<B>(teacher, &ctx, job, &mut |records: &[EpochRecord], ev: &Evaluation, seconds| {
+            fence.as_ref().map_or(Ok(()), |f| f.check())?;
             let t = &mut results.teacher.record;
             t.set_epochs(records, &ev.correct);
             t.seconds = seconds;
@@ -171,6 +173,7 @@ impl<B: TrainBackend> Matrix<'_, B> {
         let mut model = outcome.model;
         match outcome.status {
             RunStatus::Done => {
+                self.check_fence()?;
                 save_folder(&dir, &self.config, &model, &self.p.files, &self.p.tokenizer)?;
                 let record = serde_json::json!({
                     "fingerprint": teacher_fingerprint(exp, &self.p),

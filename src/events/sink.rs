@@ -27,12 +27,31 @@ impl Events {
 
     /// The same events, also appended to `path` as JSON lines (`{"t": unix seconds, "event":
     /// kind, ...}`). Append-only: after a crash, only its last line can be incomplete.
+    ///
+    /// The log is a file other processes read and anyone with access to the folder could replace:
+    /// a link there is not followed, and what is opened must be a regular file (a FIFO would block
+    /// the engine on its first line). Either is an error naming the file.
     pub fn logging_to(&self, path: &Path) -> crate::error::Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let not_a_log = |what: &str| {
+            crate::error::Error::Input(format!(
+                "{}: {what}, not an event log; remove it (distill-tui writes its log there)",
+                path.display()
+            ))
+        };
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(path)
-            .map_err(|e| crate::error::Error::io(path, e))?;
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => not_a_log("is a link"),
+                Some(libc::ENXIO) => not_a_log("is a pipe"),
+                _ => crate::error::Error::io(path, e),
+            })?;
+        if !file.metadata().map_err(|e| crate::error::Error::io(path, e))?.file_type().is_file() {
+            return Err(not_a_log("is not a regular file"));
+        }
         Ok(Self { tx: self.tx.clone(), log: Some(Arc::new(Mutex::new(std::io::LineWriter::new(file)))) })
     }
 

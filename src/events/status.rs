@@ -26,7 +26,11 @@ pub enum RunStatus {
     Stopped,
     Done,
     Skipped,
+    /// Ended by its own input (a diverging loss): final.
     Failed,
+    /// Its process died without ending it (a crash, the OOM killer, a lost node): rerunning
+    /// resumes it from its last checkpoint, as Slurm requeues a task.
+    Crashed,
 }
 
 impl RunStatus {
@@ -38,7 +42,14 @@ impl RunStatus {
             RunStatus::Done => "done",
             RunStatus::Skipped => "skipped",
             RunStatus::Failed => "failed",
+            RunStatus::Crashed => "crashed",
         }
+    }
+
+    /// Done, skipped or failed: nothing more will be done for it. Stopped and crashed runs resume
+    /// when rerun; pending and running ones are not over.
+    pub fn ended(self) -> bool {
+        matches!(self, RunStatus::Done | RunStatus::Skipped | RunStatus::Failed)
     }
 }
 

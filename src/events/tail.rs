@@ -9,6 +9,10 @@ use super::Event;
 
 /// Lines longer than this are no event this program wrote: they are dropped.
 const MAX_LINE: usize = 4 << 20;
+/// At most this much is read in one poll (a log written faster is caught up over several).
+const MAX_POLL: u64 = 16 << 20;
+/// A log larger than this is no log of this program's (a real run's is a few MB): not read.
+const MAX_LOG: u64 = 1 << 30;
 
 /// The new events of one log, poll after poll.
 #[derive(Debug)]
@@ -30,9 +34,16 @@ impl LogTail {
     /// The events whose lines were completed since the last poll, in order. A missing file has
     /// none yet; one that shrank was replaced and is read from its start; a line that is not
     /// an event (another version's, or torn by a crash and followed by more) is skipped.
+    ///
+    /// Only a regular file is read (a FIFO, a device or a folder where the log belongs is not
+    /// opened for reading at all), at most `MAX_POLL` bytes a poll, and not at all when larger
+    /// than `MAX_LOG`.
     pub fn poll(&mut self) -> Vec<Event> {
-        let Ok(mut file) = std::fs::File::open(&self.path) else { return vec![] };
+        let Ok(mut file) = crate::input_file::open(&self.path, false) else { return vec![] };
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len > MAX_LOG {
+            return vec![];
+        }
         if len < self.offset {
             self.offset = 0;
             self.partial.clear();
@@ -41,7 +52,7 @@ impl LogTail {
             return vec![];
         }
         let mut bytes = Vec::new();
-        let Ok(n) = file.take(len - self.offset).read_to_end(&mut bytes) else { return vec![] };
+        let Ok(n) = file.take((len - self.offset).min(MAX_POLL)).read_to_end(&mut bytes) else { return vec![] };
         self.offset += n as u64;
         self.partial.extend_from_slice(&bytes);
         let Some(end) = self.partial.iter().rposition(|&b| b == b'\n') else {

@@ -112,8 +112,15 @@ pub fn run(session: Session, backend: BackendChoice, hub: HubSettings) -> Result
     let _ = ratatui::try_restore();
     drop(req_tx);
     drop(rep_rx);
-    // The backend could not start (no GPU driver, say): that is the error to show.
-    if let Ok(Err(e)) = thread.join() {
+    // The backend could not start (no GPU driver, say): that is the error to show. A worker still
+    // loading a model is not waited for: leaving is at once, and the process ends with it.
+    let started = std::time::Instant::now();
+    while !thread.is_finished() && started.elapsed() < Duration::from_millis(300) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if thread.is_finished()
+        && let Ok(Err(e)) = thread.join()
+    {
         return Err(e);
     }
     outcome
@@ -136,7 +143,10 @@ fn event_loop(
             terminal.draw(|f| view::draw(f, state)).map_err(|e| Error::Internal(format!("cannot draw: {e}")))?;
             dirty = false;
         }
-        if event::poll(Duration::from_millis(50)).map_err(|e| Error::Internal(format!("terminal: {e}")))? {
+        // Every key already typed (a paste is many) before the next drawing.
+        let mut wait = Duration::from_millis(50);
+        while event::poll(wait).map_err(|e| Error::Internal(format!("terminal: {e}")))? {
+            wait = Duration::ZERO;
             match event::read().map_err(|e| Error::Internal(format!("terminal: {e}")))? {
                 TermEvent::Key(k) if k.kind == KeyEventKind::Press => {
                     if let Some(req) = state.key(k) {
@@ -146,6 +156,9 @@ fn event_loop(
                 }
                 TermEvent::Resize(..) => dirty = true,
                 _ => {}
+            }
+            if state.quit {
+                break;
             }
         }
     }

@@ -27,6 +27,9 @@ pub enum RowStatus {
     Failed(String),
 }
 
+/// The longest input line, in characters.
+pub const MAX_INPUT: usize = 4000;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct TryState {
     /// The experiment (or "models"), for the title.
@@ -112,8 +115,12 @@ impl TryState {
             KeyCode::Char('c') if ctrl => self.quit = true,
             KeyCode::Esc => self.quit = true,
             KeyCode::Char('u') if ctrl => self.inputs[self.field].clear(),
+            // A paragraph pasted into the line stops at MAX_INPUT characters: far more than a
+            // model reads (512 tokens), and the line stays quick to edit and draw.
             KeyCode::Char(c) if !ctrl => {
-                self.inputs[self.field].push(c);
+                if self.inputs[self.field].chars().count() < MAX_INPUT {
+                    self.inputs[self.field].push(c);
+                }
                 self.recalled = None;
             }
             KeyCode::Backspace => {
@@ -198,6 +205,18 @@ mod tests {
             error: None,
         };
         vec![row("Teacher"), row("Odd Layer")]
+    }
+
+    #[test]
+    fn a_pasted_paragraph_stops_at_the_cap() {
+        let mut s = TryState::new("x".into(), false, ["sentence".into(), String::new()], rows());
+        let paragraph = "a long and winding review. ".repeat(1000);
+        typed(&mut s, &paragraph);
+        assert_eq!(s.inputs[0].chars().count(), MAX_INPUT);
+        assert!(paragraph.starts_with(&s.inputs[0]));
+        s.key(key(KeyCode::Backspace));
+        typed(&mut s, "!");
+        assert!(s.inputs[0].ends_with('!'), "still editable at the cap");
     }
 
     #[test]

@@ -50,14 +50,20 @@ fn input(f: &mut Frame, area: Rect, s: &TryState, i: usize) {
     let block = Block::default().borders(Borders::ALL).border_style(style).title(format!(" {} ", s.input_names[i]));
     let inner = area.width.saturating_sub(3) as usize;
     let text = &s.inputs[i];
-    // The end of a long line stays in view, where the typing is.
+    // The end of a long line stays in view, where the typing is: as many of its last characters
+    // as fit (one pass from the end, so a pasted paragraph costs no more than its length).
     let shown: String = {
-        let chars: Vec<char> = text.chars().collect();
-        let mut start = 0;
-        while width(&chars[start..].iter().collect::<String>()) > inner && start < chars.len() {
-            start += 1;
-        }
-        chars[start..].iter().collect()
+        use unicode_width::UnicodeWidthChar;
+        let mut used = 0;
+        let tail: Vec<char> = text
+            .chars()
+            .rev()
+            .take_while(|c| {
+                used += c.width().unwrap_or(0);
+                used <= inner
+            })
+            .collect();
+        tail.into_iter().rev().collect()
     };
     let mut spans = vec![Span::raw(shown)];
     if active {

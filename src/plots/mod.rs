@@ -41,7 +41,8 @@ pub fn write(dir: &Path, results: &Results) -> Result<Vec<PathBuf>> {
         })?;
         let png = out.join(format!("{stem}.png"));
         // The PNG encoder picks the format from the extension: the temporary name keeps it.
-        let tmp = out.join(format!(".{stem}.tmp-{}.png", std::process::id()));
+        let tmp = out.join(crate::atomic::temporary_name(&format!("{stem}.png")));
+        std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(|e| Error::io(&png, e))?;
         let root = BitMapBackend::new(&tmp, draw::SIZE).into_drawing_area();
         let drawn_png = plot(stem, &root, &data).map_err(|e| drawn(what, &png, e));
         drop(root);

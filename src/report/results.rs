@@ -148,7 +148,7 @@ impl Results {
     /// Whether the teacher and every run have ended: done, skipped or failed (not stopped,
     /// which resumes).
     pub fn all_ended(&self) -> bool {
-        let ended = |s: RunStatus| matches!(s, RunStatus::Done | RunStatus::Skipped | RunStatus::Failed);
+        let ended = RunStatus::ended;
         ended(self.teacher.record.status) && self.runs.iter().all(|r| ended(r.record.status))
     }
 

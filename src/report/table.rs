@@ -47,7 +47,14 @@ impl Row {
             return String::new();
         }
         let mut counts: Vec<String> = Vec::new();
-        for s in [RunStatus::Running, RunStatus::Stopped, RunStatus::Pending, RunStatus::Skipped, RunStatus::Failed] {
+        for s in [
+            RunStatus::Running,
+            RunStatus::Stopped,
+            RunStatus::Crashed,
+            RunStatus::Pending,
+            RunStatus::Skipped,
+            RunStatus::Failed,
+        ] {
             let n = self.runs.iter().filter(|r| r.record.status == s).count();
             if n > 0 {
                 counts.push(if self.runs.len() == 1 { s.as_str().to_string() } else { format!("{n} {}", s.as_str()) });

@@ -75,13 +75,13 @@ pub fn final_text(results: &Results, results_md: &Path, width: Option<usize>) ->
 fn resume_hint(results: &Results) -> Option<String> {
     use crate::events::RunStatus;
     let mut parts = Vec::new();
-    if matches!(results.teacher.record.status, RunStatus::Stopped | RunStatus::Running) {
+    if matches!(results.teacher.record.status, RunStatus::Stopped | RunStatus::Running | RunStatus::Crashed) {
         parts.push("the teacher's fine-tune stopped".to_string());
     }
     let stopped: Vec<String> = results
         .runs
         .iter()
-        .filter(|r| matches!(r.record.status, RunStatus::Stopped | RunStatus::Running))
+        .filter(|r| matches!(r.record.status, RunStatus::Stopped | RunStatus::Running | RunStatus::Crashed))
         .map(|r| format!("{} (seed {})", r.name, r.seed))
         .collect();
     if !stopped.is_empty() {

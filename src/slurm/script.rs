@@ -28,17 +28,49 @@ pub fn quote(word: &str) -> String {
     if plain { word.to_string() } else { format!("'{}'", word.replace('\'', r"'\''")) }
 }
 
-fn header(s: &ScriptSettings, what: &str, output: &Path) -> String {
+/// A value for an `#SBATCH` line, as sbatch reads those lines: whitespace splits them into
+/// arguments, single or double quotes group, a backslash escapes the next character, and an
+/// unquoted `#` starts a comment. A plain value is written as it is; any other in double quotes,
+/// its backslashes and double quotes escaped. A line end cannot be written (it would end the
+/// `#SBATCH` line and make the rest a shell command on the compute node): refused, naming `what`.
+pub fn sbatch_value(value: &str, what: &str) -> Result<String, String> {
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "{what} {value:?} holds a control character ({c:?}), which an #SBATCH line cannot carry; give it without"
+        ));
+    }
+    let plain = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+    Ok(if plain { value.to_string() } else { format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")) })
+}
+
+/// `path` as a Slurm filename pattern: `%` is Slurm's (`%j`, `%A`, `%a`), so a `%` of the folder
+/// is doubled; a backslash would turn the patterns off and is refused.
+fn output_pattern(dir: &Path, file: &str) -> Result<String, String> {
+    let dir = dir.display().to_string();
+    if dir.contains('\\') {
+        return Err(format!(
+            "the folder {dir:?} holds a backslash, which Slurm reads in --output as \"no patterns\"; use another folder"
+        ));
+    }
+    Ok(format!("{}/{file}", dir.replace('%', "%%")))
+}
+
+fn header(s: &ScriptSettings, what: &str, output: &str) -> Result<String, String> {
     let mut h = String::from("#!/bin/bash\n");
     h.push_str(&format!("# distill-tui: {what}. Written by `distill-tui submit --slurm`; edit freely\n"));
-    h.push_str("# (module loads, a container, the environment); a rerun of submit keeps your edits.\n");
-    h.push_str(&format!("#SBATCH --job-name={}\n", s.job_name));
-    h.push_str(&format!("#SBATCH --output={}\n", output.display()));
+    h.push_str("# (module loads, a container, the environment): submit keeps your edits, and says so\n");
+    h.push_str("# when its own settings change (--time, --partition, ...).\n");
+    let line = |h: &mut String, option: &str, value: &str| -> Result<(), String> {
+        h.push_str(&format!("#SBATCH --{option}={}\n", sbatch_value(value, &format!("--{option}"))?));
+        Ok(())
+    };
+    line(&mut h, "job-name", &s.job_name)?;
+    line(&mut h, "output", output)?;
     if let Some(p) = &s.partition {
-        h.push_str(&format!("#SBATCH --partition={p}\n"));
+        line(&mut h, "partition", p)?;
     }
     if let Some(t) = &s.time {
-        h.push_str(&format!("#SBATCH --time={t}\n"));
+        line(&mut h, "time", t)?;
     }
     if s.gpus_per_cell > 0 {
         h.push_str(&format!("#SBATCH --gres=gpu:{}\n", s.gpus_per_cell));
@@ -49,7 +81,7 @@ fn header(s: &ScriptSettings, what: &str, output: &Path) -> String {
     // A preempted or requeued task starts again, and the cell resumes from its checkpoint.
     h.push_str("#SBATCH --requeue\n");
     for a in &s.sbatch_args {
-        h.push_str(&format!("#SBATCH {a}\n"));
+        h.push_str(&format!("#SBATCH {}\n", sbatch_value(a, "--sbatch-arg")?));
     }
     h.push_str("set -euo pipefail\n");
     h.push_str(&format!("cd {}\n", quote(&s.workdir)));
@@ -58,7 +90,7 @@ fn header(s: &ScriptSettings, what: &str, output: &Path) -> String {
     if let Ok(home) = std::env::var("HF_HOME") {
         h.push_str(&format!("export HF_HOME={}\n", quote(&home)));
     }
-    h
+    Ok(h)
 }
 
 fn command(s: &ScriptSettings, sub: &[&str]) -> String {
@@ -69,14 +101,18 @@ fn command(s: &ScriptSettings, sub: &[&str]) -> String {
 }
 
 /// The teacher job: fine-tunes the teacher and saves its outputs.
-pub fn teacher_script(s: &ScriptSettings, slurm_dir: &Path) -> String {
-    header(s, "the teacher's fine-tune and outputs", &slurm_dir.join("teacher-%j.out")) + &command(s, &["run-teacher"])
+pub fn teacher_script(s: &ScriptSettings, slurm_dir: &Path) -> Result<String, String> {
+    let output = output_pattern(slurm_dir, "teacher-%j.out")?;
+    Ok(header(s, "the teacher's fine-tune and outputs", &output)? + &command(s, &["run-teacher"]))
 }
 
-/// The array job: one task per cell, the task id is the cell's index.
-pub fn cells_script(s: &ScriptSettings, slurm_dir: &Path) -> String {
-    header(s, "one cell of the matrix per array task", &slurm_dir.join("cell-%A_%a.out"))
-        + &command(s, &["run-cell", "--index", "\"$SLURM_ARRAY_TASK_ID\""])
+/// The array job: one task per cell, the cell's index the task id plus the array's offset
+/// (`DISTILL_TUI_CELL_OFFSET`, set by submit when a matrix has more cells than Slurm's
+/// MaxArraySize allows in one array).
+pub fn cells_script(s: &ScriptSettings, slurm_dir: &Path) -> Result<String, String> {
+    let output = output_pattern(slurm_dir, "cell-%A_%a.out")?;
+    Ok(header(s, "one cell of the matrix per array task", &output)?
+        + &command(s, &["run-cell", "--index", "\"$((SLURM_ARRAY_TASK_ID + ${DISTILL_TUI_CELL_OFFSET:-0}))\""]))
 }
 
 #[cfg(test)]
@@ -106,7 +142,7 @@ mod tests {
             program: "/home/me/bin/distill-tui".into(),
             args: vec!["--config".into(), "experiments.toml".into(), "--set".into(), "seeds=[1, 2]".into()],
         };
-        let text = cells_script(&s, Path::new("/home/me/exp/checkpoints/tiny/slurm"));
+        let text = cells_script(&s, Path::new("/home/me/exp/checkpoints/tiny/slurm")).unwrap();
         for line in [
             "#SBATCH --output=/home/me/exp/checkpoints/tiny/slurm/cell-%A_%a.out",
             "#SBATCH --partition=gpu",
@@ -117,10 +153,42 @@ mod tests {
             "#SBATCH --account=nlp",
             "cd /home/me/exp",
             "export HF_HUB_OFFLINE=1",
-            "exec /home/me/bin/distill-tui run-cell --index \"$SLURM_ARRAY_TASK_ID\" --config experiments.toml --set 'seeds=[1, 2]'",
+            "exec /home/me/bin/distill-tui run-cell --index \"$((SLURM_ARRAY_TASK_ID + ${DISTILL_TUI_CELL_OFFSET:-0}))\" --config experiments.toml --set 'seeds=[1, 2]'",
         ] {
             assert!(text.lines().any(|l| l == line), "no line {line:?} in\n{text}");
         }
         assert!(text.starts_with("#!/bin/bash\n"));
+    }
+
+    #[test]
+    fn sbatch_values_are_quoted_as_sbatch_reads_them_and_line_ends_refused() {
+        assert_eq!(sbatch_value("gpu", "p").unwrap(), "gpu");
+        assert_eq!(sbatch_value("/home/me/My Experiments/x", "o").unwrap(), "\"/home/me/My Experiments/x\"");
+        assert_eq!(sbatch_value("a#b", "o").unwrap(), "\"a#b\"", "a # would start a comment");
+        assert_eq!(sbatch_value(r#"say "hi"\"#, "o").unwrap(), r#""say \"hi\"\\""#);
+        let e = sbatch_value("gpu\nrm -rf ~", "--partition").unwrap_err();
+        assert!(e.contains("--partition") && e.contains("control character"), "{e}");
+        assert_eq!(output_pattern(Path::new("/x/100%/s"), "t-%j.out").unwrap(), "/x/100%%/s/t-%j.out");
+        assert!(output_pattern(Path::new("/x/a\\b"), "t").is_err());
+        let s = ScriptSettings {
+            job_name: "tiny".into(),
+            partition: Some("gpu batch".into()),
+            time: None,
+            gpus_per_cell: 0,
+            cpus_per_cell: None,
+            sbatch_args: vec!["--comment=a # b".into()],
+            workdir: "/home/me/My Experiments".into(),
+            program: "/opt/distill-tui".into(),
+            args: vec![],
+        };
+        let text = teacher_script(&s, Path::new("/home/me/My Experiments/out/tiny/slurm")).unwrap();
+        for line in [
+            "#SBATCH --output=\"/home/me/My Experiments/out/tiny/slurm/teacher-%j.out\"",
+            "#SBATCH --partition=\"gpu batch\"",
+            "#SBATCH \"--comment=a # b\"",
+            "cd '/home/me/My Experiments'",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no line {line:?} in\n{text}");
+        }
     }
 }

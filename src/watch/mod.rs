@@ -116,7 +116,7 @@ impl Follower {
                 self.open.remove(&id);
             }
         }
-        let ended = |s: RunStatus| matches!(s, RunStatus::Done | RunStatus::Skipped | RunStatus::Failed);
+        let ended = RunStatus::ended;
         if !self.finished && ended(results.teacher.record.status) && results.runs.iter().all(|r| ended(r.record.status))
         {
             self.finished = true;
@@ -142,8 +142,9 @@ fn held(lock: &Path) -> bool {
 }
 
 /// Follows `dir` and sends its events to `tx` until `control` asks to quit or the receiver is
-/// gone; `p` and `s` of the monitor become control-file requests to the running cells.
-pub fn follow(dir: &Path, tx: Sender<Event>, control: &Control) {
+/// gone; `p` and `s` of the monitor become control-file requests to the running cells. Returns
+/// the cells it leaves paused (paused from here and still running), for the user to be told.
+pub fn follow(dir: &Path, tx: Sender<Event>, control: &Control) -> Vec<String> {
     let mut f = Follower::new(dir);
     let mut last_check = Instant::now() - CHECK;
     let mut paused = false;
@@ -153,21 +154,21 @@ pub fn follow(dir: &Path, tx: Sender<Event>, control: &Control) {
         dir.display()
     );
     if !send(Event::Log { level: Level::Info, text }) {
-        return;
+        return vec![];
     }
     while !control.quit_requested() {
+        let mut gone = false;
         for e in f.poll() {
-            if !send(e) {
-                return;
-            }
+            gone |= !send(e);
         }
         if last_check.elapsed() >= CHECK {
             last_check = Instant::now();
             for e in f.check() {
-                if !send(e) {
-                    return;
-                }
+                gone |= !send(e);
             }
+        }
+        if gone {
+            break;
         }
         if control.is_paused() != paused {
             paused = control.is_paused();
@@ -183,6 +184,7 @@ pub fn follow(dir: &Path, tx: Sender<Event>, control: &Control) {
         }
         std::thread::sleep(POLL);
     }
+    if paused { f.running() } else { vec![] }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! between steps.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::layout::{CELL_CONTROL, cell_dir};
 use crate::atomic::write_atomic;
@@ -45,9 +46,15 @@ fn read_request(path: &Path) -> Option<Request> {
 }
 
 /// Runs `work` while a thread reads the cell's control file five times a second and passes
-/// what changed on to `control` (a change only: the monitor's own keys keep working beside it).
-pub fn with_control_file<R>(exp_dir: &Path, folder: &str, control: &Control, work: impl FnOnce() -> R) -> R {
-    use std::sync::atomic::{AtomicBool, Ordering};
+/// what changed on to `control` (a change only: the monitor's own keys keep working beside it);
+/// once `lost` is set (the cell's lock is gone or another's), it asks the run to stop.
+pub fn with_control_file<R>(
+    exp_dir: &Path,
+    folder: &str,
+    control: &Control,
+    lost: &AtomicBool,
+    work: impl FnOnce() -> R,
+) -> R {
     let path = cell_dir(exp_dir, folder).join(CELL_CONTROL);
     // A request left by an earlier process is not for this one.
     let _ = std::fs::remove_file(&path);
@@ -55,7 +62,13 @@ pub fn with_control_file<R>(exp_dir: &Path, folder: &str, control: &Control, wor
     std::thread::scope(|s| {
         s.spawn(|| {
             let mut last = None;
+            let mut told = false;
             while !stop.load(Ordering::SeqCst) {
+                if lost.load(Ordering::SeqCst) && !told {
+                    told = true;
+                    control.set_paused(false);
+                    control.quit();
+                }
                 let now = read_request(&path);
                 if now != last {
                     match now {

@@ -1,11 +1,24 @@
-//! Who holds an experiment folder: the lock file names the process (pid), its host, its start
-//! time (from `/proc/<pid>/stat`, in clock ticks since boot) and the program. A pid alone is
-//! not enough: pids are reused after a reboot and in containers, so a lock whose pid is alive
-//! but belongs to another process (another start time, another program) is stale.
+//! Who holds an experiment folder or a cell. The lock file names the process (pid), its host,
+//! its start time (from `/proc/<pid>/stat`, in clock ticks since boot), the program, the Slurm
+//! job, and a token drawn for this acquisition. A pid alone is not enough: pids are reused after
+//! a reboot and in containers, so a lock whose pid is alive but belongs to another process
+//! (another start time, another program) is stale.
+//!
+//! Ownership is exclusive by construction. A lock is made whole under a unique temporary name and
+//! hard-linked into place: `link` fails when the lock exists, on NFS too, so of two processes at
+//! most one creates it, and no reader ever sees it half-written. A stale lock is first renamed to
+//! a name of the taker's own (of two takers, one rename finds nothing and that taker starts over;
+//! a taker that moved a lock fresher than the stale one it judged puts it back), then the taker
+//! links its own. The holder checks, before every write of a record or checkpoint, that the lock
+//! still holds its token ([`HeldLock::check`]); its heartbeat checks the same and, when the lock
+//! is gone or another's, says so ([`HeldLock::lost`]) and beats no more, so that the training stops
+//! within a heartbeat; it never recreates a lock. Release renames the lock aside before deleting
+//! it, and puts back one that turns out not to be its own.
 //!
 //! Another host's process cannot be asked: on a shared filesystem (a Slurm cluster's) its lock
-//! is judged by its heartbeat, a time the holder writes into the lock every [`BEAT_EVERY`]; a lock
-//! whose last beat is older than [`STALE_AFTER`] is stale. The lock also names the Slurm job.
+//! is judged by its heartbeat, the lock file's modification time, set to the file server's "now"
+//! every [`BEAT_EVERY`] (so the hosts' clocks need not agree); a lock whose last beat is older
+//! than [`STALE_AFTER`] is stale.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,11 +39,16 @@ pub struct Owner {
     pub program: Option<String>,
     /// The Slurm job (`<job>` or `<array job>_<task>`), when it runs under Slurm.
     pub job: Option<String>,
-    /// Unix seconds of the holder's last heartbeat.
+    /// Unix seconds of the holder's last heartbeat (when it took the lock; later beats touch
+    /// the file, see [`HeldLock`]).
     pub beat: Option<u64>,
+    /// Drawn anew by each acquisition: the holder checks it is still in the lock before every
+    /// write of a record or checkpoint (a fencing token), and it tells two holders in one
+    /// process apart.
+    pub token: Option<u64>,
 }
 
-/// How often a holder rewrites its lock with the time.
+/// How often a holder touches its lock (its heartbeat) and checks that it still holds it.
 pub const BEAT_EVERY: Duration = Duration::from_secs(15);
 /// A lock of another host whose last beat is older than this is stale (clocks of cluster nodes
 /// agree to a second or so; this leaves a missed beat or three).
@@ -56,6 +74,7 @@ impl Owner {
             program: Some(PROGRAM.into()),
             job: slurm_job(),
             beat: Some(unix_now()),
+            token: None,
         }
     }
 
@@ -90,13 +109,16 @@ impl Owner {
         if let Some(b) = self.beat {
             s.push_str(&format!("beat={b}\n"));
         }
+        if let Some(t) = self.token {
+            s.push_str(&format!("token={t:016x}\n"));
+        }
         s
     }
 
     pub fn parse(text: &str) -> Option<Self> {
         let mut lines = text.lines();
         let pid = lines.next()?.trim().parse().ok()?;
-        let mut owner = Self { pid, host: None, start: None, program: None, job: None, beat: None };
+        let mut owner = Self { pid, host: None, start: None, program: None, job: None, beat: None, token: None };
         for line in lines {
             match line.split_once('=') {
                 Some(("host", h)) => owner.host = Some(h.trim().to_string()),
@@ -104,6 +126,7 @@ impl Owner {
                 Some(("program", p)) => owner.program = Some(p.trim().to_string()),
                 Some(("job", j)) => owner.job = Some(j.trim().to_string()),
                 Some(("beat", b)) => owner.beat = b.trim().parse().ok(),
+                Some(("token", t)) => owner.token = u64::from_str_radix(t.trim(), 16).ok(),
                 _ => {}
             }
         }
@@ -157,48 +180,191 @@ fn slurm_job() -> Option<String> {
     }
 }
 
-/// The record of a lock file, if it holds one.
+/// The record of a lock file, if it holds one (a regular file, not followed through a link),
+/// its last beat taken from the file's modification time when that is later.
 pub fn read_owner(lock: &Path) -> Option<Owner> {
-    Owner::parse(&crate::input_file::read_text(lock, crate::input_file::SMALL).ok()?)
+    let text = crate::input_file::read_text(lock, crate::input_file::SMALL).ok()?;
+    let mut owner = Owner::parse(&text)?;
+    if let Some(touched) = modified(lock) {
+        owner.beat = Some(owner.beat.map_or(touched, |b| b.max(touched)));
+    }
+    Some(owner)
 }
 
-/// Refuses when a live distill-tui other than this process holds `lock`; otherwise says why a
-/// lock that is there is stale (`None`: no lock, or this process's own).
+/// Unix seconds of `path`'s last modification (not following a link).
+fn modified(path: &Path) -> Option<u64> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs())
+}
+
+/// What is at a lock's path, judged: nothing, a live holder, or something that may be taken over.
+enum Found {
+    Nothing,
+    Live(Owner),
+    /// Stale, with why (one line of log), and the text that was judged.
+    Stale(String, String),
+}
+
+fn judge(lock: &Path) -> Result<Found> {
+    let meta = match std::fs::symlink_metadata(lock) {
+        // Nothing there, or no folder there to hold it (what then fails is creating the folder).
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+            return Ok(Found::Nothing);
+        }
+        Err(e) => return Err(Error::io(lock, e)),
+        Ok(m) => m,
+    };
+    if !meta.file_type().is_file() {
+        return Err(Error::Input(format!(
+            "{}: is not a lock file (a link, a folder or a device); remove it if no distill-tui works here",
+            lock.display()
+        )));
+    }
+    let text = crate::input_file::read_text(lock, crate::input_file::SMALL).unwrap_or_default();
+    let Some(owner) = read_owner(lock) else {
+        // Locks appear whole (linked into place); an unreadable one is another program's or an
+        // old version's, and is taken over only once it has not changed for a while.
+        let age = unix_now().saturating_sub(modified(lock).unwrap_or(0));
+        if age > STALE_AFTER {
+            return Ok(Found::Stale(format!("an unreadable lock file, unchanged for {age} s"), text));
+        }
+        return Err(Error::Input(format!(
+            "{}: holds no lock record (written {age} s ago); if no distill-tui works here, remove it",
+            lock.display()
+        )));
+    };
+    Ok(match owner.holder() {
+        Holder::Live(o) => Found::Live(o),
+        Holder::Stale(why) => Found::Stale(why, text),
+    })
+}
+
+fn in_use(lock: &Path, o: &Owner) -> Error {
+    Error::Input(format!(
+        "{} is in use by another distill-tui ({}, see {}); wait for it to end or stop it{}",
+        lock.parent().unwrap_or(lock).display(),
+        o.describe(),
+        lock.display(),
+        match &o.job {
+            Some(j) => format!(" (scancel {})", j),
+            None => format!(" (kill {})", o.pid),
+        },
+    ))
+}
+
+/// Refuses when a live distill-tui holds `lock`; otherwise says why a lock that is there is
+/// stale (`None`: no lock).
 pub fn refuse_if_locked(lock: &Path) -> Result<Option<String>> {
-    let Some(owner) = read_owner(lock) else { return Ok(None) };
-    if owner.same_process(&Owner::me()) {
-        return Ok(None);
-    }
-    match owner.holder() {
-        Holder::Live(o) => Err(Error::Input(format!(
-            "{} is in use by another distill-tui ({}, see {}); wait for it to end or stop it{}",
-            lock.parent().unwrap_or(lock).display(),
-            o.describe(),
-            lock.display(),
-            match &o.job {
-                Some(j) => format!(" (scancel {})", j),
-                None => format!(" (kill {})", o.pid),
-            },
-        ))),
-        Holder::Stale(why) => Ok(Some(why)),
+    match judge(lock)? {
+        Found::Nothing => Ok(None),
+        Found::Live(o) => Err(in_use(lock, &o)),
+        Found::Stale(why, _) => Ok(Some(why)),
     }
 }
 
-/// A lock held by this process: created (or taken over when stale), rewritten with a heartbeat
-/// every [`BEAT_EVERY`] by a background thread, and removed on drop.
+/// A name beside `lock` that no other process uses: its host, pid and `token`.
+fn sibling(lock: &Path, what: &str, token: u64) -> PathBuf {
+    let name = lock.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let host: String =
+        hostname().unwrap_or_default().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    lock.with_file_name(format!("{name}.{what}-{host}-{}-{token:016x}", std::process::id()))
+}
+
+/// A token no other acquisition draws: the time, the pid and a counter, mixed.
+fn new_token() -> u64 {
+    use std::sync::atomic::AtomicU64;
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let mut z = nanos ^ (u64::from(std::process::id()) << 32) ^ COUNTER.fetch_add(1, Ordering::Relaxed).rotate_left(17);
+    // splitmix64
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Writes `text` to a new file at `path` (refusing one that exists, a link included).
+fn create_new(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
+/// Takes `lock` for a new owner record with `token`: links it into place, or takes over a stale
+/// lock first. Returns why a lock left behind was stale, when one was taken over.
+fn acquire(lock: &Path, token: u64) -> Result<Option<String>> {
+    let me = Owner { token: Some(token), ..Owner::me() };
+    let tmp = sibling(lock, "new", token);
+    create_new(&tmp, &me.to_text()).map_err(|e| Error::io(lock, e))?;
+    let result = acquire_from(lock, &tmp, token);
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
+fn acquire_from(lock: &Path, tmp: &Path, token: u64) -> Result<Option<String>> {
+    let mut took_over = None;
+    // A handful of rounds: each either takes the lock, finds it live, or removes a stale one.
+    for _ in 0..8 {
+        match std::fs::hard_link(tmp, lock) {
+            Ok(()) => return Ok(took_over),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            // A filesystem without hard links: an exclusive create, its record written at once.
+            Err(_) => match std::fs::OpenOptions::new().write(true).create_new(true).open(lock) {
+                Ok(mut f) => {
+                    use std::io::Write;
+                    let text = std::fs::read_to_string(tmp).map_err(|e| Error::io(tmp, e))?;
+                    f.write_all(text.as_bytes()).map_err(|e| Error::io(lock, e))?;
+                    return Ok(took_over);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::io(lock, e)),
+            },
+        }
+        match judge(lock)? {
+            Found::Nothing => continue,
+            Found::Live(o) => return Err(in_use(lock, &o)),
+            Found::Stale(why, judged) => {
+                let grave = sibling(lock, "stale", token);
+                match std::fs::rename(lock, &grave) {
+                    // Another taker moved it first: judge again what is there now.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(Error::io(lock, e)),
+                    Ok(()) => {}
+                }
+                let moved = crate::input_file::read_text(&grave, crate::input_file::SMALL).unwrap_or_default();
+                if moved != judged {
+                    // A lock made after the judging: put it back (its owner keeps it).
+                    let _ = std::fs::hard_link(&grave, lock);
+                }
+                let _ = std::fs::remove_file(&grave);
+                if moved == judged {
+                    took_over = Some(why);
+                }
+            }
+        }
+    }
+    Err(Error::Input(format!("{}: could not take the lock (others kept taking it); try again", lock.display())))
+}
+
+/// A lock held by this process: created (or taken over when stale), its heartbeat kept by a
+/// background thread, checked before writes, and removed on drop.
 #[derive(Debug)]
 pub struct HeldLock {
     pub path: PathBuf,
     /// Why a lock left behind was stale, when this process took it over.
     pub took_over: Option<String>,
+    token: u64,
     stop: Arc<AtomicBool>,
+    lost: Arc<AtomicBool>,
 }
 
 impl HeldLock {
     pub fn take(path: &Path) -> Result<Self> {
-        let took_over = take_lock(path)?;
+        let token = new_token();
+        let took_over = acquire(path, token)?;
         let stop = Arc::new(AtomicBool::new(false));
-        let (flag, beat_path) = (stop.clone(), path.to_path_buf());
+        let lost = Arc::new(AtomicBool::new(false));
+        let (flag, gone, beat_path) = (stop.clone(), lost.clone(), path.to_path_buf());
         let _ = std::thread::Builder::new().name("distill-heartbeat".into()).spawn(move || {
             let step = Duration::from_millis(250);
             let mut waited = Duration::ZERO;
@@ -207,49 +373,88 @@ impl HeldLock {
                 waited += step;
                 if waited >= BEAT_EVERY && !flag.load(Ordering::SeqCst) {
                     waited = Duration::ZERO;
-                    // Only our own lock is rewritten: one taken over by another process is theirs.
-                    if read_owner(&beat_path).is_some_and(|o| o.same_process(&Owner::me())) {
-                        let _ = write_owner(&beat_path);
+                    // Only our own lock beats; one that is gone or another's is not recreated.
+                    if !holds(&beat_path, token) || touch(&beat_path).is_err() {
+                        gone.store(true, Ordering::SeqCst);
+                        return;
                     }
                 }
             }
         });
-        Ok(Self { path: path.to_path_buf(), took_over, stop })
+        Ok(Self { path: path.to_path_buf(), took_over, token, stop, lost })
     }
+
+    /// Whether the lock still holds this holder's token; an error naming who holds it now when
+    /// not. Called before every write of a record or checkpoint.
+    pub fn check(&self) -> Result<()> {
+        self.fence().check()
+    }
+
+    /// The right to write, to check before each write (see [`Fence`]).
+    pub fn fence(&self) -> Fence {
+        Fence { path: self.path.clone(), token: self.token, lost: self.lost.clone() }
+    }
+
+    /// Set once the heartbeat (or a check) found the lock gone or another's.
+    pub fn lost(&self) -> Arc<AtomicBool> {
+        self.lost.clone()
+    }
+}
+
+/// A holder's right to write what its lock guards (a fencing token): checked before each write
+/// of a record, a checkpoint or a saved model, so that a process that lost its lock (suspended,
+/// cut off, taken over) writes nothing more.
+#[derive(Debug, Clone)]
+pub struct Fence {
+    path: PathBuf,
+    token: u64,
+    lost: Arc<AtomicBool>,
+}
+
+impl Fence {
+    pub fn check(&self) -> Result<()> {
+        if !self.lost.load(Ordering::SeqCst) && holds(&self.path, self.token) {
+            return Ok(());
+        }
+        self.lost.store(true, Ordering::SeqCst);
+        let now = match read_owner(&self.path) {
+            Some(o) if o.token != Some(self.token) => format!("it is held by {} now", o.describe()),
+            Some(_) => "it was found another's or gone".to_string(),
+            None => "it is gone".to_string(),
+        };
+        Err(Error::Input(format!(
+            "{}: this process lost its lock ({now}); it stops without writing, and leaves the work to the holder",
+            self.path.display()
+        )))
+    }
+}
+
+/// Whether `lock` holds the record of `token`.
+fn holds(lock: &Path, token: u64) -> bool {
+    read_owner(lock).is_some_and(|o| o.token == Some(token))
+}
+
+/// Sets `path`'s modification time to now (the file server's), without creating it or following
+/// a link.
+fn touch(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+    // SAFETY: a valid C path; a null `times` means "now" for both times.
+    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), std::ptr::null(), libc::AT_SYMLINK_NOFOLLOW) };
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
 impl Drop for HeldLock {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        if read_owner(&self.path).is_some_and(|o| o.same_process(&Owner::me())) {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-fn write_owner(lock: &Path) -> Result<()> {
-    crate::atomic::write_atomic(lock, |path| {
-        std::fs::write(path, Owner::me().to_text()).map_err(|e| Error::io(path, e))
-    })
-}
-
-/// Creates the lock naming this process; a stale lock is taken over (and why it was stale is
-/// returned).
-pub fn take_lock(lock: &Path) -> Result<Option<String>> {
-    use std::io::Write;
-    let me = Owner::me();
-    match std::fs::OpenOptions::new().write(true).create_new(true).open(lock) {
-        Ok(mut f) => f.write_all(me.to_text().as_bytes()).map(|_| None).map_err(|e| Error::io(lock, e)),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let why = refuse_if_locked(lock)?;
-            write_owner(lock)?;
-            // Two processes taking over the same stale lock: the last rename wins, the other leaves.
-            match read_owner(lock) {
-                Some(owner) if owner.same_process(&me) => Ok(why),
-                _ => refuse_if_locked(lock),
+        // Renamed aside first, so that a lock another process made meanwhile is not deleted.
+        let aside = sibling(&self.path, "released", self.token);
+        if std::fs::rename(&self.path, &aside).is_ok() {
+            if !holds(&aside, self.token) {
+                let _ = std::fs::hard_link(&aside, &self.path);
             }
+            let _ = std::fs::remove_file(&aside);
         }
-        Err(e) => Err(Error::io(lock, e)),
     }
 }
 
@@ -288,10 +493,7 @@ fn hostname() -> Option<String> {
 
 /// Whether a live distill-tui holds the lock at `path` (by its heartbeat on another host).
 pub fn lock_is_live(path: &Path) -> bool {
-    match read_owner(path) {
-        Some(owner) => matches!(owner.holder(), Holder::Live(_)),
-        None => false,
-    }
+    matches!(judge(path), Ok(Found::Live(_)))
 }
 
 #[cfg(test)]
@@ -303,7 +505,7 @@ mod tests {
         let me = Owner::me();
         assert_eq!(Owner::parse(&me.to_text()), Some(me.clone()));
         assert!(me.start.is_some() && me.host.is_some());
-        let old = Owner { pid: 123, host: None, start: None, program: None, job: None, beat: None };
+        let old = Owner { pid: 123, host: None, start: None, program: None, job: None, beat: None, token: None };
         assert_eq!(Owner::parse("123\n"), Some(old));
         assert_eq!(Owner::parse("garbage"), None);
         assert_eq!(Owner::parse(""), None);
@@ -313,7 +515,7 @@ mod tests {
     fn a_live_pid_of_another_process_is_stale() {
         // This test's own process is alive but is not distill-tui.
         let pid = std::process::id();
-        let old = Owner { pid, host: None, start: None, program: None, job: None, beat: None };
+        let old = Owner { pid, host: None, start: None, program: None, job: None, beat: None, token: None };
         assert!(matches!(old.holder(), Holder::Stale(why) if why.contains("not distill-tui")), "old format");
         let reused = Owner { start: start_time(pid).map(|t| t + 1), ..Owner::me() };
         assert!(matches!(reused.holder(), Holder::Stale(why) if why.contains("pid was reused")));
@@ -329,5 +531,82 @@ mod tests {
         assert!(matches!(unknown.holder(), Holder::Live(_)), "no heartbeat to judge by: live");
         let ended = Owner { pid: i32::MAX as u32, ..Owner::me() };
         assert!(matches!(ended.holder(), Holder::Stale(why) if why.contains("has ended")));
+    }
+
+    /// A lock record of a process that has ended, as a crash leaves it.
+    fn stale(lock: &Path) {
+        std::fs::write(lock, Owner { pid: 999_999_999, token: Some(1), ..Owner::me() }.to_text()).unwrap();
+    }
+
+    #[test]
+    fn of_many_takers_of_one_stale_lock_exactly_one_holds_it() {
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let lock = dir.path().join(".lock");
+            stale(&lock);
+            let barrier = std::sync::Barrier::new(8);
+            let held: Vec<Option<HeldLock>> = std::thread::scope(|s| {
+                let takers: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            HeldLock::take(&lock).ok()
+                        })
+                    })
+                    .collect();
+                takers.into_iter().map(|t| t.join().unwrap()).collect()
+            });
+            let winners: Vec<&HeldLock> = held.iter().flatten().collect();
+            assert_eq!(winners.len(), 1, "round {round}: {} holders", winners.len());
+            assert!(winners[0].check().is_ok());
+            // Nothing left beside the lock but the lock.
+            let names: Vec<String> =
+                std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+            assert_eq!(names, vec![".lock".to_string()], "round {round}");
+        }
+    }
+
+    #[test]
+    fn a_holder_that_lost_its_lock_knows_and_never_recreates_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(".lock");
+        let held = HeldLock::take(&lock).unwrap();
+        assert!(held.check().is_ok());
+        // A second holder in this very process is refused: the lock is live.
+        assert!(HeldLock::take(&lock).unwrap_err().to_string().contains("in use by another distill-tui"));
+        // Taken by someone else (as a takeover after a missed heartbeat would).
+        std::fs::write(&lock, Owner { token: Some(42), ..Owner::me() }.to_text()).unwrap();
+        let e = held.check().unwrap_err().to_string();
+        assert!(e.contains("lost its lock") && e.contains("held by process"), "{e}");
+        assert!(held.lost().load(Ordering::SeqCst));
+        // Released: the other's lock stays.
+        drop(held);
+        assert_eq!(read_owner(&lock).unwrap().token, Some(42));
+        std::fs::remove_file(&lock).unwrap();
+        let held = HeldLock::take(&lock).unwrap();
+        std::fs::remove_file(&lock).unwrap();
+        assert!(held.check().is_err(), "a removed lock is lost");
+        drop(held);
+        assert!(!lock.exists(), "released, a lock that is gone stays gone");
+    }
+
+    #[test]
+    fn unreadable_links_and_empty_locks_are_not_taken_lightly() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(".lock");
+        std::fs::write(&lock, "").unwrap();
+        let e = HeldLock::take(&lock).unwrap_err().to_string();
+        assert!(e.contains("holds no lock record"), "{e}");
+        // Old enough, it is taken over.
+        let old = std::time::SystemTime::now() - Duration::from_secs(STALE_AFTER + 10);
+        std::fs::File::options().write(true).open(&lock).unwrap().set_modified(old).unwrap();
+        let held = HeldLock::take(&lock).unwrap();
+        assert!(held.took_over.as_deref().unwrap().contains("unreadable lock file"));
+        drop(held);
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, "keep me").unwrap();
+        std::os::unix::fs::symlink(&target, &lock).unwrap();
+        assert!(HeldLock::take(&lock).unwrap_err().to_string().contains("is not a lock file"));
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
     }
 }

@@ -11,3 +11,4 @@ pub mod layout;
 pub mod lock;
 pub mod open;
 pub mod results;
+pub mod teacher_outputs;

@@ -10,10 +10,10 @@ use crate::error::{Error, Result};
 use crate::experiment::Experiment;
 
 use super::layout::TEACHER_DIR;
-use super::layout::{CONFIG_FILE, LOCK_FILE};
+use super::layout::{CELLS_DIR, CONFIG_FILE, LOCK_FILE};
 use super::lock::{HeldLock, refuse_if_locked};
 #[cfg(test)]
-use super::lock::{Owner, read_owner, take_lock};
+use super::lock::{Owner, read_owner};
 
 /// Held while this process writes into the experiment folder; the lock goes on drop.
 #[derive(Debug)]
@@ -27,6 +27,11 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// The right to write into the folder, checked before each write (see `lock::Fence`).
+    pub fn fence(&self) -> super::lock::Fence {
+        self._lock.fence()
+    }
+
     /// Takes the folder for `exp`: refuses when another live process holds it or when it was
     /// started with another configuration; with `fresh`, first moves an existing folder aside.
     pub fn open(exp: &Experiment, fresh: bool) -> Result<Self> {
@@ -35,6 +40,7 @@ impl Workspace {
         refuse_if_locked(&lock)?;
         let mut moved_aside = None;
         if fresh && dir.exists() {
+            refuse_if_cells_live(&dir)?;
             let aside = free_sibling(&dir);
             std::fs::rename(&dir, &aside).map_err(|e| Error::io(&dir, e))?;
             moved_aside = Some(aside);
@@ -75,10 +81,23 @@ impl Workspace {
     }
 }
 
+/// Refuses while another live process trains a cell of the folder `dir` (its lock says so): the
+/// folder must not be moved from under it.
+fn refuse_if_cells_live(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir.join(CELLS_DIR)) else { return Ok(()) };
+    for entry in entries.filter_map(|e| e.ok()).take(100_000) {
+        refuse_if_locked(&entry.path().join(LOCK_FILE)).map_err(|e| {
+            Error::Input(format!("{e}; --fresh moves the folder aside only once no process works in it"))
+        })?;
+    }
+    Ok(())
+}
+
 /// Removes an experiment folder that holds only regenerable output (the synthetic demo's), unless
 /// a live process is working in it.
 pub fn discard(dir: &Path) -> Result<()> {
     refuse_if_locked(&dir.join(LOCK_FILE))?;
+    refuse_if_cells_live(dir)?;
     match std::fs::remove_dir_all(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(dir, e)),
         _ => Ok(()),
@@ -158,19 +177,20 @@ mod tests {
         // a record on another host (which cannot be checked from here) stands for it.
         let elsewhere = Owner { host: Some("gpu-node-7".into()), ..Owner::me() };
         std::fs::write(&lock, elsewhere.to_text()).unwrap();
-        let e = take_lock(&lock).unwrap_err().to_string();
+        let e = HeldLock::take(&lock).unwrap_err().to_string();
         let pid = std::process::id();
         assert!(e.contains(&format!("in use by another distill-tui (process {pid} on gpu-node-7")), "{e}");
         // pid 1 is alive but is not distill-tui: stale.
         std::fs::write(&lock, "1\n").unwrap();
-        let why = take_lock(&lock).unwrap().expect("taken over");
+        let held = HeldLock::take(&lock).unwrap();
+        let why = held.took_over.clone().expect("taken over");
         assert!(why.starts_with("process 1 is ") && why.contains("not distill-tui"), "{why}");
         assert!(read_owner(&lock).is_some_and(|o| o.same_process(&Owner::me())));
+        drop(held);
+        assert!(!lock.exists(), "released");
         // A pid far above pid_max belongs to no process.
         std::fs::write(&lock, "999999999\n").unwrap();
-        assert_eq!(take_lock(&lock).unwrap().as_deref(), Some("process 999999999 has ended"));
-        // Our own lock is not a conflict.
-        assert_eq!(take_lock(&lock).unwrap(), None);
+        assert_eq!(HeldLock::take(&lock).unwrap().took_over.as_deref(), Some("process 999999999 has ended"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::cells::{folders, read_record};
+use super::cells::{check_safe, folders, read_record};
 use super::layout::{MATRIX_JSON, MERGE_LOCK, PLOTS, PLOTS_DIR, RESULTS_CSV, RESULTS_JSON, RESULTS_MD};
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
@@ -66,7 +66,11 @@ pub fn read_results(dir: &Path) -> Result<Results> {
         )),
         _ => Error::io(&path, e),
     })?;
-    Results::parse(&text, &path)
+    let results = Results::parse(&text, &path)?;
+    check_safe(&results).map_err(|why| {
+        Error::Input(format!("{}: {why}; this file was not written by distill-tui as it is", path.display()))
+    })?;
+    Ok(results)
 }
 
 /// Writes results.json, results.csv and results.md into `dir`, each atomically.

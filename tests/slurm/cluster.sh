@@ -12,7 +12,8 @@
 # DISTILL_TUI_SLURM=1 (tests run their Slurm cases only when it is set). The cluster has one node
 # with CPUs=4 and four fake GPUs (character devices, so each job gets its CUDA_VISIBLE_DEVICES),
 # one partition `debug`, no accounting (use squeue and scontrol, not sacct), and
-# kill_invalid_depend: a job whose dependency failed is cancelled instead of pending forever.
+# kill_invalid_depend: a job whose dependency failed is cancelled instead of pending forever;
+# MaxArraySize=6, so that submit must split an 8-cell matrix into two arrays.
 # The daemons are children of the calling shell, so slurm_stop can wait on them.
 
 _slurm_ci_root=""
@@ -87,6 +88,8 @@ MailProg=/bin/true
 SlurmdParameters=config_overrides
 SchedulerType=sched/backfill
 SchedulerParameters=kill_invalid_depend
+# Small, so that the 8-cell test matrix needs two array jobs (task ids must stay below it).
+MaxArraySize=6
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 GresTypes=gpu

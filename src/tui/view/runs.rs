@@ -43,6 +43,7 @@ fn right_text(s: &AppState, r: &RunView, i: usize, (lo, hi): (f64, f64)) -> Stri
         RunStatus::Skipped => format!("skipped ep {}", r.trained_epochs()),
         RunStatus::Stopped => "stopped".into(),
         RunStatus::Failed => "failed".into(),
+        RunStatus::Crashed => "crashed".into(),
     }
 }
 

@@ -41,12 +41,13 @@ pub fn status_symbol(r: &RunView) -> Span<'static> {
         RunStatus::Skipped => "»".fg(WARN),
         RunStatus::Stopped => "■".fg(WARN),
         RunStatus::Failed => "✗".fg(BAD).bold(),
+        RunStatus::Crashed => "↯".fg(BAD).bold(),
     }
 }
 
 /// A run that did not finish: shown dim, never counted as best.
 pub fn unfinished(r: &RunView) -> bool {
-    matches!(r.status, RunStatus::Pending | RunStatus::Skipped | RunStatus::Stopped)
+    matches!(r.status, RunStatus::Pending | RunStatus::Skipped | RunStatus::Stopped | RunStatus::Crashed)
 }
 
 /// Removes every colour from a drawn frame (`NO_COLOR`); what had a background colour (status

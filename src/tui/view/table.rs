@@ -17,7 +17,7 @@ fn name_of(s: &AppState, r: &RunView) -> String {
     if r.is_student() && s.several_seeds() {
         name.push_str(&format!(" s{}", r.label.seed));
     }
-    if matches!(r.status, RunStatus::Skipped | RunStatus::Stopped | RunStatus::Failed) {
+    if matches!(r.status, RunStatus::Skipped | RunStatus::Stopped | RunStatus::Failed | RunStatus::Crashed) {
         name.push_str(&format!(" ({})", r.status.as_str()));
     }
     name
