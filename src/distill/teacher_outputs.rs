@@ -104,14 +104,25 @@ impl TeacherOutputs {
     /// Reads outputs [`save`](Self::save) wrote for `examples` examples; `None` when the file
     /// is missing, cut short or of another shape (it is then computed again).
     pub fn load(path: &std::path::Path, examples: usize) -> Option<Self> {
-        let bytes = std::fs::read(path).ok()?;
-        let rest = bytes.strip_prefix(MAGIC)?;
+        // A file of other processes': a regular file (never a FIFO) whose size is exactly what its
+        // header says, read only then.
+        use std::io::Read;
+        let mut file = crate::input_file::open(path, false).ok()?;
+        let len = file.metadata().ok()?.len();
+        let mut header = [0u8; 40];
+        file.read_exact(&mut header).ok()?;
+        let rest = header.strip_prefix(MAGIC)?;
         let word = |i: usize| Some(u64::from_le_bytes(rest.get(8 * i..8 * i + 8)?.try_into().ok()?) as usize);
         let (num_labels, hidden, n, with_cls) = (word(0)?, word(1)?, word(2)?, word(3)? == 1);
-        let floats: Vec<f32> =
-            rest[32..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         let cls_len = if with_cls { n.checked_mul(hidden)? } else { 0 };
-        if n != examples || floats.len() != n.checked_mul(num_labels)?.checked_add(cls_len)? {
+        let floats_len = n.checked_mul(num_labels)?.checked_add(cls_len)?;
+        if n != examples || len != 40 + 4 * floats_len as u64 {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(4 * floats_len);
+        file.take(4 * floats_len as u64).read_to_end(&mut bytes).ok()?;
+        let floats: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        if floats.len() != floats_len {
             return None;
         }
         let (logits, cls) = floats.split_at(n * num_labels);
