@@ -13,7 +13,8 @@ pub const FINGERPRINT: &str = "fingerprint.json";
 pub const RESUME_DIR: &str = ".resume";
 /// Every event, one JSON object per line.
 pub const EVENTS_LOG: &str = "events.jsonl";
-/// Held while a process works in the folder.
+/// Held while a process works in the folder; `.lock.break` beside it is `flock`ed (and then
+/// deleted) for the moment a lock is removed (see `workspace::lock`).
 pub const LOCK_FILE: &str = ".lock";
 /// The configuration as run.
 pub const CONFIG_FILE: &str = "config.toml";

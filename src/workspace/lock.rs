@@ -6,14 +6,22 @@
 //!
 //! Ownership is exclusive by construction. A lock is made whole under a unique temporary name and
 //! hard-linked into place: `link` fails when the lock exists, on NFS too, so of two processes at
-//! most one creates it, and no reader ever sees it half-written. A stale lock is first renamed to
-//! a name of the taker's own (of two takers, one rename finds nothing and that taker starts over;
-//! a taker that moved a lock fresher than the stale one it judged puts it back), then the taker
-//! links its own. The holder checks, before every write of a record or checkpoint, that the lock
+//! most one creates it, and no reader ever sees it half-written. A lock is only ever removed
+//! under the breaker, an exclusive `flock` of `<lock>.break` held for the few milliseconds of a
+//! removal (the kernel, or the NFS server, drops it when its process dies, so it is never stale):
+//! the breaker's file is deleted by its holder before it lets go (a taker that waited on a
+//! deleted one takes the new one), so nothing is left beside the lock. Under the breaker, a taker
+//! removes a stale lock only if the lock still reads as the stale
+//! record it judged, then links its own; a holder releases its lock only if, under the breaker, it
+//! still holds its token. Between the check and the removal nothing else can remove the lock, and
+//! nothing can create one while it is there. (Without judging under the breaker, a taker could
+//! move aside a lock another taker had just made, and a third could link its own meanwhile: two
+//! holders.) The holder checks, before every write of a record or checkpoint, that the lock
 //! still holds its token ([`HeldLock::check`]); its heartbeat checks the same and, when the lock
 //! is gone or another's, says so ([`HeldLock::lost`]) and beats no more, so that the training stops
-//! within a heartbeat; it never recreates a lock. Release renames the lock aside before deleting
-//! it, and puts back one that turns out not to be its own.
+//! within a heartbeat; it never recreates a lock. Where `flock` is refused (an NFS mount without
+//! lock support), a removal renames the lock aside first and puts back one that turns out not to
+//! be the one judged, and the fencing token keeps a holder that lost its lock from writing.
 //!
 //! Another host's process cannot be asked: on a shared filesystem (a Slurm cluster's) its lock
 //! is judged by its heartbeat, the lock file's modification time, set to the file server's "now"
@@ -324,16 +332,22 @@ fn acquire_from(lock: &Path, tmp: &Path, token: u64) -> Result<Option<String>> {
             Found::Nothing => continue,
             Found::Live(o) => return Err(in_use(lock, &o)),
             Found::Stale(why, judged) => {
+                let _breaker = Breaker::take(lock);
+                // Judged again under the breaker: another taker may have replaced it meanwhile.
+                let now = crate::input_file::read_text(lock, crate::input_file::SMALL).ok();
+                if now.as_deref() != Some(judged.as_str()) {
+                    continue;
+                }
                 let grave = sibling(lock, "stale", token);
                 match std::fs::rename(lock, &grave) {
-                    // Another taker moved it first: judge again what is there now.
+                    // Released or taken by another meanwhile (possible only without the breaker).
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                     Err(e) => return Err(Error::io(lock, e)),
                     Ok(()) => {}
                 }
                 let moved = crate::input_file::read_text(&grave, crate::input_file::SMALL).unwrap_or_default();
                 if moved != judged {
-                    // A lock made after the judging: put it back (its owner keeps it).
+                    // Without the breaker: a lock made after the judging; put it back.
                     let _ = std::fs::hard_link(&grave, lock);
                 }
                 let _ = std::fs::remove_file(&grave);
@@ -447,7 +461,17 @@ fn touch(path: &Path) -> std::io::Result<()> {
 impl Drop for HeldLock {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Renamed aside first, so that a lock another process made meanwhile is not deleted.
+        let breaker = Breaker::take(&self.path);
+        if breaker.is_some() {
+            // Nothing else removes the lock while the breaker is held, and nothing creates one
+            // while it is there: if it is ours now, it is ours when removed.
+            if holds(&self.path, self.token) {
+                let _ = std::fs::remove_file(&self.path);
+            }
+            return;
+        }
+        // Without the breaker: renamed aside first, so that a lock another process made
+        // meanwhile is not deleted.
         let aside = sibling(&self.path, "released", self.token);
         if std::fs::rename(&self.path, &aside).is_ok() {
             if !holds(&aside, self.token) {
@@ -455,6 +479,56 @@ impl Drop for HeldLock {
             }
             let _ = std::fs::remove_file(&aside);
         }
+    }
+}
+
+/// The right to remove `<lock>`: an exclusive `flock` of `<lock>.break`, released when dropped
+/// (or when the process dies). The holder deletes the file before it lets go, so that none is
+/// left behind; a taker that waited on a file deleted meanwhile finds the name no longer its
+/// file's and takes the new one instead. `None` where the file cannot be opened as a regular file
+/// or the filesystem refuses locks.
+struct Breaker {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl Breaker {
+    fn take(lock: &Path) -> Option<Breaker> {
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        let name = lock.file_name()?.to_string_lossy().into_owned();
+        let path = lock.with_file_name(format!("{name}.break"));
+        for _ in 0..64 {
+            // Never through a link, never blocking on a FIFO someone put there.
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(&path)
+                .ok()?;
+            let held = file.metadata().ok()?;
+            if !held.file_type().is_file() {
+                return None;
+            }
+            file.lock().ok()?;
+            // Still the file the name gives? (Its last holder deletes it before letting go.)
+            match std::fs::symlink_metadata(&path) {
+                Ok(now) if (now.dev(), now.ino()) == (held.dev(), held.ino()) => {
+                    return Some(Breaker { file, path });
+                }
+                _ => continue,
+            }
+        }
+        None
+    }
+}
+
+impl Drop for Breaker {
+    fn drop(&mut self) {
+        // Deleted while held: whoever waits on it then sees the name is not its file's.
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
     }
 }
 
@@ -559,10 +633,10 @@ mod tests {
             let winners: Vec<&HeldLock> = held.iter().flatten().collect();
             assert_eq!(winners.len(), 1, "round {round}: {} holders", winners.len());
             assert!(winners[0].check().is_ok());
-            // Nothing left beside the lock but the lock.
+            // Nothing left beside the lock: no temporary, no grave, no breaker.
             let names: Vec<String> =
                 std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-            assert_eq!(names, vec![".lock".to_string()], "round {round}");
+            assert_eq!(names, [".lock"], "round {round}");
         }
     }
 
