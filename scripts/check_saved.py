@@ -3,6 +3,12 @@
 
     DISTILL_TUI_KEEP_SAVED=/tmp/saved cargo test --test save_round_trip
     /tmp/venv/bin/python scripts/check_saved.py /tmp/saved tests/fixtures/tiny-bert/expected.json
+
+Students of every family (RoBERTa, XLM-RoBERTa, ELECTRA, DistilBERT), each with the logits
+distill-tui computed for it:
+    DISTILL_TUI_KEEP_FAMILIES=/tmp/fam cargo test --test families students
+    for f in roberta xlm-roberta electra distilbert distilbert-sinusoidal; do
+        /tmp/venv/bin/python scripts/check_saved.py /tmp/fam/$f /tmp/fam/$f/expected.json; done
 """
 import json
 import sys

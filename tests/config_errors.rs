@@ -93,7 +93,7 @@ fn value_errors_name_the_key() {
     has(&err(GOOD, &["training.batch_size=0"]), &["training.batch_size", "is 0; it must be at least 1"]);
     has(&err(GOOD, &["training.learning_rate=0"]), &["training.learning_rate", "must be a number above 0"]);
     has(&err(GOOD, &["training.learning_rate=-1e-5"]), &["training.learning_rate"]);
-    has(&err(GOOD, &["data.max_length=1024"]), &["data.max_length", "512 positions", "use at most 512"]);
+    has(&err(GOOD, &["data.max_length=1024"]), &["data.max_length", "reads at most 512 tokens", "use at most 512"]);
     has(&err(GOOD, &["data.task=\"glue\""]), &["data.task", "cola, sst2, mrpc, qqp, mnli, qnli, rte, wnli"]);
     has(&err(GOOD, &["data.validation_split=\"test_matched\""]), &["data.validation_split", "labels are hidden (-1)"]);
     has(

@@ -211,7 +211,7 @@ fn truncated_weights_are_an_error_not_a_panic() {
 #[test]
 fn max_length_above_positions_is_refused() {
     let text = load(&fixture_dir(), Some(65)).unwrap_err().to_string();
-    assert!(text.contains("max_position_embeddings (64)"), "{text}");
+    assert!(text.contains("above the 64 tokens") && text.contains("use at most 64"), "{text}");
 }
 
 #[test]

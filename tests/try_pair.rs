@@ -5,12 +5,9 @@
 mod common;
 
 use std::process::Command;
-use std::sync::mpsc::channel;
 
-use distill_tui::backend::{BackendChoice, run_on};
-use distill_tui::hub::HubSettings;
 use distill_tui::playground::Session;
-use distill_tui::playground::worker::{Reply, Request, Worker};
+use distill_tui::playground::worker::Reply;
 
 const BIN: &str = env!("CARGO_BIN_EXE_distill-tui");
 
@@ -54,17 +51,11 @@ fn try_on_a_pair_task_answers_as_predict_does() {
     assert!(session.models[0].0.starts_with("Teacher"), "the teacher first: {:?}", session.models);
 
     let (text, pair) = ("w3 w7 w1 .", "it is so .");
-    let replies = ask(&session, dir, 1, text, pair);
+    let replies = common::ask(&session, dir, 1, text, Some(pair));
     let loaded = replies.iter().filter(|r| matches!(r, Reply::Loaded { .. })).count();
     assert_eq!(loaded, 2, "{replies:?}");
     for (i, (_, source)) in session.models.iter().enumerate() {
-        let answer = replies
-            .iter()
-            .find_map(|r| match r {
-                Reply::Answer { id: 1, model, answer } if *model == i => Some(answer.clone().unwrap()),
-                _ => None,
-            })
-            .unwrap();
+        let answer = common::answer_of(&replies, 1, i);
         let p = Command::new(BIN).args(["predict", "--json", "--model", source, text, pair]).output().unwrap();
         assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
         let want: serde_json::Value = serde_json::from_slice(&p.stdout).unwrap();
@@ -77,29 +68,11 @@ fn try_on_a_pair_task_answers_as_predict_does() {
 
     // A student whose folder is broken: its row says why, the teacher still answers.
     std::fs::remove_file(std::path::Path::new(&session.models[1].1).join("model.safetensors")).unwrap();
-    let replies = ask(&session, dir, 2, text, pair);
+    let replies = common::ask(&session, dir, 2, text, Some(pair));
     assert!(
         replies.iter().any(|r| matches!(r, Reply::Failed { model: 1, error } if error.contains("model.safetensors"))),
         "{replies:?}"
     );
     assert!(replies.iter().any(|r| matches!(r, Reply::Answer { id: 2, model: 0, answer: Ok(_) })), "{replies:?}");
     assert!(!replies.iter().any(|r| matches!(r, Reply::Answer { model: 1, .. })), "{replies:?}");
-}
-
-/// Every reply of the session's models' worker to one pair (request `id`), loading included.
-fn ask(session: &Session, dir: &std::path::Path, id: u64, text: &str, pair: &str) -> Vec<Reply> {
-    let (req_tx, req_rx) = channel();
-    let (rep_tx, rep_rx) = channel();
-    let worker = Worker {
-        models: session.models.iter().map(|m| m.1.clone()).collect(),
-        hub: HubSettings::offline_cache(dir.join("hub")),
-        requests: req_rx,
-        replies: rep_tx,
-    };
-    let thread = std::thread::spawn(move || run_on(BackendChoice::Cpu, worker));
-    req_tx.send(Request::Classify { id, text: text.into(), pair: Some(pair.into()) }).unwrap();
-    drop(req_tx);
-    let replies: Vec<Reply> = rep_rx.iter().collect();
-    thread.join().unwrap().unwrap();
-    replies
 }

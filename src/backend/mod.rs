@@ -69,7 +69,7 @@ impl BackendInfo {
         Padding {
             pad_id: config.pad_token_id as u32,
             multiple: self.pad_multiple(),
-            limit: max_length.min(config.max_position_embeddings),
+            limit: max_length.min(config.max_tokens()),
         }
     }
 }

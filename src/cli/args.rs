@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::backend::BackendChoice;
+use crate::model::Family;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -291,8 +292,16 @@ pub struct DemoArgs {
     /// Where the generated inputs and the results go.
     #[arg(long, default_value = "checkpoints")]
     pub dir: PathBuf,
+    /// The generated teacher's family: bert, roberta, xlm-roberta, electra or distilbert (its
+    /// checkpoint's format and tokenizer; the students are saved in it too).
+    #[arg(long, default_value = "bert", value_parser = parse_family)]
+    pub family: Family,
     #[command(flatten)]
     pub monitor: MonitorArgs,
+}
+
+fn parse_family(name: &str) -> std::result::Result<Family, String> {
+    Family::from_model_type(name)
 }
 
 #[derive(Debug, clap::Args)]

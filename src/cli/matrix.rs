@@ -41,12 +41,13 @@ pub fn run(
 pub fn demo(a: DemoArgs) -> Result<i32> {
     let dir = &a.dir;
     print_err(&format!(
-        "distill-tui demo: synthetic teacher and task (random words, not real data) in {}",
+        "distill-tui demo: synthetic {} teacher and task (random words, not real data) in {}",
+        a.family.model_type(),
         dir.display()
     ));
-    let config = crate::demo::prepare(dir)?;
+    let config = crate::demo::prepare(dir, a.family)?;
     // Every demo starts over: its results are synthetic and regenerated in a minute.
-    crate::workspace::open::discard(&dir.join(crate::demo::DEMO_NAME))?;
+    crate::workspace::open::discard(&dir.join(crate::demo::name(a.family)))?;
     let how = How { monitor: a.monitor, fresh: false, synthetic: true, scope: Scope::Matrix };
     run_matrix(a.backend.backend, &config, &[], how)
 }

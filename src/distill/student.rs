@@ -1,4 +1,4 @@
-//! Students: a fresh model whose embeddings, pooler and classifier are copies of the teacher's
+//! Students: a fresh model whose embeddings (with ELECTRA's projection) and head are copies of the teacher's
 //! and whose encoder layer `i` is a copy of teacher layer `teacher_layers[i]` (1-based). Every
 //! tensor is a deep copy with a new parameter id, so no two runs ever share a weight or an
 //! optimizer state, and the copies are checked equal to their sources before training.
@@ -55,6 +55,7 @@ pub fn verify_student<B: Backend>(
         )));
     }
     let mut n = compare(&teacher.bert.embeddings, &student.bert.embeddings, "embeddings")?;
+    n += compare(&teacher.bert.embeddings_project, &student.bert.embeddings_project, "embeddings_project")?;
     n += compare(&teacher.bert.pooler, &student.bert.pooler, "pooler")?;
     n += compare(&teacher.classifier, &student.classifier, "classifier")?;
     for (i, &l) in teacher_layers.iter().enumerate() {

@@ -43,11 +43,10 @@ impl Prepared {
 pub fn prepare(exp: &Experiment, opts: &EngineOptions, events: &Events) -> Result<Prepared> {
     let files = ModelFiles::resolve(&exp.teacher.model, &exp.teacher.revision, &opts.hub)?;
     let config = BertConfig::from_file(&files.config)?;
-    let plan = exp.plan(config.num_hidden_layers, config.max_position_embeddings)?;
+    let plan = exp.plan(config.num_hidden_layers, config.max_tokens())?;
     let task = exp.data.task;
     let alignment = align_labels(&config, task, &files.source)?;
-    let tokenizer = TextTokenizer::load(&files, exp.data.max_length, config.vocab_size)?
-        .with_type_vocab_size(config.type_vocab_size);
+    let tokenizer = TextTokenizer::load(&files, exp.data.max_length, config.vocab_size)?.for_model(&config);
     crate::model::check_weights(&files.weights, &config)?;
     let (train_src, train_ex) = load_examples(&exp.data, &exp.data.train, "train", exp.data.train_examples, &opts.hub)?;
     let (valid_src, valid_ex) = load_examples(

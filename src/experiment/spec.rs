@@ -246,7 +246,7 @@ impl Experiment {
             return Err(err(
                 "data.max_length".into(),
                 format!(
-                    "is {} but the teacher has {max_positions} positions (max_position_embeddings); use at most {max_positions}",
+                    "is {} but the teacher reads at most {max_positions} tokens (from its max_position_embeddings); use at most {max_positions}",
                     self.data.max_length
                 ),
             ));

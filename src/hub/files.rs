@@ -95,7 +95,7 @@ impl ModelFiles {
             special_tokens_map: file(SPECIAL_TOKENS_MAP),
         };
         if files.tokenizer_json.is_none() && files.vocab.is_none() {
-            return Err(missing("has neither tokenizer.json nor vocab.txt"));
+            return Err(Error::InvalidModel { path: dir.to_path_buf(), reason: no_tokenizer(dir) });
         }
         Ok(files)
     }
@@ -128,4 +128,24 @@ impl ModelFiles {
         .filter_map(|(name, p)| p.as_deref().map(|p| (name, p)))
         .collect()
     }
+}
+
+/// Why a folder without tokenizer.json or vocab.txt cannot be read, and how to write one.
+fn no_tokenizer(dir: &Path) -> String {
+    let slow: Vec<&str> = ["vocab.json", "merges.txt", "sentencepiece.bpe.model", "spiece.model"]
+        .into_iter()
+        .filter(|n| dir.join(n).is_file())
+        .collect();
+    let (found, from) = match slow.as_slice() {
+        [] => (String::new(), "<the Hub id of the model it was fine-tuned from>".to_string()),
+        names => (
+            format!(" ({} alone are not read: distill-tui reads tokenizer.json)", names.join(", ")),
+            dir.display().to_string(),
+        ),
+    };
+    format!(
+        "has neither tokenizer.json nor vocab.txt{found}; write the fast tokenizer next to the model once, in \
+         Python: `AutoTokenizer.from_pretrained(\"{from}\").save_pretrained(\"{}\")`",
+        dir.display()
+    )
 }

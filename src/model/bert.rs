@@ -1,6 +1,9 @@
 //! BertForSequenceClassification in burn, laid out like transformers' module tree so that the
 //! parameter paths are the Hugging Face key names (up to `self` -> `self_attn` and
-//! `LayerNorm` -> `layer_norm`, which Rust field names cannot spell).
+//! `LayerNorm` -> `layer_norm`, which Rust field names cannot spell). The same model is every
+//! member of the BERT family (`family.rs`): RoBERTa's positions after the padding index and
+//! single token type, ELECTRA's narrower embeddings projected to the hidden size, DistilBERT's
+//! missing token types, and each family's head are fields of it, set from `config.json`.
 
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear};
@@ -12,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
 use super::config::{Activation, BertConfig};
+use super::family::{HeadActivation, Positions};
 use crate::experiment::Precision;
 use crate::ops::FastOps;
 
@@ -34,24 +38,29 @@ pub struct BertOutput<B: Backend> {
     pub cls_hidden: Tensor<B, 2>,
 }
 
-/// What [`BertModel::forward`] gives: the last hidden states `[batch, seq, hidden]`, the [CLS]
-/// hidden state `[batch, hidden]` and the pooler's output `[batch, hidden]`.
+/// What [`BertModel::forward`] gives: the last hidden states `[batch, seq, hidden]` and the
+/// first token's ([CLS]) hidden state `[batch, hidden]`, in f32, and that state again in the
+/// model's precision, for the head.
 #[derive(Debug, Clone)]
 pub struct BertModelOutput<B: Backend> {
     pub last_hidden: Tensor<B, 3>,
     pub cls_hidden: Tensor<B, 2>,
-    pub pooled: Tensor<B, 2>,
+    pub first: Tensor<B, 2>,
 }
 
 #[derive(Module, Debug)]
 pub struct BertEmbeddings<B: Backend> {
     pub word_embeddings: Embedding<B>,
     pub position_embeddings: Embedding<B>,
-    pub token_type_embeddings: Embedding<B>,
+    /// None for DistilBERT, which has no token types.
+    pub token_type_embeddings: Option<Embedding<B>>,
     pub layer_norm: LayerNorm<B>,
     dropout: Dropout,
     /// `layer_norm_eps` (burn's `LayerNorm` keeps its own private).
     eps: f64,
+    positions: Positions,
+    /// Whether token types are read (else every token is type 0: RoBERTa's single type).
+    token_types: bool,
 }
 
 #[derive(Module, Debug)]
@@ -105,18 +114,26 @@ pub struct BertPooler<B: Backend> {
 #[derive(Module, Debug)]
 pub struct BertModel<B: Backend> {
     pub embeddings: BertEmbeddings<B>,
+    /// ELECTRA's projection of narrower embeddings to the hidden size.
+    pub embeddings_project: Option<Linear<B>>,
     pub encoder: BertEncoder<B>,
+    /// The head's dense layer: BERT's pooler, RoBERTa's and ELECTRA's `classifier.dense`,
+    /// DistilBERT's `pre_classifier`.
     pub pooler: BertPooler<B>,
     /// The number format of the encoder and the heads (the parameters stay f32).
     precision: Precision,
 }
 
-/// BertForSequenceClassification.
+/// BertForSequenceClassification (and each family's ...ForSequenceClassification).
 #[derive(Module, Debug)]
 pub struct BertClassifier<B: Backend> {
     pub bert: BertModel<B>,
     dropout: Dropout,
     pub classifier: Linear<B>,
+    /// The activation after the head's dense layer.
+    head: HeadActivation,
+    /// Dropout on the first token's state before the head's dense layer too.
+    dropout_first: bool,
 }
 
 /// Draws initial weights from its own seeded generator (not burn's process-wide one), so a
@@ -151,9 +168,13 @@ impl<B: Backend> Init<'_, B> {
     }
 
     fn layer_norm(&self, c: &BertConfig) -> LayerNorm<B> {
-        let mut ln = LayerNormConfig::new(c.hidden_size).with_epsilon(c.layer_norm_eps).init(self.device);
-        ln.gamma = self.constant(c.hidden_size, 1.0);
-        ln.beta = Some(self.constant(c.hidden_size, 0.0));
+        self.layer_norm_of(c, c.hidden_size)
+    }
+
+    fn layer_norm_of(&self, c: &BertConfig, d: usize) -> LayerNorm<B> {
+        let mut ln = LayerNormConfig::new(d).with_epsilon(c.layer_norm_eps).init(self.device);
+        ln.gamma = self.constant(d, 1.0);
+        ln.beta = Some(self.constant(d, 0.0));
         ln
     }
 }
@@ -247,10 +268,23 @@ impl<B: FastOps> BertEmbeddings<B> {
     fn forward(&self, input_ids: Tensor<B, 2, Int>, token_type_ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
         let [batch, seq] = input_ids.dims();
         let device = input_ids.device();
-        let positions = Tensor::<B, 1, Int>::arange(0..seq as i64, &device).reshape([1, seq]).repeat_dim(0, batch);
+        let positions = match self.positions {
+            Positions::Absolute => {
+                Tensor::<B, 1, Int>::arange(0..seq as i64, &device).reshape([1, seq]).repeat_dim(0, batch)
+            }
+            // RoBERTa: real tokens count from padding_idx + 1, padding stays at padding_idx.
+            Positions::AfterPadding(pad) => {
+                let real = input_ids.clone().not_equal_elem(pad as i64).int();
+                real.clone().cumsum(1).mul(real).add_scalar(pad as i64)
+            }
+        };
         let lookup = |e: &Embedding<B>, ids| B::fast_embedding(e.weight.val(), ids);
         let x = lookup(&self.word_embeddings, input_ids) + lookup(&self.position_embeddings, positions);
-        let x = layer_norm(&self.layer_norm, self.eps, x, Some(lookup(&self.token_type_embeddings, token_type_ids)));
+        let types = self.token_type_embeddings.as_ref().map(|table| {
+            let ids = if self.token_types { token_type_ids } else { token_type_ids.zeros_like() };
+            lookup(table, ids)
+        });
+        let x = layer_norm(&self.layer_norm, self.eps, x, types);
         B::fast_dropout(x, self.dropout.prob)
     }
 }
@@ -261,20 +295,28 @@ impl<B: Backend> BertClassifier<B> {
     pub fn new(c: &BertConfig, seed: u64, device: &B::Device) -> Self {
         let h = c.hidden_size;
         let mut init = Init { rng: ChaCha8Rng::seed_from_u64(seed), std: c.initializer_range, device };
+        let e = c.embedding_size;
+        let f = c.family;
         let embeddings = BertEmbeddings {
-            word_embeddings: init.embedding(c.vocab_size, h),
-            position_embeddings: init.embedding(c.max_position_embeddings, h),
-            token_type_embeddings: init.embedding(c.type_vocab_size, h),
-            layer_norm: init.layer_norm(c),
+            word_embeddings: init.embedding(c.vocab_size, e),
+            position_embeddings: init.embedding(c.max_position_embeddings, e),
+            token_type_embeddings: f.has_token_type_table().then(|| init.embedding(c.type_vocab_size, e)),
+            layer_norm: init.layer_norm_of(c, e),
             dropout: DropoutConfig::new(c.hidden_dropout_prob).init(),
             eps: c.layer_norm_eps,
+            positions: f.positions(c.pad_token_id),
+            token_types: f.token_types(),
         };
+        let embeddings_project = (e != h).then(|| init.linear(e, h));
         let layer = (0..c.num_hidden_layers).map(|_| BertLayer::new(c, &mut init)).collect();
         let pooler = BertPooler { dense: init.linear(h, h) };
+        let encoder = BertEncoder { layer };
         Self {
-            bert: BertModel { embeddings, encoder: BertEncoder { layer }, pooler, precision: Precision::F32 },
+            bert: BertModel { embeddings, embeddings_project, encoder, pooler, precision: Precision::F32 },
             dropout: DropoutConfig::new(c.classifier_dropout).init(),
             classifier: init.linear(h, c.num_labels()),
+            head: f.head_activation(),
+            dropout_first: f.dropout_before_head(),
         }
     }
 
@@ -324,16 +366,22 @@ impl<B: FastOps> BertEncoder<B> {
 }
 
 impl<B: FastOps> BertPooler<B> {
-    /// `tanh(dense(cls_hidden))`, `[batch, hidden]`.
-    pub fn forward(&self, cls_hidden: Tensor<B, 2>) -> Tensor<B, 2> {
-        linear(&self.dense, cls_hidden).tanh()
+    /// `activation(dense(cls_hidden))`, `[batch, hidden]`: BERT's pooler is tanh.
+    pub fn forward(&self, cls_hidden: Tensor<B, 2>, activation: HeadActivation) -> Tensor<B, 2> {
+        let x = linear(&self.dense, cls_hidden);
+        match activation {
+            HeadActivation::Tanh => x.tanh(),
+            HeadActivation::Gelu => B::fast_gelu(x),
+            HeadActivation::Relu => relu(x),
+        }
     }
 }
 
 impl<B: FastOps> BertModel<B> {
-    /// Embeddings, encoder and pooler: transformers' `BertModel`. The embeddings are summed and
-    /// normalized in f32; under bf16 the encoder and the pooler then compute in bf16, and the
-    /// pooled output is left in bf16 for the classifier (the hidden states are given as f32).
+    /// Embeddings (projected to the hidden size, for ELECTRA) and encoder: transformers'
+    /// `BertModel` without the pooler. The embeddings are summed and normalized in f32; under
+    /// bf16 the encoder then computes in bf16, and the first token's state is left in bf16 for the
+    /// head (the hidden states are given as f32).
     pub fn forward(&self, input: BertInput<B>) -> BertModelOutput<B> {
         let [batch, _] = input.input_ids.dims();
         // transformers' extended attention mask, (1 - mask) * finfo(float32).min, added to the
@@ -341,19 +389,25 @@ impl<B: FastOps> BertModel<B> {
         // without padding.
         let key_bias = input.attention_mask.map(|m| (m.float().neg() + 1.0) * f32::MIN as f64);
         let x = self.embeddings.forward(input.input_ids, input.token_type_ids).cast(self.precision.dtype());
+        let x = match &self.embeddings_project {
+            Some(project) => linear(project, x),
+            None => x,
+        };
         let last_hidden = self.encoder.forward(x, key_bias);
         let hidden = last_hidden.dims()[2];
-        let cls = last_hidden.clone().slice([0..batch, 0..1, 0..hidden]).reshape([batch, hidden]);
-        let pooled = self.pooler.forward(cls.clone());
-        BertModelOutput { last_hidden: last_hidden.cast(DType::F32), cls_hidden: cls.cast(DType::F32), pooled }
+        let first = last_hidden.clone().slice([0..batch, 0..1, 0..hidden]).reshape([batch, hidden]);
+        BertModelOutput { last_hidden: last_hidden.cast(DType::F32), cls_hidden: first.clone().cast(DType::F32), first }
     }
 }
 
 impl<B: FastOps> BertClassifier<B> {
-    /// [`BertModel::forward`], then dropout and the classifier on the pooled [CLS]; the logits
-    /// are f32 whatever the precision (the loss is computed in f32).
+    /// [`BertModel::forward`], then the family's head on the first token ([CLS], `<s>`): dropout
+    /// first (RoBERTa, ELECTRA), the dense layer and its activation, dropout, the output layer.
+    /// The logits are f32 whatever the precision (the loss is computed in f32).
     pub fn forward(&self, input: BertInput<B>) -> BertOutput<B> {
-        let BertModelOutput { last_hidden, cls_hidden, pooled } = self.bert.forward(input);
+        let BertModelOutput { last_hidden, cls_hidden, first } = self.bert.forward(input);
+        let first = if self.dropout_first { B::fast_dropout(first, self.dropout.prob) } else { first };
+        let pooled = self.bert.pooler.forward(first, self.head);
         let logits = linear(&self.classifier, B::fast_dropout(pooled, self.dropout.prob)).cast(DType::F32);
         BertOutput { logits, last_hidden, cls_hidden }
     }

@@ -1,10 +1,13 @@
-//! `config.json` of a Hugging Face BERT checkpoint: every size the model needs, and its labels.
+//! `config.json` of a Hugging Face checkpoint of the BERT family: every size the model needs,
+//! its family (see `family.rs`), and its labels. DistilBERT's own key names (`dim`, `n_layers`,
+//! ...) are read as BERT's.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use super::family::Family;
 use crate::error::{Error, Result};
 
 /// The activation named by `hidden_act`.
@@ -22,7 +25,11 @@ pub enum Activation {
 /// The original JSON is kept so that saving writes back every field we do not interpret.
 #[derive(Debug, Clone)]
 pub struct BertConfig {
+    pub family: Family,
     pub vocab_size: usize,
+    /// The width of the embeddings (ELECTRA's `embedding_size`; else `hidden_size`): a narrower
+    /// one is projected to `hidden_size` before the encoder.
+    pub embedding_size: usize,
     pub hidden_size: usize,
     pub num_hidden_layers: usize,
     pub num_attention_heads: usize,
@@ -36,6 +43,8 @@ pub struct BertConfig {
     pub type_vocab_size: usize,
     pub layer_norm_eps: f64,
     pub pad_token_id: usize,
+    /// DistilBERT's fixed sinusoidal position embeddings (`sinusoidal_pos_embds`): not trained.
+    pub sinusoidal_positions: bool,
     /// Standard deviation of the initial weights (`initializer_range`, 0.02 by default).
     pub initializer_range: f64,
     /// Label names by id; `labels.len()` is `num_labels`.
@@ -60,26 +69,41 @@ impl BertConfig {
             return Err("config.json must hold a JSON object".into());
         };
         check_architecture(&raw)?;
-        let hidden_act = hidden_act(&raw)?;
-        let hidden_dropout_prob = prob_key(&raw, "hidden_dropout_prob", 0.1)?;
+        let family = Family::of(&raw)?;
+        let key = |bert: &'static str| Self::key_of(family, bert);
+        let hidden_act = hidden_act(&raw, key("hidden_act"))?;
+        let hidden_dropout_prob = prob_key(&raw, key("hidden_dropout_prob"), 0.1)?;
+        let hidden_size = usize_key(&raw, key("hidden_size"), None)?;
+        let classifier_dropout = match family {
+            Family::DistilBert => prob_key(&raw, "seq_classif_dropout", 0.2)?,
+            _ => prob_key(&raw, "classifier_dropout", hidden_dropout_prob)?,
+        };
         let config = BertConfig {
+            family,
             vocab_size: usize_key(&raw, "vocab_size", None)?,
-            hidden_size: usize_key(&raw, "hidden_size", None)?,
-            num_hidden_layers: usize_key(&raw, "num_hidden_layers", None)?,
-            num_attention_heads: usize_key(&raw, "num_attention_heads", None)?,
-            intermediate_size: usize_key(&raw, "intermediate_size", None)?,
+            embedding_size: usize_key(&raw, "embedding_size", Some(hidden_size))?,
+            hidden_size,
+            num_hidden_layers: usize_key(&raw, key("num_hidden_layers"), None)?,
+            num_attention_heads: usize_key(&raw, key("num_attention_heads"), None)?,
+            intermediate_size: usize_key(&raw, key("intermediate_size"), None)?,
             hidden_act,
             hidden_dropout_prob,
-            attention_probs_dropout_prob: prob_key(&raw, "attention_probs_dropout_prob", 0.1)?,
-            classifier_dropout: prob_key(&raw, "classifier_dropout", hidden_dropout_prob)?,
+            attention_probs_dropout_prob: prob_key(&raw, key("attention_probs_dropout_prob"), 0.1)?,
+            classifier_dropout,
             max_position_embeddings: usize_key(&raw, "max_position_embeddings", Some(512))?,
-            type_vocab_size: usize_key(&raw, "type_vocab_size", Some(2))?,
+            type_vocab_size: match family {
+                Family::DistilBert => 1,
+                _ => usize_key(&raw, "type_vocab_size", Some(2))?,
+            },
             // A null `layer_norm_eps` is an error, a null `initializer_range` the default.
-            layer_norm_eps: match raw.get("layer_norm_eps") {
+            // DistilBERT's LayerNorms use 1e-12, not a key.
+            layer_norm_eps: match raw.get("layer_norm_eps").filter(|_| family != Family::DistilBert) {
                 None => 1e-12,
                 Some(v) => positive("layer_norm_eps", v)?,
             },
             pad_token_id: usize_key(&raw, "pad_token_id", Some(0))?,
+            sinusoidal_positions: family == Family::DistilBert
+                && raw.get("sinusoidal_pos_embds").and_then(Value::as_bool).unwrap_or(false),
             initializer_range: match raw.get("initializer_range") {
                 None | Some(Value::Null) => 0.02,
                 Some(v) => positive("initializer_range", v)?,
@@ -91,20 +115,58 @@ impl BertConfig {
         Ok(config)
     }
 
-    /// The sizes that must be at least 1, by their config.json keys.
-    fn sizes(&self) -> [(&'static str, usize); 7] {
-        [
+    /// A family's name for one of BERT's keys (DistilBERT's are its own).
+    fn key_of(family: Family, bert: &'static str) -> &'static str {
+        match (family, bert) {
+            (Family::DistilBert, "hidden_size") => "dim",
+            (Family::DistilBert, "num_hidden_layers") => "n_layers",
+            (Family::DistilBert, "num_attention_heads") => "n_heads",
+            (Family::DistilBert, "intermediate_size") => "hidden_dim",
+            (Family::DistilBert, "hidden_act") => "activation",
+            (Family::DistilBert, "hidden_dropout_prob") => "dropout",
+            (Family::DistilBert, "attention_probs_dropout_prob") => "attention_dropout",
+            _ => bert,
+        }
+    }
+
+    /// The sizes that must be at least 1, by their config.json keys (the family's names).
+    fn sizes(&self) -> Vec<(&'static str, usize)> {
+        let key = |bert| Self::key_of(self.family, bert);
+        let mut sizes = vec![
             ("vocab_size", self.vocab_size),
-            ("hidden_size", self.hidden_size),
-            ("num_hidden_layers", self.num_hidden_layers),
-            ("num_attention_heads", self.num_attention_heads),
-            ("intermediate_size", self.intermediate_size),
+            (key("hidden_size"), self.hidden_size),
+            (key("num_hidden_layers"), self.num_hidden_layers),
+            (key("num_attention_heads"), self.num_attention_heads),
+            (key("intermediate_size"), self.intermediate_size),
             ("max_position_embeddings", self.max_position_embeddings),
-            ("type_vocab_size", self.type_vocab_size),
-        ]
+        ];
+        if self.family != Family::DistilBert {
+            sizes.push(("type_vocab_size", self.type_vocab_size));
+        }
+        if self.family == Family::Electra {
+            sizes.push(("embedding_size", self.embedding_size));
+        }
+        sizes
+    }
+
+    /// The most tokens an input may have (RoBERTa's positions start after the padding index).
+    pub fn max_tokens(&self) -> usize {
+        self.family.max_tokens(self.max_position_embeddings, self.pad_token_id)
     }
 
     fn check(&self) -> std::result::Result<(), String> {
+        if self.family != Family::Electra && self.embedding_size != self.hidden_size {
+            return Err(format!(
+                "embedding_size {} differs from hidden_size {}; only ELECTRA projects its embeddings",
+                self.embedding_size, self.hidden_size
+            ));
+        }
+        if self.max_tokens() < 3 {
+            return Err(format!(
+                "max_position_embeddings {} leaves fewer than 3 tokens for an input",
+                self.max_position_embeddings
+            ));
+        }
         for (key, v) in self.sizes() {
             if v == 0 {
                 return Err(format!("key \"{key}\" is 0; it must be a positive integer"));
@@ -147,12 +209,14 @@ impl BertConfig {
     /// architecture set so that `AutoModelForSequenceClassification` builds this model.
     pub fn to_json(&self) -> Value {
         let mut raw = self.raw.clone();
-        raw.insert("model_type".into(), "bert".into());
-        raw.insert("architectures".into(), serde_json::json!(["BertForSequenceClassification"]));
+        raw.insert("model_type".into(), self.family.model_type().into());
+        raw.insert("architectures".into(), serde_json::json!([self.family.architecture()]));
         for (key, v) in self.sizes().into_iter().chain([("pad_token_id", self.pad_token_id)]) {
             raw.insert(key.into(), v.into());
         }
-        raw.insert("layer_norm_eps".into(), self.layer_norm_eps.into());
+        if self.family != Family::DistilBert {
+            raw.insert("layer_norm_eps".into(), self.layer_norm_eps.into());
+        }
         let id2label: Map<String, Value> =
             self.labels.iter().enumerate().map(|(i, l)| (i.to_string(), l.as_str().into())).collect();
         let label2id: Map<String, Value> = self.labels.iter().enumerate().map(|(i, l)| (l.clone(), i.into())).collect();
@@ -171,33 +235,73 @@ impl BertConfig {
         intermediate_size: usize,
         num_labels: usize,
     ) -> Self {
-        let json = serde_json::json!({
-            "model_type": "bert",
-            "vocab_size": vocab_size,
-            "hidden_size": hidden_size,
-            "num_hidden_layers": num_hidden_layers,
-            "num_attention_heads": num_attention_heads,
-            "intermediate_size": intermediate_size,
-            "hidden_act": "gelu",
-            "hidden_dropout_prob": 0.1,
-            "attention_probs_dropout_prob": 0.1,
+        let sizes = Sizes { vocab_size, hidden_size, num_hidden_layers, num_attention_heads, intermediate_size };
+        Self::synthetic_of(Family::Bert, sizes, num_labels)
+    }
+
+    /// A config of `family` with chosen sizes, written as that family's `config.json` is: 512
+    /// tokens (RoBERTa's 514 positions, its padding index 1, one token type, LayerNorm eps 1e-5),
+    /// ELECTRA's embeddings half the hidden size, DistilBERT's own key names.
+    pub fn synthetic_of(family: Family, sizes: Sizes, num_labels: usize) -> Self {
+        let id2label: BTreeMap<String, String> =
+            (0..num_labels).map(|i| (i.to_string(), format!("LABEL_{i}"))).collect();
+        let mut json = serde_json::json!({
+            "model_type": family.model_type(),
+            "vocab_size": sizes.vocab_size,
             "max_position_embeddings": 512,
-            "type_vocab_size": 2,
-            "layer_norm_eps": 1e-12,
             "pad_token_id": 0,
-            "id2label": (0..num_labels).map(|i| (i.to_string(), format!("LABEL_{i}"))).collect::<BTreeMap<_, _>>(),
+            "id2label": id2label,
         });
+        let raw = json.as_object_mut().expect("an object");
+        let bert_keys = [
+            ("hidden_size", Value::from(sizes.hidden_size)),
+            ("num_hidden_layers", sizes.num_hidden_layers.into()),
+            ("num_attention_heads", sizes.num_attention_heads.into()),
+            ("intermediate_size", sizes.intermediate_size.into()),
+            ("hidden_act", "gelu".into()),
+            ("hidden_dropout_prob", 0.1.into()),
+            ("attention_probs_dropout_prob", 0.1.into()),
+        ];
+        for (key, value) in bert_keys {
+            raw.insert(Self::key_of(family, key).into(), value);
+        }
+        match family {
+            Family::Bert | Family::Electra => {
+                raw.insert("type_vocab_size".into(), 2.into());
+                raw.insert("layer_norm_eps".into(), 1e-12.into());
+            }
+            Family::Roberta | Family::XlmRoberta => {
+                raw.insert("type_vocab_size".into(), 1.into());
+                raw.insert("layer_norm_eps".into(), 1e-5.into());
+                raw.insert("max_position_embeddings".into(), 514.into());
+                for (key, id) in [("bos_token_id", 0), ("pad_token_id", 1), ("eos_token_id", 2)] {
+                    raw.insert(key.into(), id.into());
+                }
+            }
+            Family::DistilBert => {
+                raw.insert("sinusoidal_pos_embds".into(), false.into());
+                raw.insert("seq_classif_dropout".into(), 0.2.into());
+            }
+        }
+        if family == Family::Electra {
+            raw.insert("embedding_size".into(), (sizes.hidden_size / 2).max(1).into());
+        }
         Self::from_json(json).expect("synthetic config is valid")
     }
 }
 
-/// Refuses what is not an absolute-position BERT.
+/// The sizes of a [`BertConfig::synthetic_of`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizes {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+}
+
+/// Refuses relative position embeddings (the family itself is checked by `Family::of`).
 fn check_architecture(raw: &Map<String, Value>) -> std::result::Result<(), String> {
-    if let Some(t) = raw.get("model_type").and_then(Value::as_str)
-        && !matches!(t, "bert")
-    {
-        return Err(format!("model_type is \"{t}\"; distill-tui reads BERT checkpoints (model_type \"bert\")"));
-    }
     if let Some(p) = raw.get("position_embedding_type").and_then(Value::as_str)
         && p != "absolute"
     {
@@ -235,15 +339,13 @@ fn positive(key: &str, v: &Value) -> std::result::Result<f64, String> {
     v.as_f64().filter(|x| *x > 0.0).ok_or_else(|| format!("key \"{key}\" is {v}; it must be a positive number"))
 }
 
-/// `hidden_act`, "gelu" when absent (or not a string).
-fn hidden_act(raw: &Map<String, Value>) -> std::result::Result<Activation, String> {
-    match raw.get("hidden_act").and_then(Value::as_str).unwrap_or("gelu") {
+/// `hidden_act` (DistilBERT's `activation`), "gelu" when absent (or not a string).
+fn hidden_act(raw: &Map<String, Value>, key: &str) -> std::result::Result<Activation, String> {
+    match raw.get(key).and_then(Value::as_str).unwrap_or("gelu") {
         "gelu" => Ok(Activation::Gelu),
         "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Activation::GeluTanh),
         "relu" => Ok(Activation::Relu),
-        other => {
-            Err(format!("hidden_act \"{other}\" is not supported (use gelu, gelu_new, gelu_pytorch_tanh or relu)"))
-        }
+        other => Err(format!("{key} \"{other}\" is not supported (use gelu, gelu_new, gelu_pytorch_tanh or relu)")),
     }
 }
 
@@ -352,8 +454,8 @@ mod tests {
         v["label2id"] = json!({"neg": 1, "pos": 0});
         assert!(BertConfig::from_json(v).unwrap_err().contains("label2id maps"));
         let mut v = base();
-        v["model_type"] = json!("roberta");
-        assert!(BertConfig::from_json(v).unwrap_err().contains("roberta"));
+        v["model_type"] = json!("gpt2");
+        assert!(BertConfig::from_json(v).unwrap_err().contains("bert, roberta, xlm-roberta, electra and distilbert"));
     }
 
     #[test]

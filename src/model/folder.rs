@@ -38,24 +38,24 @@ impl<B: Backend> LoadedModel<B> {
         let files = ModelFiles::resolve(spec, revision, hub)?;
         let config = BertConfig::from_file(&files.config)?;
         let max_length = check_max_length(max_length, &config)?;
-        let tokenizer =
-            TextTokenizer::load(&files, max_length, config.vocab_size)?.with_type_vocab_size(config.type_vocab_size);
+        let tokenizer = TextTokenizer::load(&files, max_length, config.vocab_size)?.for_model(&config);
         let (model, report) = load_classifier::<B>(&files.weights, &config, seed, device)?;
         Ok(Self { files, config, model, tokenizer, report })
     }
 }
 
 /// `--max-length` / `data.max_length` against the model: at least 3 (for [CLS], text and [SEP],
-/// as in experiments) and at most `max_position_embeddings`.
+/// as in experiments) and at most the tokens its positions allow (`max_position_embeddings`, less
+/// RoBERTa's positions before its first).
 pub fn check_max_length(max_length: Option<usize>, config: &BertConfig) -> Result<usize> {
-    let limit = config.max_position_embeddings;
+    let limit = config.max_tokens();
     match max_length {
         None => Ok(limit),
         Some(n) if n < 3 => {
             Err(Error::Input(format!("max length {n} is too small: [CLS] text [SEP] needs at least 3")))
         }
         Some(n) if n > limit => Err(Error::Input(format!(
-            "max length {n} is above the model's max_position_embeddings ({limit}); use at most {limit}"
+            "max length {n} is above the {limit} tokens the model's positions allow (max_position_embeddings); use at most {limit}"
         ))),
         Some(n) => Ok(n),
     }
@@ -80,7 +80,7 @@ pub fn save_folder<B: Backend>(
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let json = serde_json::to_string_pretty(&config.to_json()).expect("JSON values serialize");
     write_atomic(&dir.join(files::CONFIG), |p| std::fs::write(p, &json).map_err(|e| Error::io(p, e)))?;
-    write_atomic(&dir.join(files::WEIGHTS), |p| save_classifier(model, p))?;
+    write_atomic(&dir.join(files::WEIGHTS), |p| save_classifier(model, config.family, p))?;
     for (name, src) in tokenizer_from.tokenizer_files() {
         let dst = dir.join(name);
         if same_file(src, &dst) {
@@ -92,15 +92,44 @@ pub fn save_folder<B: Backend>(
         write_atomic(&dir.join(files::TOKENIZER_JSON), |p| tokenizer.save(p))?;
     }
     if tokenizer_from.tokenizer_config.is_none() {
-        let tc = serde_json::json!({
-            "tokenizer_class": "BertTokenizer",
-            "model_max_length": config.max_position_embeddings,
-        });
+        let tc = tokenizer_config(config, tokenizer);
         write_atomic(&dir.join(files::TOKENIZER_CONFIG), |p| {
             std::fs::write(p, serde_json::to_string_pretty(&tc).expect("JSON")).map_err(|e| Error::io(p, e))
         })?;
     }
     Ok(())
+}
+
+/// The tokenizer_config.json of a folder whose tokenizer came without one: the family's
+/// WordPiece class, or for RoBERTa's byte-level `tokenizer.json` the fast tokenizer as it is with
+/// its special tokens named (those the vocabulary has).
+fn tokenizer_config(config: &BertConfig, tokenizer: &TextTokenizer) -> serde_json::Value {
+    use super::Family;
+    let mut tc = serde_json::json!({ "model_max_length": config.max_tokens() });
+    let class = match config.family {
+        Family::Bert => "BertTokenizer",
+        Family::Electra => "ElectraTokenizer",
+        Family::DistilBert => "DistilBertTokenizer",
+        Family::Roberta | Family::XlmRoberta => {
+            let specials = [
+                ("bos_token", "<s>"),
+                ("cls_token", "<s>"),
+                ("eos_token", "</s>"),
+                ("sep_token", "</s>"),
+                ("unk_token", "<unk>"),
+                ("pad_token", "<pad>"),
+                ("mask_token", "<mask>"),
+            ];
+            for (key, token) in specials {
+                if tokenizer.token_to_id(token).is_some() {
+                    tc[key] = token.into();
+                }
+            }
+            "PreTrainedTokenizerFast"
+        }
+    };
+    tc["tokenizer_class"] = class.into();
+    tc
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

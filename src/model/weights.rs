@@ -1,11 +1,12 @@
-//! Hugging Face `model.safetensors` <-> [`BertClassifier`], through burn-store.
+//! Hugging Face `model.safetensors` <-> [`BertClassifier`], through burn-store, for every member
+//! of the BERT family: each family's keys are read as BERT's ("canonical") names, and written
+//! back in the family's own (`family.rs` says which).
 //!
 //! Before burn-store applies anything, the file's header is checked against `config.json`: every
 //! encoder tensor must be there with the shape the config implies, so a wrong file gives an error
 //! that names the tensor and both shapes instead of a half-loaded model.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::Path;
 
 use burn::tensor::backend::Backend;
@@ -14,6 +15,7 @@ use safetensors::{Dtype, SafeTensors};
 
 use super::bert::BertClassifier;
 use super::config::BertConfig;
+use super::family::{DISTILBERT_NAMES, Family};
 use crate::error::{Error, Result};
 
 /// A part of the model that a checkpoint may lack and that is then initialized from the seed
@@ -35,14 +37,16 @@ impl Part {
             None
         }
     }
-}
 
-impl fmt::Display for Part {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Part::Pooler => "pooler",
-            Part::Classifier => "classifier",
-        })
+    /// The part's name in `family`'s checkpoints: BERT's pooler is the head's dense layer, which
+    /// is `classifier.dense` in RoBERTa's and ELECTRA's and `pre_classifier` in DistilBERT's.
+    pub fn name(self, family: Family) -> &'static str {
+        match (self, family) {
+            (Part::Pooler, Family::Bert) => "pooler",
+            (Part::Classifier, Family::Bert) => "classifier",
+            (Part::Pooler, _) => family.head_keys().0,
+            (Part::Classifier, _) => family.head_keys().1,
+        }
     }
 }
 
@@ -56,6 +60,8 @@ pub struct ClassifierMismatch {
 /// What loading did besides copying tensors.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LoadReport {
+    /// The checkpoint's family, whose names the summary uses.
+    pub family: Family,
     /// Parts the checkpoint lacked (or had in another size) and that were initialized instead.
     pub initialized: BTreeSet<Part>,
     /// Set when the checkpoint's classifier is for another label count: the head is then
@@ -69,7 +75,7 @@ impl LoadReport {
         if self.initialized.is_empty() {
             return None;
         }
-        let parts: Vec<String> = self.initialized.iter().map(Part::to_string).collect();
+        let parts: Vec<&str> = self.initialized.iter().map(|p| p.name(self.family)).collect();
         let mut s = format!("initialized {} with seed {seed}: the checkpoint has none", parts.join(" and "));
         if let Some(m) = &self.classifier_mismatch {
             s.push_str(&format!(
@@ -81,18 +87,24 @@ impl LoadReport {
     }
 }
 
-/// HF key (without the `bert.` prefix) -> shape, in PyTorch layout, for a config.
+/// Canonical key (BERT's, without the `bert.` prefix) -> shape, in PyTorch layout, for a config.
 fn expected_tensors(c: &BertConfig) -> BTreeMap<String, Vec<usize>> {
-    let (h, i) = (c.hidden_size, c.intermediate_size);
+    let (h, i, e) = (c.hidden_size, c.intermediate_size, c.embedding_size);
     let mut m = BTreeMap::new();
     let mut put = |k: String, s: &[usize]| {
         m.insert(k, s.to_vec());
     };
-    put("embeddings.word_embeddings.weight".into(), &[c.vocab_size, h]);
-    put("embeddings.position_embeddings.weight".into(), &[c.max_position_embeddings, h]);
-    put("embeddings.token_type_embeddings.weight".into(), &[c.type_vocab_size, h]);
-    put("embeddings.LayerNorm.weight".into(), &[h]);
-    put("embeddings.LayerNorm.bias".into(), &[h]);
+    put("embeddings.word_embeddings.weight".into(), &[c.vocab_size, e]);
+    put("embeddings.position_embeddings.weight".into(), &[c.max_position_embeddings, e]);
+    if c.family.has_token_type_table() {
+        put("embeddings.token_type_embeddings.weight".into(), &[c.type_vocab_size, e]);
+    }
+    put("embeddings.LayerNorm.weight".into(), &[e]);
+    put("embeddings.LayerNorm.bias".into(), &[e]);
+    if e != h {
+        put("embeddings_project.weight".into(), &[h, e]);
+        put("embeddings_project.bias".into(), &[h]);
+    }
     for l in 0..c.num_hidden_layers {
         let p = format!("encoder.layer.{l}");
         for lin in ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"] {
@@ -115,13 +127,32 @@ fn expected_tensors(c: &BertConfig) -> BTreeMap<String, Vec<usize>> {
     m
 }
 
-/// The canonical name of a checkpoint key (no `bert.` prefix, LayerNorm as weight/bias), or
-/// `None` for keys that are not part of a sequence classifier (MLM heads, buffers).
-fn canonical_key(key: &str) -> Option<String> {
-    if key.starts_with("cls.") || key.ends_with("position_ids") {
+/// The canonical name of a checkpoint key of `family` (BERT's names without the `bert.` prefix,
+/// LayerNorm as weight/bias, the head's dense layer as `pooler.dense` and its output layer as
+/// `classifier`), or `None` for keys that are not part of a sequence classifier (language-model
+/// heads, ELECTRA's discriminator head, a RoBERTa pooler its classifier does not use, buffers).
+fn canonical_key(family: Family, key: &str) -> Option<String> {
+    let ignored = ["cls.", "lm_head.", "discriminator_predictions.", "generator", "vocab_"];
+    if ignored.iter().any(|p| key.starts_with(p)) || key.ends_with("position_ids") {
         return None;
     }
-    let k = key.strip_prefix("bert.").unwrap_or(key);
+    let (dense, out) = family.head_keys();
+    let k = if let Some(rest) = key.strip_prefix(dense).filter(|_| family != Family::Bert) {
+        format!("pooler.dense{rest}")
+    } else if let Some(rest) = key.strip_prefix(out).filter(|r| r.starts_with('.')) {
+        format!("classifier{rest}")
+    } else {
+        let k = key.strip_prefix(&format!("{}.", family.prefix())).unwrap_or(key);
+        if family != Family::Bert && k.starts_with("pooler.") {
+            return None;
+        }
+        match family {
+            Family::DistilBert => {
+                DISTILBERT_NAMES.iter().fold(k.to_string(), |k, (theirs, ours)| k.replace(theirs, ours))
+            }
+            _ => k.to_string(),
+        }
+    };
     let k = match k.strip_suffix(".LayerNorm.gamma") {
         Some(p) => format!("{p}.LayerNorm.weight"),
         None => match k.strip_suffix(".LayerNorm.beta") {
@@ -135,15 +166,15 @@ fn canonical_key(key: &str) -> Option<String> {
 /// The file's tensors by canonical key: (key in the file, shape, dtype).
 type Header = BTreeMap<String, (String, Vec<usize>, Dtype)>;
 
-/// Reads the safetensors header of `bytes`.
-fn read_header(path: &Path, bytes: &[u8]) -> Result<Header> {
+/// Reads the safetensors header of `bytes`, its keys read as `family`'s.
+fn read_header(path: &Path, bytes: &[u8], family: Family) -> Result<Header> {
     let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| Error::InvalidModel {
         path: path.to_path_buf(),
         reason: format!("not a readable safetensors file ({e}); it may be truncated or corrupt: download it again"),
     })?;
     let mut found = Header::new();
     for (key, info) in meta.tensors() {
-        if let Some(k) = canonical_key(&key) {
+        if let Some(k) = canonical_key(family, &key) {
             found.insert(k, (key.clone(), info.shape.clone(), info.dtype));
         }
     }
@@ -152,8 +183,8 @@ fn read_header(path: &Path, bytes: &[u8]) -> Result<Header> {
 
 /// Checks the file's header against the config; returns the parts to initialize.
 fn check_header(path: &Path, bytes: &[u8], c: &BertConfig) -> Result<LoadReport> {
-    let found = read_header(path, bytes)?;
-    let mut report = LoadReport::default();
+    let found = read_header(path, bytes, c.family)?;
+    let mut report = LoadReport { family: c.family, ..LoadReport::default() };
     for (key, shape) in expected_tensors(c) {
         let Some((file_key, file_shape, dtype)) = found.get(&key) else {
             let part = Part::of_key(&key)
@@ -193,21 +224,62 @@ fn check_header(path: &Path, bytes: &[u8], c: &BertConfig) -> Result<LoadReport>
     Ok(report)
 }
 
-/// Checkpoint key -> burn parameter path (the adapter handles LayerNorm weight/bias and
-/// transposes Linear weights).
-fn load_remapper() -> KeyRemapper {
-    KeyRemapper::from_patterns(vec![
-        (r"^(?:bert\.)?(embeddings|encoder|pooler)\.", "bert.$1."),
-        (r"\.attention\.self\.", ".attention.self_attn."),
-        (r"\.LayerNorm\.", ".layer_norm."),
-    ])
-    .expect("static patterns are valid")
+/// Checkpoint key of `family` -> burn parameter path (the adapter handles LayerNorm weight/bias
+/// and transposes Linear weights). A key with no burn parameter (a language-model head, an unused
+/// pooler) maps to a path that is not there and is left out.
+fn load_remapper(family: Family) -> KeyRemapper {
+    let (dense, out) = family.head_keys();
+    let prefix = regex::escape(family.prefix());
+    let mut patterns: Vec<(String, String)> = Vec::new();
+    if family != Family::Bert {
+        patterns.push((format!("^{prefix}\\.pooler\\."), "unused.pooler.".into()));
+        patterns.push((format!("^{}\\.", regex::escape(dense)), "bert.pooler.dense.".into()));
+        patterns.push((format!("^{}\\.", regex::escape(out)), "classifier.".into()));
+    }
+    patterns.push((
+        format!("^(?:{prefix}\\.)?(embeddings_project|embeddings|encoder|pooler|transformer)\\."),
+        "bert.$1.".into(),
+    ));
+    if family == Family::DistilBert {
+        for (theirs, ours) in DISTILBERT_NAMES {
+            patterns.push((regex::escape(theirs), ours.into()));
+        }
+    }
+    patterns.push((r"\.attention\.self\.".into(), ".attention.self_attn.".into()));
+    patterns.push((r"\.LayerNorm\.".into(), ".layer_norm.".into()));
+    let refs: Vec<(&str, &str)> = patterns.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    KeyRemapper::from_patterns(refs).expect("patterns of literal names are valid")
 }
 
-/// burn parameter path -> Hugging Face key.
-fn save_remapper() -> KeyRemapper {
-    KeyRemapper::from_patterns(vec![(r"\.self_attn\.", ".self."), (r"\.layer_norm\.", ".LayerNorm.")])
-        .expect("static patterns are valid")
+/// burn parameter path -> the family's Hugging Face key.
+fn save_remapper(family: Family) -> KeyRemapper {
+    let (dense, out) = family.head_keys();
+    let mut patterns: Vec<(String, String)> =
+        vec![(r"\.self_attn\.".into(), ".self.".into()), (r"\.layer_norm\.".into(), ".LayerNorm.".into())];
+    if family == Family::DistilBert {
+        // BERT's names back to DistilBERT's: the attention's first (its `.output.` would match the
+        // layer's patterns below).
+        for (ours, theirs) in [
+            (".attention.self.query.", ".attention.q_lin."),
+            (".attention.self.key.", ".attention.k_lin."),
+            (".attention.self.value.", ".attention.v_lin."),
+            (".attention.output.dense.", ".attention.out_lin."),
+            (".attention.output.LayerNorm.", ".sa_layer_norm."),
+            (".intermediate.dense.", ".ffn.lin1."),
+            (".output.dense.", ".ffn.lin2."),
+            (".output.LayerNorm.", ".output_layer_norm."),
+        ] {
+            patterns.push((regex::escape(ours), theirs.into()));
+        }
+        patterns.push((r"^bert\.encoder\.".into(), "distilbert.transformer.".into()));
+    }
+    if family != Family::Bert {
+        patterns.push((r"^classifier\.".into(), format!("{out}.")));
+        patterns.push((r"^bert\.pooler\.dense\.".into(), format!("{dense}.")));
+        patterns.push((r"^bert\.".into(), format!("{}.", family.prefix())));
+    }
+    let refs: Vec<(&str, &str)> = patterns.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    KeyRemapper::from_patterns(refs).expect("patterns of literal names are valid")
 }
 
 /// Checks that `path` holds a float32 BERT encoder of config `c` (header only: fast), so bad
@@ -237,11 +309,12 @@ pub fn load_classifier<B: Backend>(
     let mut model = BertClassifier::<B>::new(c, seed, device);
     let mut store = SafetensorsStore::from_file(path)
         .with_from_adapter(PyTorchToBurnAdapter)
-        .remap(load_remapper())
+        .remap(load_remapper(c.family))
         .allow_partial(true)
         .validate(false);
     if report.classifier_mismatch.is_some() {
-        // The checkpoint's head has another label count: load everything but it.
+        // The checkpoint's head has another label count: load everything but its output layer
+        // (every other tensor's burn path starts with `bert.`, the head's dense layer's too).
         store = store.with_regex(r"^bert\.");
     }
     let result = model.load_from(&mut store).map_err(|e| Error::InvalidModel {
@@ -261,15 +334,20 @@ pub fn load_classifier<B: Backend>(
     if let Some(p) = unexpected.first() {
         return Err(Error::MissingTensor { path: path.to_path_buf(), tensor: (*p).clone() });
     }
+    if c.sinusoidal_positions {
+        // DistilBERT's sinusoidal positions are a fixed table, never trained.
+        let table = &mut model.bert.embeddings.position_embeddings.weight;
+        *table = table.clone().set_require_grad(false);
+    }
     Ok((model, report))
 }
 
-/// Writes the model's weights as a Hugging Face `model.safetensors` (keys `bert.*` and
-/// `classifier.*`, Linear weights `[out, in]`, LayerNorm `weight`/`bias`).
-pub fn save_classifier<B: Backend>(model: &BertClassifier<B>, path: &Path) -> Result<()> {
+/// Writes the model's weights as a Hugging Face `model.safetensors` with `family`'s keys
+/// (`bert.*` and `classifier.*` for BERT, Linear weights `[out, in]`, LayerNorm `weight`/`bias`).
+pub fn save_classifier<B: Backend>(model: &BertClassifier<B>, family: Family, path: &Path) -> Result<()> {
     let mut store = SafetensorsStore::from_file(path)
         .with_to_adapter(BurnToPyTorchAdapter)
-        .remap(save_remapper())
+        .remap(save_remapper(family))
         .clear_metadata()
         .metadata("format", "pt")
         .overwrite(true);
@@ -282,16 +360,35 @@ mod tests {
 
     #[test]
     fn canonical_keys_accept_every_layout() {
-        assert_eq!(canonical_key("bert.embeddings.LayerNorm.gamma").unwrap(), "embeddings.LayerNorm.weight");
-        assert_eq!(canonical_key("embeddings.LayerNorm.beta").unwrap(), "embeddings.LayerNorm.bias");
+        let bert = |k| canonical_key(Family::Bert, k);
+        assert_eq!(bert("bert.embeddings.LayerNorm.gamma").unwrap(), "embeddings.LayerNorm.weight");
+        assert_eq!(bert("embeddings.LayerNorm.beta").unwrap(), "embeddings.LayerNorm.bias");
+        assert_eq!(bert("bert.encoder.layer.3.output.dense.weight").unwrap(), "encoder.layer.3.output.dense.weight");
+        assert_eq!(bert("bert.pooler.dense.weight").unwrap(), "pooler.dense.weight");
+        assert_eq!(bert("classifier.bias").unwrap(), "classifier.bias");
+        assert!(bert("cls.predictions.bias").is_none());
+        assert!(bert("embeddings.position_ids").is_none());
+        assert!(bert("bert.embeddings.position_ids").is_none());
+        let roberta = |k| canonical_key(Family::Roberta, k);
+        assert_eq!(roberta("classifier.dense.weight").unwrap(), "pooler.dense.weight");
+        assert_eq!(roberta("classifier.out_proj.bias").unwrap(), "classifier.bias");
+        assert!(roberta("roberta.pooler.dense.weight").is_none(), "its sequence classifier has no pooler");
+        assert!(roberta("lm_head.dense.weight").is_none());
+        let distil = |k| canonical_key(Family::DistilBert, k);
         assert_eq!(
-            canonical_key("bert.encoder.layer.3.output.dense.weight").unwrap(),
-            "encoder.layer.3.output.dense.weight"
+            distil("distilbert.transformer.layer.1.sa_layer_norm.weight").unwrap(),
+            "encoder.layer.1.attention.output.LayerNorm.weight"
         );
-        assert_eq!(canonical_key("classifier.bias").unwrap(), "classifier.bias");
-        assert!(canonical_key("cls.predictions.bias").is_none());
-        assert!(canonical_key("embeddings.position_ids").is_none());
-        assert!(canonical_key("bert.embeddings.position_ids").is_none());
+        assert_eq!(
+            distil("distilbert.transformer.layer.0.ffn.lin1.bias").unwrap(),
+            "encoder.layer.0.intermediate.dense.bias"
+        );
+        assert_eq!(distil("pre_classifier.weight").unwrap(), "pooler.dense.weight");
+        assert_eq!(
+            canonical_key(Family::Electra, "electra.embeddings_project.weight").unwrap(),
+            "embeddings_project.weight"
+        );
+        assert!(canonical_key(Family::Electra, "discriminator_predictions.dense.weight").is_none());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::{DEV_FILE, TRAIN_FILE, write_task, write_teacher};
 use crate::backend::CpuBackend;
 use crate::error::{Error, Result};
+use crate::model::Family;
 
 /// The folder of the generated teacher, next to the experiment file.
 pub const TEACHER_DIR: &str = "teacher";
@@ -21,6 +22,8 @@ pub struct TeacherShape {
     pub num_labels: usize,
     /// Seeds its random weights.
     pub seed: u64,
+    /// BERT, RoBERTa, ...: its checkpoint's format and its tokenizer.
+    pub family: Family,
 }
 
 /// The generated task: the arguments of [`write_task`].
@@ -125,8 +128,7 @@ impl SyntheticExperiment {
     pub fn write_inputs(&self, dir: &Path) -> Result<()> {
         let teacher_dir = dir.join(TEACHER_DIR);
         if !teacher_dir.join("model.safetensors").is_file() {
-            let t = &self.teacher;
-            write_teacher::<CpuBackend>(&teacher_dir, t.layers, t.hidden, t.num_labels, t.seed, &Default::default())?;
+            write_teacher::<CpuBackend>(&teacher_dir, &self.teacher, &Default::default())?;
         }
         let data_dir = dir.join(DATA_DIR);
         if !data_dir.join(DEV_FILE).is_file() {
@@ -158,7 +160,7 @@ mod tests {
 
     fn sample() -> SyntheticExperiment {
         SyntheticExperiment {
-            teacher: TeacherShape { layers: 4, hidden: 32, num_labels: 2, seed: 5 },
+            teacher: TeacherShape { layers: 4, hidden: 32, num_labels: 2, seed: 5, family: Family::Bert },
             task: TaskSize { train: 64, validation: 32, seed: 9 },
             comment: Some("made by a test".into()),
             name: "tiny".into(),

@@ -1,5 +1,5 @@
-//! A self-contained, synthetic setting: a small random BERT teacher with a WordPiece
-//! vocabulary, and a generated sentiment-like task. Used by the tests and the demo; nothing
+//! A self-contained, synthetic setting: a small random teacher of any family of the BERT kind
+//! with its family's tokenizer, and a generated sentiment-like task. Used by the tests and the demo; nothing
 //! here is real language data.
 
 use std::path::{Path, PathBuf};
@@ -11,10 +11,11 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
 use crate::hub::files::ModelFiles;
-use crate::model::{BertClassifier, BertConfig, save_folder};
+use crate::model::{BertClassifier, BertConfig, Family, Sizes, save_folder};
 use crate::tokenize::{TextTokenizer, wordpiece_from_vocab};
 
 mod experiment;
+pub mod tokenizer;
 pub use experiment::{DATA_DIR, Run, RunLayers, SyntheticExperiment, TEACHER_DIR, TaskSize, TeacherShape};
 
 /// The training split written by [`write_task`].
@@ -29,24 +30,22 @@ const NEUTRAL: &[&str] = &[
     "music", "ending", "it", "this", "of", "really", "not", "so", "too", "end",
 ];
 
-/// Every word of the synthetic language, after the special tokens.
-pub fn vocabulary() -> Vec<String> {
-    let mut v: Vec<String> =
-        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."].iter().map(|s| s.to_string()).collect();
-    v.extend(POSITIVE.iter().chain(NEGATIVE).chain(NEUTRAL).map(|s| s.to_string()));
-    v
+/// Every word of the synthetic language.
+pub fn words() -> Vec<&'static str> {
+    std::iter::once(".").chain(POSITIVE.iter().chain(NEGATIVE).chain(NEUTRAL).copied()).collect()
 }
 
-/// Writes a random BERT teacher (uncased WordPiece vocabulary of [`vocabulary`]) to `dir`.
-pub fn write_teacher<B: Backend>(
-    dir: &Path,
-    layers: usize,
-    hidden: usize,
-    num_labels: usize,
-    seed: u64,
-    device: &B::Device,
-) -> Result<PathBuf> {
-    write_teacher_with_vocab::<B>(dir, &vocabulary(), layers, hidden, num_labels, seed, device)
+/// BERT's vocabulary of the synthetic language: the special tokens, then [`words`].
+pub fn vocabulary() -> Vec<String> {
+    tokenizer::specials(Family::Bert).iter().copied().chain(words()).map(str::to_string).collect()
+}
+
+/// Writes a random teacher of `shape` (its family's tokenizer of [`words`]) to `dir`.
+pub fn write_teacher<B: Backend>(dir: &Path, shape: &TeacherShape, device: &B::Device) -> Result<PathBuf> {
+    if !tokenizer::is_byte_level(shape.family) {
+        return write_teacher_of::<B>(dir, shape, Some(&vocabulary()), device);
+    }
+    write_teacher_of::<B>(dir, shape, None, device)
 }
 
 /// Writes a random BERT teacher with the uncased WordPiece vocabulary `vocab` (the special
@@ -60,24 +59,47 @@ pub fn write_teacher_with_vocab<B: Backend>(
     seed: u64,
     device: &B::Device,
 ) -> Result<PathBuf> {
+    let shape = TeacherShape { layers, hidden, num_labels, seed, family: Family::Bert };
+    write_teacher_of::<B>(dir, &shape, Some(vocab), device)
+}
+
+/// A WordPiece teacher from `vocab`, or a byte-level BPE one of [`words`] without it.
+fn write_teacher_of<B: Backend>(
+    dir: &Path,
+    shape: &TeacherShape,
+    vocab: Option<&[String]>,
+    device: &B::Device,
+) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let vocab_path = dir.join("vocab.txt");
-    std::fs::write(&vocab_path, vocab.join("\n") + "\n").map_err(|e| Error::io(&vocab_path, e))?;
-    let heads = (hidden / 16).max(1);
-    let config = BertConfig::synthetic(vocab.len(), hidden, layers, heads, hidden * 4, num_labels);
-    let model = BertClassifier::<B>::new(&config, seed, device);
-    let tokenizer =
-        TextTokenizer::from_tokenizer(wordpiece_from_vocab(&vocab_path, true)?, 64).map_err(Error::Internal)?;
+    let inner = match vocab {
+        Some(vocab) => {
+            std::fs::write(&vocab_path, vocab.join("\n") + "\n").map_err(|e| Error::io(&vocab_path, e))?;
+            wordpiece_from_vocab(&vocab_path, true)?
+        }
+        None => tokenizer::byte_level_bpe(&words()).map_err(Error::Internal)?,
+    };
+    let tokenizer = TextTokenizer::from_tokenizer(inner, 64).map_err(Error::Internal)?;
+    let hidden = shape.hidden;
+    let sizes = Sizes {
+        vocab_size: tokenizer.vocab_size(),
+        hidden_size: hidden,
+        num_hidden_layers: shape.layers,
+        num_attention_heads: (hidden / 16).max(1),
+        intermediate_size: hidden * 4,
+    };
+    let config = BertConfig::synthetic_of(shape.family, sizes, shape.num_labels);
+    let model = BertClassifier::<B>::new(&config, shape.seed, device);
     let files = ModelFiles {
         source: dir.display().to_string(),
         config: dir.join("config.json"),
         weights: dir.join("model.safetensors"),
         tokenizer_json: None,
-        vocab: Some(vocab_path),
+        vocab: vocab.map(|_| vocab_path),
         tokenizer_config: None,
         special_tokens_map: None,
     };
-    save_folder(dir, &config, &model, &files, &tokenizer)?;
+    save_folder(dir, &config, &model, &files, &tokenizer.for_model(&config))?;
     Ok(dir.to_path_buf())
 }
 

@@ -91,6 +91,9 @@ pub struct TextTokenizer {
     pub max_length: usize,
     /// The model's token types (`type_vocab_size`): 1 means it cannot take a text pair.
     pub type_vocab_size: usize,
+    /// The model reads no token types (RoBERTa, DistilBERT): every token is type 0, and a pair
+    /// is told apart by its separator tokens alone.
+    pub types_ignored: bool,
 }
 
 impl std::fmt::Debug for TextTokenizer {
@@ -119,7 +122,9 @@ impl TextTokenizer {
             (None, None) => {
                 return Err(Error::InvalidModel {
                     path: files.config.clone(),
-                    reason: "the model has neither tokenizer.json nor vocab.txt".into(),
+                    reason: "the model has neither tokenizer.json nor vocab.txt; save its tokenizer beside it \
+                             (`AutoTokenizer.from_pretrained(...).save_pretrained(dir)` in Python)"
+                        .into(),
                 });
             }
         };
@@ -153,12 +158,18 @@ impl TextTokenizer {
                 ..Default::default()
             }))
             .map_err(|e| format!("cannot truncate to {max_length} tokens: {e}"))?;
-        Ok(Self { inner, max_length, type_vocab_size: 2 })
+        Ok(Self { inner, max_length, type_vocab_size: 2, types_ignored: false })
     }
 
     /// The model's number of token types: an input needing more is refused.
     pub fn with_type_vocab_size(self, type_vocab_size: usize) -> Self {
         Self { type_vocab_size, ..self }
+    }
+
+    /// The token types of the model of `config`: its number, or none read at all (RoBERTa,
+    /// DistilBERT: every token is type 0, pairs included).
+    pub fn for_model(self, config: &crate::model::BertConfig) -> Self {
+        Self { types_ignored: !config.family.token_types(), ..self.with_type_vocab_size(config.type_vocab_size) }
     }
 
     pub fn vocab_size(&self) -> usize {
@@ -193,7 +204,10 @@ impl TextTokenizer {
 
     /// `e`, unless truncation could not bring it within `max_length` (the special tokens alone
     /// do not fit: tokenizers then leaves the input whole).
-    fn fits(&self, e: Encoded, pair: bool) -> Result<Encoded> {
+    fn fits(&self, mut e: Encoded, pair: bool) -> Result<Encoded> {
+        if self.types_ignored {
+            e.type_ids.iter_mut().for_each(|t| *t = 0);
+        }
         if let Some(&t) = e.type_ids.iter().find(|&&t| t as usize >= self.type_vocab_size) {
             return Err(Error::Input(format!(
                 "the model has {} token type(s) (type_vocab_size) but this input uses type {t}: it cannot \

@@ -24,7 +24,7 @@ pub fn fixture_dir() -> PathBuf {
 /// varies (seeds, epochs, runs) with `..tiny_experiment()`.
 pub fn tiny_experiment() -> SyntheticExperiment {
     SyntheticExperiment {
-        teacher: TeacherShape { layers: 4, hidden: 32, num_labels: 2, seed: 5 },
+        teacher: TeacherShape { layers: 4, hidden: 32, num_labels: 2, seed: 5, family: Default::default() },
         task: TaskSize { train: 480, validation: 64, seed: 9 },
         comment: None,
         name: "tiny".into(),
@@ -160,5 +160,49 @@ pub fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: lengths differ");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         assert!((g - w).abs() <= tol, "{what}[{i}]: got {g}, transformers gives {w} (tolerance {tol})");
+    }
+}
+
+/// Every reply of the `try` session's models' worker to one input (request `id`), loading
+/// included, on the CPU.
+pub fn ask(
+    session: &distill_tui::playground::Session,
+    dir: &Path,
+    id: u64,
+    text: &str,
+    pair: Option<&str>,
+) -> Vec<distill_tui::playground::worker::Reply> {
+    use distill_tui::playground::worker::{Request, Worker};
+    let (req_tx, req_rx) = std::sync::mpsc::channel();
+    let (rep_tx, rep_rx) = std::sync::mpsc::channel();
+    let worker = Worker {
+        models: session.models.iter().map(|m| m.1.clone()).collect(),
+        hub: HubSettings::offline_cache(dir.join("hub")),
+        requests: req_rx,
+        replies: rep_tx,
+    };
+    let thread =
+        std::thread::spawn(move || distill_tui::backend::run_on(distill_tui::backend::BackendChoice::Cpu, worker));
+    req_tx.send(Request::Classify { id, text: text.into(), pair: pair.map(str::to_string) }).unwrap();
+    drop(req_tx);
+    let replies = rep_rx.iter().collect();
+    thread.join().unwrap().unwrap();
+    replies
+}
+
+/// Model `model`'s answer to request `id` among `replies`; panics when it did not answer.
+pub fn answer_of(
+    replies: &[distill_tui::playground::worker::Reply],
+    id: u64,
+    model: usize,
+) -> distill_tui::playground::worker::Answer {
+    use distill_tui::playground::worker::Reply;
+    let answer = replies.iter().find_map(|r| match r {
+        Reply::Answer { id: i, model: m, answer } if *i == id && *m == model => Some(answer.clone()),
+        _ => None,
+    });
+    match answer {
+        Some(Ok(a)) => a,
+        other => panic!("model {model} gave {other:?} to request {id}: {replies:?}"),
     }
 }
