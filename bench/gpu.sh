@@ -21,12 +21,18 @@
 #
 #   BIN=path/to/distill-tui OUT=gpu-out BUDGET=480 COMMIT=$(git rev-parse HEAD) bash bench/gpu.sh
 #
+# BIN may be gzipped (BIN=distill-tui.gz): the CUDA build is larger than what travels unpacked.
+#
 # For a dry run of the script's logic without a GPU: BACKEND=cpu TORCH_DEVICE=cpu SMOKE=1.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-out}
 BUDGET=${BUDGET:-480}
 BIN=$(realpath "${BIN:-target/release/distill-tui}")
+# A gzipped binary (what fits the 64 MiB a device call carries): unpacked next to the work folder.
+case "$BIN" in *.gz)
+  gunzip -c "$BIN" > /tmp/distill-tui-gpu && chmod +x /tmp/distill-tui-gpu && BIN=/tmp/distill-tui-gpu ;;
+esac
 BACKEND=${BACKEND:-cuda}
 TORCH_DEVICE=${TORCH_DEVICE:-cuda}
 SMOKE=${SMOKE:-0}

@@ -87,6 +87,52 @@ fn every_logit_matches_transformers_on_wgpu() {
     eprintln!("largest logit difference to transformers on WGPU: {worst:e}");
 }
 
+/// Every family's fixture on WGPU, batched and padded as the GPU pads (multiples of 32 within
+/// the model's limit): RoBERTa's positions (a cumulative sum over the padding mask), ELECTRA's
+/// projection and GELU head, DistilBERT's ReLU head on the GPU kernels too. In one process, so
+/// that the shaders compile once.
+struct FamilyLogits;
+
+impl BackendTask for FamilyLogits {
+    /// Per family and case: its name, the text, our logits and transformers'.
+    type Output = Vec<(String, String, Vec<f32>, Vec<f32>)>;
+
+    fn run<B: TrainBackend>(self, device: B::Device, info: BackendInfo) -> Self::Output {
+        assert_eq!(info.name.as_str(), "wgpu");
+        let mut out = Vec::new();
+        for name in ["roberta", "xlm-roberta", "electra", "distilbert", "distilbert-sinusoidal"] {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/families").join(name);
+            let expected: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+            let limit = expected["max_tokens"].as_u64().unwrap() as usize;
+            let cases: Vec<&serde_json::Value> =
+                expected["cases"].as_array().unwrap().iter().filter(|c| c["max_length"] == limit).collect();
+            let loaded = load_on::<B::InnerBackend>(&dir, None, &device).unwrap();
+            let items: Vec<(String, Option<String>)> = cases
+                .iter()
+                .map(|c| (c["text"].as_str().unwrap().to_string(), c["text_pair"].as_str().map(str::to_string)))
+                .collect();
+            let padding = info.padding(&loaded.config, limit);
+            let labels = &loaded.config.labels;
+            let batched = predict_batch(&loaded.model, &loaded.tokenizer, labels, &items, 8, padding, &device).unwrap();
+            for (p, c) in batched.into_iter().zip(cases) {
+                let want: Vec<f32> = serde_json::from_value(c["logits"].clone()).unwrap();
+                out.push((name.to_string(), c["text"].to_string(), p.logits, want));
+            }
+        }
+        out
+    }
+}
+
+#[test]
+fn every_family_matches_transformers_on_wgpu() {
+    let got = run_on(BackendChoice::Wgpu, FamilyLogits).unwrap();
+    assert_eq!(got.len(), 5 * 12, "12 cases at the model's limit per family");
+    for (name, text, logits, want) in &got {
+        assert_close(logits, want, TOL, &format!("{name}: logits of {text} on WGPU, batched"));
+    }
+}
+
 /// The adapters `auto` may take: never a software one, which is slower than the CPU backend.
 #[test]
 fn auto_passes_over_a_software_adapter() {
