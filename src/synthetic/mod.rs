@@ -1,6 +1,6 @@
 //! A self-contained, synthetic setting: a small random teacher of any family of the BERT kind
-//! with its family's tokenizer, and a generated sentiment-like task. Used by the tests and the demo; nothing
-//! here is real language data.
+//! with its family's tokenizer, and a generated sentiment-like task. Used by the tests and the
+//! demo; nothing here is real language data.
 
 use std::path::{Path, PathBuf};
 
@@ -42,10 +42,8 @@ pub fn vocabulary() -> Vec<String> {
 
 /// Writes a random teacher of `shape` (its family's tokenizer of [`words`]) to `dir`.
 pub fn write_teacher<B: Backend>(dir: &Path, shape: &TeacherShape, device: &B::Device) -> Result<PathBuf> {
-    if !tokenizer::is_byte_level(shape.family) {
-        return write_teacher_of::<B>(dir, shape, Some(&vocabulary()), device);
-    }
-    write_teacher_of::<B>(dir, shape, None, device)
+    let vocab = (!tokenizer::is_byte_level(shape.family)).then(vocabulary);
+    write_teacher_of::<B>(dir, shape, vocab.as_deref(), device)
 }
 
 /// Writes a random BERT teacher with the uncased WordPiece vocabulary `vocab` (the special
