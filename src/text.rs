@@ -10,21 +10,28 @@ pub fn fmt_layers(layers: &[usize]) -> String {
 
 /// Layers in short form: runs of consecutive layers as ranges, `1-6`, `1,3,5,7,9,11`.
 pub fn fmt_layers_compact(layers: &[usize]) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < layers.len() {
-        let mut j = i;
-        while j + 1 < layers.len() && layers[j + 1] == layers[j] + 1 {
-            j += 1;
-        }
-        parts.push(if j > i + 1 {
-            format!("{}-{}", layers[i], layers[j])
-        } else {
-            layers[i..=j].iter().map(|l| l.to_string()).collect::<Vec<_>>().join(",")
-        });
-        i = j + 1;
-    }
+    let parts: Vec<String> = consecutive_runs(layers)
+        .into_iter()
+        .map(|(a, b)| match b - a {
+            0 => a.to_string(),
+            1 => format!("{a},{b}"),
+            _ => format!("{a}-{b}"),
+        })
+        .collect();
     parts.join(",")
+}
+
+/// The runs of consecutive values of `values`, each as its first and last: `[1, 2, 3, 5]` gives
+/// `[(1, 3), (5, 5)]`.
+pub fn consecutive_runs(values: &[usize]) -> Vec<(usize, usize)> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for &v in values {
+        match runs.last_mut() {
+            Some((_, last)) if v == *last + 1 => *last = v,
+            _ => runs.push((v, v)),
+        }
+    }
+    runs
 }
 
 /// A p-value: `p = 0.042`, or `p < 0.001`.

@@ -47,6 +47,15 @@ fn numbers(r: &Value) -> Value {
     serde_json::json!({ "teacher": pick(&r["teacher"]), "runs": runs })
 }
 
+/// [`setup`], then the uninterrupted run (experiment `reference`) every fault is compared with:
+/// its numbers.
+fn setup_with_reference(dir: &Path) -> Value {
+    setup(dir);
+    let (c, err) = run(dir, &["--headless", "--set", "experiment.name=reference"]);
+    assert_eq!(c, 0, "{err}");
+    numbers(&results(dir, "reference"))
+}
+
 /// A seeded generator for the kill moments (splitmix64).
 struct Moments(u64);
 
@@ -135,10 +144,7 @@ fn reap(child: &mut Child) {
 fn killing_the_parallel_parent_or_its_children_at_random_moments_loses_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    setup(dir);
-    let (c, err) = run(dir, &["--headless", "--set", "experiment.name=reference"]);
-    assert_eq!(c, 0, "{err}");
-    let reference = numbers(&results(dir, "reference"));
+    let reference = setup_with_reference(dir);
     let mut moments = Moments(2026);
     let mut crashed_seen = false;
     for (round, victim) in ["parent", "child", "parent", "child"].iter().enumerate() {
@@ -209,10 +215,7 @@ fn killing_the_parallel_parent_or_its_children_at_random_moments_loses_nothing()
 fn two_processes_started_for_one_cell_train_it_once() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    setup(dir);
-    let (c, err) = run(dir, &["--headless", "--set", "experiment.name=reference"]);
-    assert_eq!(c, 0, "{err}");
-    let reference = numbers(&results(dir, "reference"));
+    let reference = setup_with_reference(dir);
     let (c, err) = run(dir, &["run-teacher"]);
     assert_eq!(c, 0, "{err}");
     for index in 0..4 {

@@ -168,7 +168,9 @@ impl Family {
 }
 
 /// A DistilBERT layer's key, in BERT's names: `transformer.layer.N.attention.q_lin` is
-/// `encoder.layer.N.attention.self.query`, and so on (the same computation, other names).
+/// `encoder.layer.N.attention.self.query`, and so on (the same computation, other names). The
+/// attention's names come before the layer's: saving maps them back in this order, and BERT's
+/// `.attention.output.dense.` must be renamed before `.output.dense.` is.
 pub const DISTILBERT_NAMES: [(&str, &str); 9] = [
     ("transformer.layer.", "encoder.layer."),
     (".attention.q_lin.", ".attention.self.query."),

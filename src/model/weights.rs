@@ -257,19 +257,10 @@ fn save_remapper(family: Family) -> KeyRemapper {
     let mut patterns: Vec<(String, String)> =
         vec![(r"\.self_attn\.".into(), ".self.".into()), (r"\.layer_norm\.".into(), ".LayerNorm.".into())];
     if family == Family::DistilBert {
-        // BERT's names back to DistilBERT's: the attention's first (its `.output.` would match the
-        // layer's patterns below).
-        for (ours, theirs) in [
-            (".attention.self.query.", ".attention.q_lin."),
-            (".attention.self.key.", ".attention.k_lin."),
-            (".attention.self.value.", ".attention.v_lin."),
-            (".attention.output.dense.", ".attention.out_lin."),
-            (".attention.output.LayerNorm.", ".sa_layer_norm."),
-            (".intermediate.dense.", ".ffn.lin1."),
-            (".output.dense.", ".ffn.lin2."),
-            (".output.LayerNorm.", ".output_layer_norm."),
-        ] {
-            patterns.push((regex::escape(ours), theirs.into()));
+        // BERT's names back to DistilBERT's, in DISTILBERT_NAMES's order: the attention's first
+        // (its `.output.` would match the layer's patterns after it); the layer prefix below.
+        for (theirs, ours) in DISTILBERT_NAMES.iter().filter(|(theirs, _)| !theirs.starts_with("transformer.")) {
+            patterns.push((regex::escape(ours), theirs.to_string()));
         }
         patterns.push((r"^bert\.encoder\.".into(), "distilbert.transformer.".into()));
     }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::events::RunStatus;
 use crate::experiment::Experiment;
+use crate::text::consecutive_runs;
 use crate::workspace::layout::{FINGERPRINT, SLURM_DIR, SUBMITTED, TEACHER_DIR};
 use crate::workspace::results::merged;
 use script::{ScriptSettings, cells_script, quote, teacher_script};
@@ -59,16 +60,10 @@ impl Submitted {
 
 /// `--array` ranges: `0-3,5,7-8`, then `%K`.
 pub fn array_spec(indices: &[usize], max_parallel: Option<u32>) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < indices.len() {
-        let mut j = i;
-        while j + 1 < indices.len() && indices[j + 1] == indices[j] + 1 {
-            j += 1;
-        }
-        parts.push(if i == j { indices[i].to_string() } else { format!("{}-{}", indices[i], indices[j]) });
-        i = j + 1;
-    }
+    let parts: Vec<String> = consecutive_runs(indices)
+        .into_iter()
+        .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+        .collect();
     let mut spec = parts.join(",");
     if let Some(k) = max_parallel {
         spec.push_str(&format!("%{k}"));
